@@ -1,0 +1,97 @@
+"""The ``paicli`` command line: one Typer app, one error boundary.
+
+Every :class:`~paicli.errors.PaicliError` becomes one line on stderr and its sysexits
+code; any other exception is a bug and exits 70 with one line (``PAICLI_DEBUG=1`` shows
+the traceback). Command modules import their heavy dependencies lazily, so ``--help``
+stays fast.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from paicli import __version__
+from paicli.commands import convert as convert_cmd
+from paicli.commands import example as example_cmd
+from paicli.commands import probe as probe_cmd
+from paicli.errors import ExitCode, PaicliError
+
+app = typer.Typer(
+    name="paicli",
+    help="Batch green/blue-screen background replacement for film post-production, with exact timing and colour.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"paicli {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """paicli: key, replace and conform green/blue-screen shots."""
+
+
+app.command("probe", help=probe_cmd.HELP)(probe_cmd.probe)
+app.command("convert", help=convert_cmd.HELP)(convert_cmd.convert)
+app.command("example", help=example_cmd.HELP)(example_cmd.example)
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"paicli: error: {message}\n")
+    sys.stderr.flush()
+    return int(code)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (used by ``main`` and by tests)."""
+    try:  # recent Typer vendors its own copy of Click
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover
+        from click import ClickException
+
+    debug = os.environ.get("PAICLI_DEBUG", "") not in ("", "0")
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="paicli", standalone_mode=False)
+        return int(rv) if isinstance(rv, int) else 0
+    except PaicliError as e:
+        if debug:
+            raise
+        return _fail(e.message, e.exit_code)
+    except typer.Exit as e:
+        return int(e.exit_code)
+    except typer.Abort:
+        return _fail("interrupted", 130)
+    except ClickException as e:
+        e.show()
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 0
+    except MemoryError:
+        if debug:
+            raise
+        return _fail("out of memory; try a smaller chunk or tile size", ExitCode.TEMPFAIL)
+    except Exception as e:  # a bug: still one line, unless debugging
+        if debug:
+            raise
+        return _fail(f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)", ExitCode.SOFTWARE)
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

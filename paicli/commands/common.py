@@ -1,0 +1,62 @@
+"""Options every command shares, and how a command reports its result."""
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from paicli.result import CommandResult
+from paicli.settings import Resolved
+
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print one JSON object on stdout: what was done and every file written (kind, path, frames, timecode).")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Resolve and print the settings (and where each came from), then stop without writing anything.")]
+PresetOpt = Annotated[Optional[str], typer.Option(
+    "--preset", help="A preset from presets/ (e.g. green, blue, fine-hair, fast) or a path to a TOML file. Env: PAICLI_PRESET.",
+    show_default=False)]
+ProgressOpt = Annotated[Optional[str], typer.Option(
+    "--progress", help="Progress on stderr: auto (bars on a terminal, timestamped lines otherwise), rich, plain, json, none. "
+    "Env: PAICLI_PROGRESS.", show_default=False)]
+
+
+def progress_mode(value: str | None, json_out: bool) -> str:
+    import os
+
+    from paicli.errors import UsageError
+    from paicli.progress import MODES
+
+    mode = (value or os.environ.get("PAICLI_PROGRESS") or "auto").lower()
+    if mode not in MODES:
+        raise UsageError(f"--progress: {mode!r} is not one of {', '.join(MODES)}")
+    return mode
+
+
+def report(result: CommandResult, json_out: bool, human: Callable[[], None] | None = None) -> None:
+    """Print the result: one JSON object with ``--json``, else the human summary on stdout."""
+    if json_out:
+        result.print_json()
+    elif human is not None:
+        human()
+
+
+def print_settings(result: CommandResult, resolved: Resolved, json_out: bool) -> None:
+    """``--dry-run``: the resolved settings with their sources."""
+    result.dry_run = True
+    result.settings = resolved.to_dict()
+    if json_out:
+        result.print_json()
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"paicli {result.command}: resolved settings", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("from")
+    for name, entry in result.settings.items():
+        table.add_row(name, str(entry["value"]), entry["source"])
+    Console(file=sys.stdout).print(table)
+    for o in result.outputs:
+        print(f"would write {o.kind}: {o.path}")

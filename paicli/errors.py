@@ -1,0 +1,71 @@
+"""The one domain exception type, and the sysexits codes it maps to.
+
+Every error a user can cause is raised as a :class:`PaicliError` (or a subclass) and
+caught once, at the CLI boundary, where it becomes one line on stderr and an exit code.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """sysexits(3) codes, as scripts and render farms expect them."""
+
+    OK = 0
+    FAILED = 1  # a check ran and the verdict is "fail" (relight-check), or some shots failed
+    USAGE = 2  # as Typer/Click report bad options
+    DATAERR = 65  # input data is malformed
+    NOINPUT = 66  # input file missing or unreadable
+    SOFTWARE = 70  # internal error (a bug)
+    UNAVAILABLE = 69  # engine, weights or GPU unavailable
+    CANTCREAT = 73  # cannot create an output
+    IOERR = 74
+    TEMPFAIL = 75  # temporary failure, worth a retry
+    CONFIG = 78  # bad configuration
+
+
+class PaicliError(Exception):
+    """An error the user can act on: a one-line message and an exit code."""
+
+    exit_code: ExitCode = ExitCode.SOFTWARE
+
+    def __init__(self, message: str, exit_code: ExitCode | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class UsageError(PaicliError):
+    exit_code = ExitCode.USAGE
+
+
+class BadDataError(PaicliError):
+    """The input exists but its content cannot be used (corrupt movie, VFR, wrong size)."""
+
+    exit_code = ExitCode.DATAERR
+
+
+class MissingInputError(PaicliError):
+    exit_code = ExitCode.NOINPUT
+
+
+class EngineUnavailableError(PaicliError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class OutputError(PaicliError):
+    """An output cannot be created (permissions, full disk, outside the output folder)."""
+
+    exit_code = ExitCode.CANTCREAT
+
+
+class TemporaryFailure(PaicliError):
+    exit_code = ExitCode.TEMPFAIL
+
+
+class ConfigError(PaicliError):
+    exit_code = ExitCode.CONFIG

@@ -1,0 +1,106 @@
+"""Atomic outputs: write under a temporary name, fsync, then rename onto the final name.
+
+A killed run leaves only ``.NAME.paicli-tmp-PID-XXXX.EXT`` files beside the final name,
+never a truncated file under it; :func:`sweep_stale_temps` removes those whose writing
+process is gone.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+from paicli.errors import OutputError
+
+_TMP_MARK = ".paicli-tmp-"
+_TMP_RE = re.compile(r"^\..+\.paicli-tmp-(\d+)-[0-9a-f]+(\.[^.]*)?$")
+
+
+def temp_path_for(final: Path) -> Path:
+    """A unique temporary name beside ``final``, keeping its extension so muxers recognise it."""
+    final = Path(final)
+    return final.with_name(f".{final.stem}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{final.suffix}")
+
+
+def is_temp_name(name: str) -> bool:
+    return bool(_TMP_RE.match(name))
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a directory be fsynced
+        _fsync_path(path)
+
+
+def commit(tmp: Path, final: Path) -> None:
+    """fsync ``tmp`` and rename it onto ``final`` (atomic on one filesystem)."""
+    try:
+        _fsync_path(tmp)
+        os.replace(tmp, final)
+    except OSError as e:
+        raise OutputError(f"cannot write {final}: {e.strerror or e}") from e
+    _fsync_dir(Path(final).parent)
+
+
+def discard(tmp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_output(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``final``, on error it is removed.
+
+    The parent folder must exist. Symlinks at ``final`` are replaced, never written through.
+    """
+    final = Path(final)
+    if not final.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {final.parent}")
+    tmp = temp_path_for(final)
+    try:
+        yield tmp
+    except BaseException:
+        discard(tmp)
+        raise
+    commit(tmp, final)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Delete temporary files left in ``folder`` by writers that are no longer running.
+
+    Returns the paths removed. Files of live processes (a concurrent farm job) are kept.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    entries = folder.rglob(".*") if recursive else folder.glob(".*")
+    for p in entries:
+        m = _TMP_RE.match(p.name)
+        if m and p.is_file() and not p.is_symlink() and not _pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed

@@ -1,0 +1,134 @@
+"""One interface over the output formats: ProRes movies and OpenEXR sequences.
+
+A writer takes float32 (H, W, 3|4) scene-linear frames (RGBA premultiplied), carries the
+source's exact rate, timecode and reel, and reports what it wrote as an
+:class:`~paicli.result.OutputFile`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from paicli.errors import UsageError
+from paicli.media.timing import Timecode
+from paicli.result import OutputFile
+
+FORMATS = ("prores", "exr")
+REEL_ATTRIBUTE = "reelName"  # EXR has no standard reel attribute; this string attribute carries it
+
+
+@dataclass
+class OutputSpec:
+    """How to write one output.
+
+    ``first_frame``: an EXR frame number (default 1001), ``"timecode"`` (frame number =
+    frames since 00:00:00:00 of the start timecode) or ``"source"`` (the source's own
+    numbers). ``colourspace``: None means the format's default (BT.709 video for ProRes,
+    scene-linear Rec.709 for EXR).
+    """
+
+    format: str = "prores"
+    prores_profile: str = "hq"
+    exr_compression: str = "zip"
+    exr_pixel_type: str = "half"
+    first_frame: int | str = 1001
+    colourspace: str | None = None
+    alpha: bool | None = None
+
+    @property
+    def extension(self) -> str:
+        return ".mov" if self.format == "prores" else ".exr"
+
+
+def parse_first_frame(value) -> int | str:
+    text = str(value).strip().lower()
+    if text in ("timecode", "source"):
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise UsageError(f"first frame must be a number, 'timecode' or 'source', not {value!r}") from None
+    if n < 0:
+        raise UsageError("first frame must be 0 or more")
+    return n
+
+
+def output_name(stem: str, spec: OutputSpec) -> str:
+    """``stem.mov`` or ``stem.####.exr``."""
+    return f"{stem}.mov" if spec.format == "prores" else f"{stem}.####.exr"
+
+
+class Writer:
+    """Common face of :class:`ProResWriter` and :class:`ExrSequenceWriter` wrappers."""
+
+    def __init__(self, path: Path, spec: OutputSpec, kind: str, width: int, height: int, rate: Fraction,
+                 start_timecode: Timecode | None, reel: str | None, source_first_frame: int = 0):
+        self.path, self.spec, self.kind = Path(path), spec, kind
+        self.rate, self.start_timecode = Fraction(rate), start_timecode
+        self.frames_written = 0
+        if spec.format == "prores":
+            from paicli.media.prores import ProResWriter
+
+            self._w = ProResWriter(self.path, width, height, rate, profile=spec.prores_profile, alpha=spec.alpha,
+                                   start_timecode=start_timecode, reel=reel,
+                                   colourspace_name=spec.colourspace or "bt709")
+            self.first_number = 0
+        elif spec.format == "exr":
+            from paicli.media.colourspace import from_linear, premultiply, unpremultiply
+            from paicli.media.exr import ExrSequenceWriter
+
+            if spec.first_frame == "timecode":
+                if start_timecode is None:
+                    raise UsageError("first frame 'timecode' needs a source with a start timecode")
+                first = start_timecode.frames
+            elif spec.first_frame == "source":
+                first = source_first_frame
+            else:
+                first = int(spec.first_frame)
+            self.first_number = first
+            space = spec.colourspace or "linear"
+            self._convert = None
+            if space != "linear":
+                to_space = from_linear(space)
+                self._convert = lambda img: premultiply(to_space(unpremultiply(img)))
+            self._w = ExrSequenceWriter(str(self.path), first_frame=first, rate=rate, start_timecode=start_timecode,
+                                        compression=spec.exr_compression, pixel_type=spec.exr_pixel_type,
+                                        attributes={REEL_ATTRIBUTE: reel} if reel else None)
+        else:
+            raise UsageError(f"unknown output format {spec.format!r} (choose from {', '.join(FORMATS)})")
+
+    def write(self, frame: np.ndarray) -> None:
+        if self.spec.format == "exr":
+            if self.spec.alpha is False and frame.shape[-1] == 4:
+                frame = frame[..., :3]
+            if self._convert is not None:
+                frame = self._convert(frame)
+        self._w.write(frame)
+        self.frames_written += 1
+
+    def close(self) -> OutputFile:
+        self._w.close()
+        return self.output()
+
+    def abort(self) -> None:
+        if hasattr(self._w, "abort"):
+            self._w.abort()
+
+    def output(self) -> OutputFile:
+        n = self.frames_written
+        tc = (self.start_timecode, self.start_timecode + (n - 1)) if self.start_timecode and n else None
+        frames = (self.first_number, self.first_number + n - 1) if n else None
+        fmt = f"prores_{self.spec.prores_profile}" if self.spec.format == "prores" else f"exr_{self.spec.exr_compression}"
+        return OutputFile(kind=self.kind, path=str(self.path), frames=frames, timecode=tc, rate=self.rate, format=fmt)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
