@@ -57,8 +57,8 @@ def _ocio_name(name: str) -> str:
     cfg = _ocio_config()
     cs = cfg.getColorSpace(name)
     if cs is None:
-        known = ", ".join(BUILTIN) + ", or an OpenColorIO name such as ACEScg, 'ARRI LogC4'"
-        raise UsageError(f"unknown colour space {name!r} (use {known}; `paicli probe --colorspaces` lists them)")
+        known = ", ".join(BUILTIN) + ", or an OpenColorIO built-in name such as ACEScg, 'ARRI LogC4', 'S-Log3 S-Gamut3'"
+        raise UsageError(f"unknown colour space {name!r} (use {known})")
     return cs.getName()
 
 
