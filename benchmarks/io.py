@@ -123,18 +123,22 @@ def bench_exr(tmp: Path, frame: np.ndarray, compression: str, repeats: int = 5) 
     return 1000 * float(np.median(times)), size / 1e6
 
 
+# Peak RSS is sampled after every frame with psutil: ru_maxrss of a forked child would
+# include the parent's pages at fork time, which says nothing about streaming.
 STREAM_CHILD = r"""
-import sys, resource, time
+import sys, psutil
 sys.path.insert(0, sys.argv[4])
 from paicli.media.reader import open_source
 from paicli.media.prores import ProResWriter
 src_path, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+proc, peak = psutil.Process(), 0
 with open_source(src_path) as src:
     info = src.info
     with ProResWriter(out, info.width, info.height, info.rate, profile="hq") as w:
         for f in src.frames(0, n):
             w.write(f)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            peak = max(peak, proc.memory_info().rss)
+print(peak / 2**20)
 """
 
 

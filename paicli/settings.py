@@ -48,7 +48,7 @@ class Setting:
         if self.choices is not None:
             text = str(value).strip().lower()
             if text not in self.choices:
-                raise UsageError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
+                raise UsageError(f"{value!r} is not one of {', '.join(self.choices)}")
             value = text
         return self.parse(value)
 
