@@ -15,6 +15,7 @@ import typer
 from paicli import __version__
 from paicli.commands import convert as convert_cmd
 from paicli.commands import example as example_cmd
+from paicli.commands import key as key_cmd
 from paicli.commands import probe as probe_cmd
 from paicli.errors import ExitCode, PaicliError
 
@@ -41,6 +42,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """paicli: key, replace and conform green/blue-screen shots."""
 
 
+app.command("key", help=key_cmd.HELP)(key_cmd.key)
 app.command("probe", help=probe_cmd.HELP)(probe_cmd.probe)
 app.command("convert", help=convert_cmd.HELP)(convert_cmd.convert)
 app.command("example", help=example_cmd.HELP)(example_cmd.example)

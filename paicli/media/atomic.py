@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -75,6 +76,15 @@ def atomic_output(final: str | os.PathLike) -> Iterator[Path]:
     commit(tmp, final)
 
 
+def temp_dir_for(final_pattern: Path) -> Path:
+    """A hidden temporary folder beside a sequence's final frames, for writing it whole."""
+    final_pattern = Path(final_pattern)
+    stem = final_pattern.name.split(".")[0] or "seq"
+    d = final_pattern.parent / f".{stem}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    d.mkdir()
+    return d
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -99,8 +109,11 @@ def sweep_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> lis
     entries = folder.rglob(".*") if recursive else folder.glob(".*")
     for p in entries:
         m = _TMP_RE.match(p.name)
-        if m and p.is_file() and not p.is_symlink() and not _pid_alive(int(m.group(1))):
+        if m and not p.is_symlink() and not _pid_alive(int(m.group(1))):
             with contextlib.suppress(OSError):
-                p.unlink()
+                if p.is_dir():  # a sequence being written: frames move out only when complete
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
                 removed.append(p)
     return removed

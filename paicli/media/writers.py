@@ -94,7 +94,12 @@ class Writer:
             if space != "linear":
                 to_space = from_linear(space)
                 self._convert = lambda img: premultiply(to_space(unpremultiply(img)))
-            self._w = ExrSequenceWriter(str(self.path), first_frame=first, rate=rate, start_timecode=start_timecode,
+            from paicli.media import atomic
+
+            # frames are written into a hidden folder and moved into place only when the whole
+            # sequence is done, so a failed or killed run leaves no partial sequence
+            self._tmp_dir = atomic.temp_dir_for(self.path)
+            self._w = ExrSequenceWriter(str(self._tmp_dir / self.path.name), first_frame=first, rate=rate, start_timecode=start_timecode,
                                         compression=spec.exr_compression, pixel_type=spec.exr_pixel_type,
                                         attributes={REEL_ATTRIBUTE: reel} if reel else None)
         else:
@@ -111,11 +116,28 @@ class Writer:
 
     def close(self) -> OutputFile:
         self._w.close()
+        if self.spec.format == "exr":
+            self._publish_sequence()
         return self.output()
 
     def abort(self) -> None:
-        if hasattr(self._w, "abort"):
-            self._w.abort()
+        self._w.abort()
+        if self.spec.format == "exr":
+            import shutil
+
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def _publish_sequence(self) -> None:
+        import os
+
+        from paicli.errors import OutputError
+
+        try:
+            for src in sorted(self._tmp_dir.iterdir()):
+                os.replace(src, self.path.parent / src.name)
+            self._tmp_dir.rmdir()
+        except OSError as e:
+            raise OutputError(f"cannot move frames into {self.path.parent}: {e.strerror or e}") from None
 
     def output(self) -> OutputFile:
         n = self.frames_written

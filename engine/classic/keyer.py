@@ -1,0 +1,284 @@
+"""Colour-difference keying against a per-pixel clean plate, unmixing and despill.
+
+Images are float32 (H, W, 3) scene-linear Rec.709; alphas float32 (H, W) in [0, 1].
+The matte model is the compositing equation I = a*F + (1 - a)*C with C the local clean
+plate: the screen difference of I falls from C's value (a = 0) to about zero (a = 1) for
+foreground colours without a screen-channel excess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from engine.classic.screen import Screen, clean_plate, screen_difference
+
+
+@dataclass
+class KeyParams:
+    """Every keyer control. Distances in pixels of the frame being keyed."""
+
+    screen: str = "auto"  # auto | green | blue
+    screen_gain: float = 1.0  # >1 keys harder (more transparency), <1 softer
+    screen_balance: float = 0.0  # weight of the larger (1) vs the mean (0) of the other two channels
+    pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
+    clip_black: float = 0.04  # matte below this is screen, away from edges
+    clip_white: float = 0.9  # matte above this is solid, inside the core
+    edge_protect_px: int = 6  # clip black/white do not apply within this distance of an edge
+    despot_px: int = 40  # remove foreground specks / fill screen holes smaller than this (area ~ px^2)
+    core_erode_px: int = 5  # automatic core matte: the filled subject eroded by this; 0 = off
+    refine: bool = False  # re-solve edge alphas from the subject's own colours
+    white_from_core: bool = True  # normalise the matte by the white point of the nearby core (spill)
+    shrink_grow_px: float = 0.0  # + grows, - shrinks the matte
+    softness_px: float = 0.0  # blur of the final matte
+    despill: str = "limit"  # limit | subtract | none
+    despill_strength: float = 1.0
+    spill_replace: tuple[float, float, float] | None = None  # linear colour added back for removed spill
+    temporal: float = 0.5  # 0..1: how strongly a matte is held where the plate did not change
+    garbage_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # x0, y0, x1, y1: always screen
+    core_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # always foreground
+
+
+@dataclass
+class KeyResult:
+    """One keyed frame: ``alpha`` (H, W); ``fg`` despilled straight colour (H, W, 3);
+    ``clean_plate`` (H, W, 3); all float32 linear."""
+
+    alpha: np.ndarray
+    fg: np.ndarray
+    clean_plate: np.ndarray
+
+    @property
+    def premultiplied(self) -> np.ndarray:
+        """RGBA premultiplied, float32 (H, W, 4)."""
+        return np.concatenate([self.fg * self.alpha[..., None], self.alpha[..., None]], axis=-1)
+
+
+def difference(img: np.ndarray, kind: str, balance: float) -> np.ndarray:
+    """Balanced screen difference: screen channel minus a mix of max and mean of the others."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    if kind == "green":
+        s, o1, o2 = g, r, b
+    else:
+        s, o1, o2 = b, r, g
+    return s - (balance * np.maximum(o1, o2) + (1 - balance) * 0.5 * (o1 + o2))
+
+
+def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
+    """Unclipped matte 1 - d(I)/d(C), float32 (H, W)."""
+    d_img = difference(img, kind, p.screen_balance)
+    if p.pre_blur > 0:
+        d_img = cv2.GaussianBlur(d_img, (0, 0), p.pre_blur)
+    d_plate = np.maximum(difference(plate, kind, p.screen_balance), 1e-4)
+    return 1.0 - p.screen_gain * d_img / d_plate
+
+
+def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
+    """Bool (H, W): within ``px`` of a place where the matte is neither clearly 0 nor 1."""
+    if px <= 0:
+        return np.zeros(alpha.shape, bool)
+    solid = (alpha > 0.5).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(solid, k) != cv2.erode(solid, k)
+
+
+def clip_matte(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
+    """Clip black/white away from edges; near edges only the [0, 1] range is enforced.
+
+    Hair lives within a few pixels of the matte's 0.5 contour, so it is never crushed; the
+    screen far from the subject and the solid core are cleaned.
+    """
+    a = np.clip(alpha, 0.0, 1.0)
+    span = max(p.clip_white - p.clip_black, 1e-3)
+    clipped = np.clip((alpha - p.clip_black) / span, 0.0, 1.0)
+    edge = _near_edge(a, p.edge_protect_px)
+    # near an edge: only remove the noise floor of the screen, keep the soft values
+    soft = np.clip((alpha - 0.5 * p.clip_black) / (1 - 0.5 * p.clip_black), 0.0, 1.0)
+    return np.where(edge, soft, clipped).astype(np.float32)
+
+
+def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
+    """Core matte float32 (H, W): the solid region with its enclosed holes filled, eroded.
+
+    Spill and dark costume areas inside the subject lower the colour-difference matte; the
+    core says they are foreground whatever their colour.
+    """
+    solid = (alpha > 0.5).astype(np.uint8)
+    h, w = solid.shape
+    flood = np.pad(1 - solid, 1, constant_values=1)
+    mask = np.zeros((h + 4, w + 4), np.uint8)
+    cv2.floodFill(flood, mask, (0, 0), 2)
+    filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)  # not reachable from outside: subject or hole
+    if erode_px > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
+        filled = cv2.erode(filled, k)
+    return filled.astype(np.float32)
+
+
+def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -> np.ndarray:
+    """Per-pixel white point float32 (H, W): the raw matte's level inside the nearby core.
+
+    Spill adds screen colour to the subject, so its raw matte reads below 1 even where it is
+    solid, and more so towards its edges; dividing by the white point of the nearest solid
+    region restores the edge opacity that spill took away, without clipping hair.
+    """
+    from engine.classic.screen import fill_holes
+
+    mask = core > 0.5
+    if not mask.any():
+        return np.ones_like(alpha_raw)
+    level = np.clip(alpha_raw, 0.0, 1.0)[..., None]
+    white = fill_holes(level, mask)[..., 0]
+    if blur_px > 0:
+        white = cv2.GaussianBlur(white, (0, 0), blur_px)
+    return np.clip(white, 0.5, 1.0).astype(np.float32)
+
+
+def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """Re-solve the matte in ``band`` from known colours: a = <I - C, F - C> / |F - C|^2.
+
+    F is the foreground colour pushed outwards from where the matte is solid, so spill that
+    the subject carries everywhere no longer reads as transparency.
+    """
+    from engine.classic.screen import fill_holes
+
+    solid = alpha > 0.97
+    if not solid.any():
+        return alpha
+    f_est = fill_holes(img, solid)
+    fc = f_est - plate
+    ic = img - plate
+    den = np.maximum((fc * fc).sum(-1), 1e-4)
+    proj = np.clip((ic * fc).sum(-1) / den, 0.0, 1.0)
+    return np.where(band, proj, alpha).astype(np.float32)
+
+
+def despot(alpha: np.ndarray, max_area: int) -> np.ndarray:
+    """Remove small isolated foreground specks (e.g. tracking markers) and fill small screen holes."""
+    if max_area <= 0:
+        return alpha
+    out = alpha.copy()
+    fg = (alpha > 0.05).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    small = np.zeros(n, bool)
+    small[1:] = stats[1:, cv2.CC_STAT_AREA] < max_area
+    if small.any():
+        out[small[labels]] = 0.0
+    holes = (alpha < 0.95).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    small = np.zeros(n, bool)
+    small[1:] = stats[1:, cv2.CC_STAT_AREA] < max_area // 4
+    if small.any():
+        out[small[labels]] = 1.0
+    return out
+
+
+def shrink_grow(alpha: np.ndarray, px: float) -> np.ndarray:
+    if abs(px) < 1e-3:
+        return alpha
+    r = int(round(abs(px)))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(alpha, k) if px > 0 else cv2.erode(alpha, k)
+
+
+def apply_boxes(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
+    for x0, y0, x1, y1 in p.garbage_boxes:
+        alpha[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 0.0
+    for x0, y0, x1, y1 in p.core_boxes:
+        alpha[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 1.0
+    return alpha
+
+
+def unmix(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Straight foreground colour F = (I - (1 - a) C) / a; zero where a is (nearly) zero."""
+    a = alpha[..., None]
+    premult = img - (1.0 - a) * plate
+    f = np.where(a > 1e-3, premult / np.maximum(a, 1e-3), 0.0)
+    return np.clip(f, 0.0, None).astype(np.float32)
+
+
+def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
+            replace: tuple[float, float, float] | None = None) -> np.ndarray:
+    """Remove the screen colour's excess from the foreground.
+
+    ``limit``: the screen channel may not exceed the larger other channel; ``subtract``:
+    it may not exceed their mean. The removed amount, times ``strength``, can be added back
+    as ``replace`` colour (e.g. the new background's average) instead of vanishing.
+    """
+    if mode == "none" or strength <= 0:
+        return fg
+    ch = 1 if kind == "green" else 2
+    o1, o2 = [c for c in (0, 1, 2) if c != ch]
+    limit = np.maximum(fg[..., o1], fg[..., o2]) if mode == "limit" else 0.5 * (fg[..., o1] + fg[..., o2])
+    spill = np.clip(fg[..., ch] - limit, 0.0, None) * strength
+    out = fg.copy()
+    out[..., ch] -= spill
+    if replace is not None:
+        out += spill[..., None] * np.asarray(replace, np.float32)
+    return out
+
+
+class Keyer:
+    """Keys a shot frame by frame, carrying temporal state (the previous matte and plate).
+
+    ``screen`` is detected on the first frame unless given; a user ``clean_plate`` replaces
+    the per-frame estimate.
+    """
+
+    def __init__(self, params: KeyParams, screen: Screen | None = None, user_plate: np.ndarray | None = None):
+        self.p = params
+        self.screen = screen
+        self.user_plate = user_plate
+        self._prev_img: np.ndarray | None = None
+        self._prev_alpha: np.ndarray | None = None
+
+    def key(self, img: np.ndarray, garbage: np.ndarray | None = None, core: np.ndarray | None = None) -> KeyResult:
+        """Key one frame. ``garbage`` / ``core``: optional float32 (H, W) user mattes (1 = apply)."""
+        p = self.p
+        if self.screen is None:
+            raise ValueError("screen not set: detect it first")
+        kind = self.screen.kind
+        if self.user_plate is not None:
+            plate = self.user_plate
+        else:
+            plate, _ = clean_plate(img, self.screen)
+        alpha = raw_alpha(img, plate, kind, p)
+        if p.white_from_core and p.core_erode_px > 0:
+            core0 = auto_core(alpha, p.core_erode_px)
+            alpha = alpha / local_white(alpha, core0)
+        if p.refine:
+            band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
+            alpha = refine_with_colours(img, alpha, plate, band)
+        alpha = clip_matte(alpha, p)
+        if p.core_erode_px > 0:
+            alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px))
+        alpha = despot(alpha, p.despot_px * p.despot_px)
+        alpha = shrink_grow(alpha, p.shrink_grow_px)
+        if p.softness_px > 0:
+            alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
+        alpha = self._temporal(img, alpha)
+        alpha = apply_boxes(alpha, p)
+        if garbage is not None:
+            alpha = alpha * (1.0 - garbage)
+        if core is not None:
+            alpha = np.maximum(alpha, core)
+        alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+        fg = unmix(img, alpha, plate)
+        fg = despill(fg, kind, p.despill, p.despill_strength, p.spill_replace)
+        return KeyResult(alpha, fg, plate)
+
+    def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Hold the matte where the picture did not change, so it neither chatters nor boils.
+
+        The weight of the previous matte falls off with the local frame difference: where
+        the subject or camera moves, the new matte is taken as it is.
+        """
+        if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != img.shape:
+            self._prev_img, self._prev_alpha = img, alpha
+            return alpha
+        change = cv2.GaussianBlur(np.abs(img - self._prev_img).sum(-1), (0, 0), 2.0)
+        hold = self.p.temporal * np.exp(-((change / 0.03) ** 2))
+        out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32)
+        self._prev_img, self._prev_alpha = img, out
+        return out

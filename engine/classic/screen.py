@@ -1,0 +1,149 @@
+"""Screen detection and the IBK-style clean plate.
+
+All images are float32 (H, W, 3) scene-linear Rec.709. A *screen* is green or blue; its
+"difference" at a pixel is how far the screen channel rises above the larger of the other
+two (``G - max(R, B)`` for green), which is near zero for neutral and skin-like colours and
+large on the screen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SCREEN_CHANNEL = {"green": 1, "blue": 2}
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The screen's kind and its typical linear colour (median over confident screen pixels)."""
+
+    kind: str  # "green" | "blue"
+    colour: tuple[float, float, float]
+    coverage: float  # fraction of the frame that is clearly screen
+
+    @property
+    def channel(self) -> int:
+        return SCREEN_CHANNEL[self.kind]
+
+    @property
+    def difference(self) -> float:
+        return screen_difference(np.array(self.colour, np.float32)[None, None], self.kind).item()
+
+
+def screen_difference(img: np.ndarray, kind: str) -> np.ndarray:
+    """Screen-channel excess, float32 (H, W): ``G - max(R, B)`` or ``B - max(R, G)``."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    if kind == "green":
+        return g - np.maximum(r, b)
+    return b - np.maximum(r, g)
+
+
+def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.15) -> Screen | None:
+    """Find the dominant screen colour of a frame; None when no screen covers ``min_coverage``.
+
+    A pixel votes for a screen when its screen channel exceeds the others by a clear margin
+    relative to its brightness. ``kind`` restricts the search to one screen colour.
+    """
+    small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+    luma = small.sum(-1) / 3 + 1e-4
+    best = None
+    for candidate in ((kind,) if kind else ("green", "blue")):
+        d = screen_difference(small, candidate)
+        votes = d > 0.5 * luma  # the screen channel clearly above the pixel's mean level
+        cov = float(votes.mean())
+        if best is None or cov > best[1]:
+            best = (candidate, cov, votes)
+    kind, cov, votes = best
+    if cov < min_coverage:
+        return None
+    colour = np.median(small[votes], axis=0)
+    return Screen(kind, tuple(float(c) for c in colour), cov)
+
+
+def screen_mask(img: np.ndarray, screen: Screen, threshold: float = 0.6, erode_px: int = 3) -> np.ndarray:
+    """Conservative bool (H, W) mask of pixels that are certainly screen.
+
+    A pixel qualifies when its difference is at least ``threshold`` of the screen's typical
+    difference; the mask is then eroded so that edge pixels mixed with foreground stay out.
+    """
+    d = screen_difference(img, screen.kind)
+    mask = (d > threshold * screen.difference).astype(np.uint8)
+    if erode_px > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
+        mask = cv2.erode(mask, k)
+    return mask.astype(bool)
+
+
+def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> np.ndarray:
+    """Push-pull fill: values where ``mask`` is True are kept, holes get the surrounding values.
+
+    Works on a pyramid of mask-weighted averages, so a hole of any size is filled from its
+    nearest known surroundings in O(pixels). ``img`` is float32 (H, W, C).
+    """
+    if img.ndim == 3 and img.shape[-1] == 1:  # OpenCV drops single channels: work in 2-D
+        return fill_holes(img[..., 0], mask, levels)[..., None]
+    w = mask.astype(np.float32)
+    num = img * (w[..., None] if img.ndim == 3 else w)
+    pyr_num, pyr_w = [num], [w]
+    n = levels or int(np.ceil(np.log2(max(img.shape[:2])))) + 1
+    for _ in range(n):
+        if min(pyr_w[-1].shape) <= 1:
+            break
+        pyr_num.append(cv2.pyrDown(pyr_num[-1]))
+        pyr_w.append(cv2.pyrDown(pyr_w[-1]))
+    # pull: from the coarsest level, fill what each finer level lacks
+    def expand(x):
+        return x[..., None] if img.ndim == 3 else x
+
+    est = pyr_num[-1] / expand(np.maximum(pyr_w[-1], 1e-6))
+    for lvl in range(len(pyr_num) - 2, -1, -1):
+        h, wd = pyr_w[lvl].shape
+        up = cv2.pyrUp(est, dstsize=(wd, h))
+        if up.ndim == 2 and img.ndim == 3:
+            up = up[..., None]
+        ww = pyr_w[lvl]
+        here = pyr_num[lvl] / expand(np.maximum(ww, 1e-6))
+        conf = expand(np.clip(ww * 4.0, 0.0, 1.0))  # trust this level where it has support
+        est = conf * here + (1 - conf) * up
+    return est.astype(np.float32)
+
+
+def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """(clean plate float32 (H, W, 3), bool mask of the pixels it was measured on).
+
+    The plate is the screen as it would be without the foreground: measured where the
+    screen is certain, filled in behind the foreground and markers, lightly smoothed so
+    sensor noise does not enter the key.
+    """
+    mask = screen_mask(img, screen)
+    if not mask.any():
+        plate = np.broadcast_to(np.array(screen.colour, np.float32), img.shape).copy()
+        return plate, mask
+    plate = fill_holes(img, mask)
+    if smooth_px > 0:
+        plate = cv2.GaussianBlur(plate, (0, 0), smooth_px)
+    return plate, mask
+
+
+def screen_quality(img: np.ndarray, plate: np.ndarray, mask: np.ndarray, screen: Screen,
+                   alpha: np.ndarray | None = None) -> dict[str, float]:
+    """How keyable the screen is, from one frame.
+
+    ``evenness``: 1 - (std / mean) of the clean plate's screen difference (1 = perfectly even);
+    ``noise``: std of the plate minus its clean plate on certain-screen pixels, in linear
+    units; ``spill``: the screen difference of the solid subject relative to the screen's
+    (0 = no spill); ``coverage``: fraction of the frame that is certain screen.
+    """
+    d_plate = screen_difference(plate, screen.kind)
+    out = {"coverage": float(mask.mean())}
+    if mask.any():
+        dp = d_plate[mask]
+        out["evenness"] = float(1.0 - dp.std() / max(dp.mean(), 1e-6))
+        out["noise"] = float((img - plate)[mask].std())
+    if alpha is not None and (alpha > 0.99).any():
+        d_img = screen_difference(img, screen.kind)
+        solid = alpha > 0.99
+        out["spill"] = float(np.clip(np.median(d_img[solid]) / max(screen.difference, 1e-6), 0.0, None))
+    return out
