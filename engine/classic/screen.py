@@ -110,40 +110,31 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     return est.astype(np.float32)
 
 
-def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,
+                margin_px: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """(clean plate float32 (H, W, 3), bool mask of the pixels it was measured on).
 
     The plate is the screen as it would be without the foreground: measured where the
     screen is certain, filled in behind the foreground and markers, lightly smoothed so
-    sensor noise does not enter the key.
+    sensor noise does not enter the key. Two passes: the second keeps only pixels whose
+    difference reaches ``purity`` of the first plate's *local* value and stays ``margin_px``
+    away from anything else, so wispy hair at the subject's edge cannot whiten the plate.
     """
     mask = screen_mask(img, screen)
     if not mask.any():
         plate = np.broadcast_to(np.array(screen.colour, np.float32), img.shape).copy()
         return plate, mask
     plate = fill_holes(img, mask)
+    if purity > 0:
+        d_img = cv2.GaussianBlur(screen_difference(img, screen.kind), (0, 0), 1.0)
+        impure = (d_img < purity * screen_difference(plate, screen.kind)).astype(np.uint8)
+        if margin_px > 0:
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
+            impure = cv2.dilate(impure, k)
+        refined = mask & (impure == 0)
+        if refined.mean() > 0.05:
+            mask = refined
+            plate = fill_holes(img, mask)
     if smooth_px > 0:
         plate = cv2.GaussianBlur(plate, (0, 0), smooth_px)
     return plate, mask
-
-
-def screen_quality(img: np.ndarray, plate: np.ndarray, mask: np.ndarray, screen: Screen,
-                   alpha: np.ndarray | None = None) -> dict[str, float]:
-    """How keyable the screen is, from one frame.
-
-    ``evenness``: 1 - (std / mean) of the clean plate's screen difference (1 = perfectly even);
-    ``noise``: std of the plate minus its clean plate on certain-screen pixels, in linear
-    units; ``spill``: the screen difference of the solid subject relative to the screen's
-    (0 = no spill); ``coverage``: fraction of the frame that is certain screen.
-    """
-    d_plate = screen_difference(plate, screen.kind)
-    out = {"coverage": float(mask.mean())}
-    if mask.any():
-        dp = d_plate[mask]
-        out["evenness"] = float(1.0 - dp.std() / max(dp.mean(), 1e-6))
-        out["noise"] = float((img - plate)[mask].std())
-    if alpha is not None and (alpha > 0.99).any():
-        d_img = screen_difference(img, screen.kind)
-        solid = alpha > 0.99
-        out["spill"] = float(np.clip(np.median(d_img[solid]) / max(screen.difference, 1e-6), 0.0, None))
-    return out
