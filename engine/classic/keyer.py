@@ -57,12 +57,14 @@ class KeyResult:
 
 def difference(img: np.ndarray, kind: str, balance: float) -> np.ndarray:
     """Balanced screen difference: screen channel minus a mix of max and mean of the others."""
-    r, g, b = img[..., 0], img[..., 1], img[..., 2]
-    if kind == "green":
-        s, o1, o2 = g, r, b
-    else:
-        s, o1, o2 = b, r, g
-    return s - (balance * np.maximum(o1, o2) + (1 - balance) * 0.5 * (o1 + o2))
+    ch = 1 if kind == "green" else 2
+    weights = np.full((1, 3), -0.5 * (1 - balance), np.float32)
+    weights[0, ch] = 1.0
+    d = cv2.transform(np.ascontiguousarray(img, dtype=np.float32), weights)  # screen - (1-b) * mean(others)
+    if balance > 0:
+        o1, o2 = [c for c in (0, 1, 2) if c != ch]
+        d -= balance * np.maximum(img[..., o1], img[..., o2])
+    return d
 
 
 def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
@@ -125,14 +127,17 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     """
     from engine.classic.screen import fill_holes
 
-    mask = core > 0.5
-    if not mask.any():
+    from engine.classic.screen import _down, _up, working_scale
+
+    if not (core > 0.5).any():
         return np.ones_like(alpha_raw)
-    level = np.clip(alpha_raw, 0.0, 1.0)[..., None]
-    white = fill_holes(level, mask)[..., 0]
+    f = working_scale(alpha_raw.shape)  # a white point is smooth: estimate it at low resolution
+    level = _down(np.clip(alpha_raw, 0.0, 1.0), f)
+    weight = _down(core.astype(np.float32), f)
+    white = fill_holes(level, weight > 0.99)
     if blur_px > 0:
-        white = cv2.GaussianBlur(white, (0, 0), blur_px)
-    return np.clip(white, 0.5, 1.0).astype(np.float32)
+        white = cv2.GaussianBlur(white, (0, 0), blur_px / f)
+    return np.clip(_up(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32)
 
 
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -190,12 +195,19 @@ def apply_boxes(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
     return alpha
 
 
+def _rgb(plane: np.ndarray) -> np.ndarray:
+    """(H, W) -> (H, W, 3) copy; OpenCV's element-wise ops on interleaved colour are much
+    faster than numpy broadcasting over a length-3 axis."""
+    return cv2.merge([plane, plane, plane])
+
+
 def unmix(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.ndarray:
     """Straight foreground colour F = (I - (1 - a) C) / a; zero where a is (nearly) zero."""
-    a = alpha[..., None]
-    premult = img - (1.0 - a) * plate
-    f = np.where(a > 1e-3, premult / np.maximum(a, 1e-3), 0.0)
-    return np.clip(f, 0.0, None).astype(np.float32)
+    inv = np.zeros_like(alpha)
+    np.divide(1.0, alpha, out=inv, where=alpha > 1e-3)
+    premult = cv2.subtract(img, cv2.multiply(plate, _rgb(1.0 - alpha)))
+    f = cv2.multiply(premult, _rgb(inv))
+    return cv2.max(f, 0.0)
 
 
 def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
@@ -277,7 +289,8 @@ class Keyer:
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != img.shape:
             self._prev_img, self._prev_alpha = img, alpha
             return alpha
-        change = cv2.GaussianBlur(np.abs(img - self._prev_img).sum(-1), (0, 0), 2.0)
+        change = cv2.transform(cv2.absdiff(img, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
+        change = cv2.GaussianBlur(change, (0, 0), 2.0)
         hold = self.p.temporal * np.exp(-((change / 0.03) ** 2))
         out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32)
         self._prev_img, self._prev_alpha = img, out

@@ -63,6 +63,7 @@ def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float 
 
 
 def screen_mask(img: np.ndarray, screen: Screen, threshold: float = 0.6, erode_px: int = 3) -> np.ndarray:
+    # (erode_px is in pixels of ``img``)
     """Conservative bool (H, W) mask of pixels that are certainly screen.
 
     A pixel qualifies when its difference is at least ``threshold`` of the screen's typical
@@ -110,8 +111,36 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     return est.astype(np.float32)
 
 
+def working_scale(shape: tuple[int, ...], base_height: int = 540) -> int:
+    """Integer downscale at which smooth estimates (plates, white points) are computed:
+    1 up to ~540 lines, 2 for HD, 4 for 4K; they are smooth, so nothing is lost."""
+    return max(1, int(round(shape[0] / base_height)))
+
+
+def _down(img: np.ndarray, f: int) -> np.ndarray:
+    return cv2.resize(img, (img.shape[1] // f, img.shape[0] // f), interpolation=cv2.INTER_AREA) if f > 1 else img
+
+
+def _up(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if img.shape[:2] == tuple(shape[:2]):
+        return img
+    out = cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return out[..., None] if out.ndim == 2 and img.ndim == 3 else out
+
+
 def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,
                 margin_px: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Full-resolution wrapper of :func:`clean_plate_at`: estimated at :func:`working_scale`."""
+    f = working_scale(img.shape)
+    if f == 1:
+        return clean_plate_at(img, screen, smooth_px, purity, margin_px)
+    plate, mask = clean_plate_at(_down(img, f), screen, smooth_px / f, purity, max(1, margin_px // f))
+    full_mask = cv2.resize(mask.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return _up(plate, img.shape).astype(np.float32), full_mask.astype(bool)
+
+
+def clean_plate_at(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,
+                   margin_px: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """(clean plate float32 (H, W, 3), bool mask of the pixels it was measured on).
 
     The plate is the screen as it would be without the foreground: measured where the

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Keyer quality and speed on the bench, with the ffmpeg peer side by side (a script, not a test).
+
+    python benchmarks/key.py --data ../shared/bench [--shots gs01_static_green ...] [--no-peer] [--json OUT]
+
+Per shot: alpha SAD / MSE / Grad / Conn / dtSSD against the ground truth, and the composite
+of the keyed, despilled foreground over the first reference still (composite MSE / PSNR /
+SSIM), computed by engine.metrics and cross-checked against the bench's score.py; the
+peer's figures from ffmpeg_peer.py (chromakey + despill, grid-searched on the ground truth)
+in the same run, and the ratios the bars are stated in. Then speed at 1920x1080: the
+keyer's processing per frame (decode and encode excluded) against the ProRes 4444 encode
+of the same frames, and peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.classic.keyer import Keyer, KeyParams  # noqa: E402
+from engine.classic.screen import detect_screen  # noqa: E402
+from engine.colour import bt709_oetf, srgb_decode  # noqa: E402
+from engine.metrics import AlphaScorer, CompScorer  # noqa: E402
+from paicli.media.reader import open_source  # noqa: E402
+
+BARS = {"SAD": 0.60, "Grad": 0.50, "dtSSD": 0.80}  # at most this fraction of the peer's
+PSNR_MARGIN_DB = 2.0  # locked-off shot: composite PSNR at least this much above the peer's
+
+
+def read_png(path: str) -> np.ndarray:
+    x = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    x = x.astype(np.float32) / (65535.0 if x.dtype == np.uint16 else 255.0)
+    return x[..., ::-1] if x.ndim == 3 else x
+
+
+def key_and_score(shot: Path, params: KeyParams, keep: Path | None) -> dict:
+    """Key every frame of the shot, score matte and composite; optionally keep the mattes as PNGs."""
+    gt_alpha = sorted(glob.glob(str(shot / "gt" / "alpha.*.png")))
+    gt_comp = sorted(glob.glob(str(shot / "gt" / "comp.*.png")))
+    bg = srgb_decode(read_png(sorted(glob.glob(str(shot / "refs" / "*.png")))[0])[..., :3])
+    alpha_sc, comp_sc = AlphaScorer(), CompScorer()
+    seconds, n = 0.0, 0
+    with open_source(str(shot / "plate.mov")) as src:
+        keyer = None
+        for i, img in enumerate(src.frames()):
+            rgb = img[..., :3]
+            t = time.perf_counter()
+            if keyer is None:
+                keyer = Keyer(params, detect_screen(rgb))
+            res = keyer.key(rgb)
+            seconds += time.perf_counter() - t
+            n += 1
+            g = read_png(gt_alpha[i])
+            alpha_sc.add(res.alpha, g)
+            comp = res.premultiplied[..., :3] + (1.0 - res.alpha[..., None]) * bg
+            comp_sc.add(bt709_oetf(comp), read_png(gt_comp[i]), g)
+            if keep is not None:
+                cv2.imwrite(str(keep / f"a.{i:04d}.png"), np.round(np.clip(res.alpha, 0, 1) * 65535).astype(np.uint16))
+    out = {**alpha_sc.result(), **comp_sc.result(), "key_ms_per_frame": 1000 * seconds / n, "screen": keyer.screen.kind}
+    return out
+
+
+def reference_score(shot: Path, alpha_dir: Path, score_py: Path) -> dict:
+    r = subprocess.run([sys.executable, str(score_py), str(shot), "--alpha", str(alpha_dir)],
+                       capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def peer(shot: Path, peer_py: Path) -> dict:
+    r = subprocess.run([sys.executable, str(peer_py), str(shot)], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def speed_1080p(shot: Path, params: KeyParams, frames: int) -> dict:
+    """Keyer ms/frame vs ProRes 4444 encode ms/frame of the same 1920x1080 frames; peak RSS."""
+    from paicli.media.prores import ProResWriter
+
+    proc = psutil.Process()
+    with open_source(str(shot / "plate.mov")) as src:
+        plates = [cv2.resize(f[..., :3], (1920, 1080), interpolation=cv2.INTER_LINEAR)
+                  for f in src.frames(0, min(frames, src.info.frame_count))]
+    keyer = Keyer(params, detect_screen(plates[0]))
+    keyed, t_key = [], 0.0
+    peak = proc.memory_info().rss
+    for p in plates:
+        t = time.perf_counter()
+        keyed.append(keyer.key(p).premultiplied)
+        t_key += time.perf_counter() - t
+        peak = max(peak, proc.memory_info().rss)
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        with ProResWriter(Path(d) / "enc.mov", 1920, 1080, src.info.rate, profile="4444") as w:
+            for k in keyed:
+                w.write(k)
+        t_enc = time.perf_counter() - t
+    n = len(plates)
+    return {"key_ms": 1000 * t_key / n, "prores4444_ms": 1000 * t_enc / n, "key_fps": n / t_key,
+            "prores4444_fps": n / t_enc, "peak_rss_mib": peak / 2**20, "frames": n}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="the bench folder (../shared/bench)")
+    ap.add_argument("--shots", nargs="*", help="shot folder names (default: all)")
+    ap.add_argument("--no-peer", action="store_true", help="skip the ffmpeg peer (no side-by-side ratios)")
+    ap.add_argument("--speed-frames", type=int, default=12, help="frames for the 1080p speed figure")
+    ap.add_argument("--json", help="also write all figures as JSON here")
+    a = ap.parse_args()
+    data = Path(a.data)
+    shots = [data / s for s in a.shots] if a.shots else sorted(p.parent for p in data.glob("*/plate.mov"))
+    params = KeyParams()
+    table, everything, failures = [], {}, []
+    for shot in shots:
+        with tempfile.TemporaryDirectory() as d:
+            ours = key_and_score(shot, params, Path(d))
+            ref = reference_score(shot, Path(d), data / "score.py")
+        agree = all(abs(ours[k] - ref[k]) <= 5e-4 * max(abs(ref[k]), 1e-12) for k in ("SAD", "MSE", "Grad", "dtSSD"))
+        theirs = None if a.no_peer else peer(shot, data / "ffmpeg_peer.py")
+        everything[shot.name] = {"paicli": ours, "score_py": ref, "peer": theirs, "agree_3_digits": agree}
+        row = {"shot": shot.name, **{k: ours[k] for k in ("SAD", "MSE", "Grad", "Conn", "dtSSD", "comp_PSNR")},
+               "agree": agree}
+        if theirs:
+            for k, frac in BARS.items():
+                ratio = ours[k] / max(theirs[k], 1e-12)
+                row[f"{k}_ratio"] = ratio
+                if ratio > frac:
+                    failures.append(f"{shot.name}: {k} {ratio:.0%} of the peer's (bar {frac:.0%})")
+            row["peer"] = {k: theirs[k] for k in ("SAD", "Grad", "dtSSD", "comp_PSNR")}
+            meta = json.loads((shot / "meta.json").read_text())
+            if meta.get("camera") == "static" and ours["comp_PSNR"] < theirs["comp_PSNR"] + PSNR_MARGIN_DB:
+                failures.append(f"{shot.name}: composite PSNR {ours['comp_PSNR']:.2f} dB, bar peer + {PSNR_MARGIN_DB} = "
+                                f"{theirs['comp_PSNR'] + PSNR_MARGIN_DB:.2f} dB")
+        if not agree:
+            failures.append(f"{shot.name}: project metrics disagree with score.py")
+        table.append(row)
+    speed = speed_1080p(shots[0], params, a.speed_frames)
+    everything["speed_1080p"] = speed
+    if speed["key_ms"] > speed["prores4444_ms"]:
+        failures.append(f"speed: key {speed['key_ms']:.0f} ms/frame > ProRes 4444 encode {speed['prores4444_ms']:.0f} ms/frame")
+
+    print("paicli key vs ffmpeg chromakey+despill (peer grid-searched on the ground truth)")
+    print("| shot | SAD (peer) | ratio | Grad (peer) | ratio | dtSSD (peer) | ratio | Conn | comp PSNR (peer) | "
+          "metrics = score.py |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in table:
+        p = r.get("peer")
+
+        def cell(k, fmt):
+            if not p:
+                return f"{r[k]:{fmt}} (-) | -"
+            return f"{r[k]:{fmt}} ({p[k]:{fmt}}) | {r[k + '_ratio']:.0%}"
+
+        psnr = f"{r['comp_PSNR']:.2f}" + (f" ({p['comp_PSNR']:.2f})" if p else "")
+        print(f"| {r['shot']} | {cell('SAD', '.3f')} | {cell('Grad', '.4f')} | {cell('dtSSD', '.3f')} | "
+              f"{r['Conn']:.3f} | {psnr} | {'yes' if r['agree'] else 'NO'} |")
+    print(f"\nspeed at 1920x1080 ({speed['frames']} frames): key {speed['key_ms']:.0f} ms/frame ({speed['key_fps']:.2f} fps), "
+          f"ProRes 4444 encode {speed['prores4444_ms']:.0f} ms/frame ({speed['prores4444_fps']:.2f} fps); "
+          f"peak RSS {speed['peak_rss_mib']:.0f} MiB")
+    print("bars: " + ("all met" if not failures else "NOT met:\n  " + "\n  ".join(failures)))
+    if a.json:
+        Path(a.json).write_text(json.dumps(everything, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
