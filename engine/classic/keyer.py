@@ -25,10 +25,11 @@ class KeyParams:
     pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
     clip_black: float = 0.04  # matte below this is screen, away from edges
     clip_white: float = 0.9  # matte above this is solid, inside the core
-    edge_protect_px: int = 6  # clip black/white do not apply within this distance of an edge
+    edge_protect_px: int = 10  # clip black/white do not apply within this distance of an edge
     despot_px: int = 40  # remove foreground specks / fill screen holes smaller than this (area ~ px^2)
     core_erode_px: int = 5  # automatic core matte: the filled subject eroded by this; 0 = off
-    refine: bool = False  # re-solve edge alphas from the subject's own colours
+    refine: bool = True  # re-solve edge alphas from the subject's own colours
+    refine_blur: float = 0.0  # px: noise blur of the picture in the colour re-solve
     white_from_core: bool = True  # normalise the matte by the white point of the nearby core (spill)
     shrink_grow_px: float = 0.0  # + grows, - shrinks the matte
     softness_px: float = 0.0  # blur of the final matte
@@ -140,22 +141,30 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     return np.clip(_up(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32)
 
 
-def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray) -> np.ndarray:
+def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
+                        solid_level: float = 0.97, colour_blur_px: float = 1.5, pre_blur: float = 0.0) -> np.ndarray:
     """Re-solve the matte in ``band`` from known colours: a = <I - C, F - C> / |F - C|^2.
 
-    F is the foreground colour pushed outwards from where the matte is solid, so spill that
-    the subject carries everywhere no longer reads as transparency.
+    F is the foreground colour pushed outwards from where the matte is solid (estimated at
+    working scale, lightly blurred against noise), so colours the subject carries everywhere
+    (spill, a tint) no longer read as transparency; the projection uses all three channels,
+    not only the screen channel's excess.
     """
-    from engine.classic.screen import fill_holes
+    from engine.classic.screen import _down, _up, fill_holes, working_scale
 
-    solid = alpha > 0.97
+    solid = alpha > solid_level
     if not solid.any():
         return alpha
-    f_est = fill_holes(img, solid)
-    fc = f_est - plate
-    ic = img - plate
-    den = np.maximum((fc * fc).sum(-1), 1e-4)
-    proj = np.clip((ic * fc).sum(-1) / den, 0.0, 1.0)
+    f = working_scale(img.shape)
+    f_est = fill_holes(_down(img, f), _down(solid.astype(np.float32), f) > 0.99)
+    if colour_blur_px > 0:
+        f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
+    f_est = _up(f_est, img.shape)
+    fc = cv2.subtract(f_est, plate)
+    ic = cv2.subtract(cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img, plate)
+    ones = np.ones((1, 3), np.float32)
+    den = np.maximum(cv2.transform(cv2.multiply(fc, fc), ones), 1e-4)
+    proj = np.clip(cv2.transform(cv2.multiply(ic, fc), ones) / den, 0.0, 1.0)
     return np.where(band, proj, alpha).astype(np.float32)
 
 
@@ -261,7 +270,7 @@ class Keyer:
             alpha = alpha / local_white(alpha, core0)
         if p.refine:
             band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
-            alpha = refine_with_colours(img, alpha, plate, band)
+            alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
         alpha = clip_matte(alpha, p)
         if p.core_erode_px > 0:
             alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px))
@@ -283,15 +292,16 @@ class Keyer:
     def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Hold the matte where the picture did not change, so it neither chatters nor boils.
 
-        The weight of the previous matte falls off with the local frame difference: where
-        the subject or camera moves, the new matte is taken as it is.
+        The change is measured between *blurred* frames, where sensor noise averages out but
+        real motion of the subject or camera does not; the weight of the previous matte
+        falls off with it, so where anything moves the new matte is taken as it is.
         """
-        if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != img.shape:
-            self._prev_img, self._prev_alpha = img, alpha
+        smooth = cv2.GaussianBlur(img, (0, 0), 2.0)
+        if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
+            self._prev_img, self._prev_alpha = smooth, alpha
             return alpha
-        change = cv2.transform(cv2.absdiff(img, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
-        change = cv2.GaussianBlur(change, (0, 0), 2.0)
+        change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
         hold = self.p.temporal * np.exp(-((change / 0.03) ** 2))
         out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32)
-        self._prev_img, self._prev_alpha = img, out
+        self._prev_img, self._prev_alpha = smooth, out
         return out

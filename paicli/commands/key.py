@@ -69,7 +69,7 @@ SCHEMA = Schema("key", [
     Setting("pre_blur", 0.7, "Chroma pre-blur (px) of the screen difference, against noise.", parse_float(0.0, 10.0)),
     Setting("clip_black", 0.04, "Matte values below this are screen (away from edges).", parse_float(0.0, 0.5)),
     Setting("clip_white", 0.9, "Matte values above this are solid (away from edges).", parse_float(0.5, 1.0)),
-    Setting("edge_protect", 6, "Clip black/white do not apply within this many px of an edge (hair).",
+    Setting("edge_protect", 10, "Clip black/white do not apply within this many px of an edge (hair).",
             parse_int(0, 200)),
     Setting("despot", 40, "Remove isolated specks (markers) and fill holes smaller than about this size (px).",
             parse_int(0, 2000)),
