@@ -24,10 +24,12 @@ class KeyParams:
     screen_balance: float = 0.0  # weight of the larger (1) vs the mean (0) of the other two channels
     pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
     clip_black: float = 0.04  # matte below this is screen, away from edges
-    clip_white: float = 0.9  # matte above this is solid, inside the core
+    clip_white: float = 1.0  # matte above this is solid, inside the core
+    edge_black: float = 0.25  # fraction of clip_black still removed near edges (the noise floor only)
     edge_protect_px: int = 10  # clip black/white do not apply within this distance of an edge
     despot_px: int = 40  # remove foreground specks / fill screen holes smaller than this (area ~ px^2)
     core_erode_px: int = 5  # automatic core matte: the filled subject eroded by this; 0 = off
+    core_depth_px: int = 10  # the final core matte starts this much deeper than the white-point core
     refine: bool = True  # re-solve edge alphas from the subject's own colours
     refine_blur: float = 0.0  # px: noise blur of the picture in the colour re-solve
     white_from_core: bool = True  # normalise the matte by the white point of the nearby core (spill)
@@ -36,7 +38,7 @@ class KeyParams:
     despill: str = "limit"  # limit | subtract | none
     despill_strength: float = 1.0
     spill_replace: tuple[float, float, float] | None = None  # linear colour added back for removed spill
-    temporal: float = 0.5  # 0..1: how strongly a matte is held where the plate did not change
+    temporal: float = 0.7  # 0..1: how strongly a matte is held where the plate did not change
     garbage_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # x0, y0, x1, y1: always screen
     core_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # always foreground
 
@@ -97,7 +99,8 @@ def clip_matte(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
     clipped = np.clip((alpha - p.clip_black) / span, 0.0, 1.0)
     edge = _near_edge(a, p.edge_protect_px)
     # near an edge: only remove the noise floor of the screen, keep the soft values
-    soft = np.clip((alpha - 0.5 * p.clip_black) / (1 - 0.5 * p.clip_black), 0.0, 1.0)
+    floor = p.edge_black * p.clip_black
+    soft = np.clip((alpha - floor) / (1 - floor), 0.0, 1.0)
     return np.where(edge, soft, clipped).astype(np.float32)
 
 
@@ -273,7 +276,7 @@ class Keyer:
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
         alpha = clip_matte(alpha, p)
         if p.core_erode_px > 0:
-            alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px))
+            alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px + p.core_depth_px))
         alpha = despot(alpha, p.despot_px * p.despot_px)
         alpha = shrink_grow(alpha, p.shrink_grow_px)
         if p.softness_px > 0:
