@@ -76,19 +76,36 @@ def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np
     if p.pre_blur > 0:
         d_img = cv2.GaussianBlur(d_img, (0, 0), p.pre_blur)
     d_plate = np.maximum(difference(plate, kind, p.screen_balance), 1e-4)
-    return 1.0 - p.screen_gain * d_img / d_plate
+    ratio = d_img / d_plate  # 1 on the screen, about 0 on the subject
+    if p.screen_gain != 1.0:  # a power keeps the screen at 0 and the core at 1 and moves the edge
+        ratio = np.sign(ratio) * np.abs(ratio) ** (1.0 / p.screen_gain)
+    return 1.0 - ratio
 
 
 def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
-    """Bool (H, W): within ``px`` of a place where the matte is neither clearly 0 nor 1."""
+    """Bool (H, W): within ``px`` of the matte's 0.5 contour, on either side.
+
+    Distance transforms instead of a (2px+1)^2 dilate/erode: linear time whatever ``px``.
+    """
+    from engine.classic.screen import _down, working_scale
+
     if px <= 0:
         return np.zeros(alpha.shape, bool)
-    solid = (alpha > 0.5).astype(np.uint8)
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
-    return cv2.dilate(solid, k) != cv2.erode(solid, k)
+    f = working_scale(alpha.shape)  # a band of ~10 px needs no full-resolution distances
+    solid = (_down(alpha, f) > 0.5).astype(np.uint8)
+    d_in = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
+    d_out = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 3)
+    band = np.where(solid > 0, d_in <= px / f, d_out <= px / f).astype(np.uint8)
+    return _nearest(band, alpha.shape).astype(bool)
 
 
-def clip_matte(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
+def _nearest(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if mask.shape[:2] == tuple(shape[:2]):
+        return mask
+    return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def clip_matte(alpha: np.ndarray, p: KeyParams, edge: np.ndarray | None = None) -> np.ndarray:
     """Clip black/white away from edges; near edges only the [0, 1] range is enforced.
 
     Hair lives within a few pixels of the matte's 0.5 contour, so it is never crushed; the
@@ -97,7 +114,8 @@ def clip_matte(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
     a = np.clip(alpha, 0.0, 1.0)
     span = max(p.clip_white - p.clip_black, 1e-3)
     clipped = np.clip((alpha - p.clip_black) / span, 0.0, 1.0)
-    edge = _near_edge(a, p.edge_protect_px)
+    if edge is None:
+        edge = _near_edge(a, p.edge_protect_px)
     # near an edge: only remove the noise floor of the screen, keep the soft values
     floor = p.edge_black * p.clip_black
     soft = np.clip((alpha - floor) / (1 - floor), 0.0, 1.0)
@@ -110,16 +128,18 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     Spill and dark costume areas inside the subject lower the colour-difference matte; the
     core says they are foreground whatever their colour.
     """
-    solid = (alpha > 0.5).astype(np.uint8)
+    from engine.classic.screen import _down, working_scale
+
+    f = working_scale(alpha.shape)  # the core lies deep inside: working scale is plenty
+    solid = (_down(alpha, f) > 0.5).astype(np.uint8)
     h, w = solid.shape
     flood = np.pad(1 - solid, 1, constant_values=1)
     mask = np.zeros((h + 4, w + 4), np.uint8)
     cv2.floodFill(flood, mask, (0, 0), 2)
     filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)  # not reachable from outside: subject or hole
     if erode_px > 0:
-        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
-        filled = cv2.erode(filled, k)
-    return filled.astype(np.float32)
+        filled = (cv2.distanceTransform(filled, cv2.DIST_L2, 3) > erode_px / f).astype(np.uint8)
+    return _nearest(filled, alpha.shape).astype(np.float32)
 
 
 def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -> np.ndarray:
@@ -145,7 +165,7 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
 
 
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
-                        solid_level: float = 0.97, colour_blur_px: float = 1.5, pre_blur: float = 0.0) -> np.ndarray:
+                        solid_level: float = 0.93, colour_blur_px: float = 3.0, pre_blur: float = 0.0) -> np.ndarray:
     """Re-solve the matte in ``band`` from known colours: a = <I - C, F - C> / |F - C|^2.
 
     F is the foreground colour pushed outwards from where the matte is solid (estimated at
@@ -171,7 +191,7 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     return np.where(band, proj, alpha).astype(np.float32)
 
 
-def despot(alpha: np.ndarray, max_area: int) -> np.ndarray:
+def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     """Remove small isolated foreground specks (e.g. tracking markers) and fill small screen holes."""
     if max_area <= 0:
         return alpha
@@ -181,7 +201,16 @@ def despot(alpha: np.ndarray, max_area: int) -> np.ndarray:
     small = np.zeros(n, bool)
     small[1:] = stats[1:, cv2.CC_STAT_AREA] < max_area
     if small.any():
-        out[small[labels]] = 0.0
+        speck = small[labels].astype(np.uint8)
+        # the speck's faint fringe (below the component threshold) goes with it
+        # the edge band kept a speck's soft surround from clip black; clear it too, but only
+        # away from the subject, whose own wisps live there
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * fringe_px + 1, 2 * fringe_px + 1))
+        ring = cv2.dilate(speck, kernel) > 0
+        subject = ((labels > 0) & ~small[labels]).astype(np.uint8)
+        ring &= cv2.dilate(subject, kernel) == 0
+        out[speck > 0] = 0.0
+        out[ring & (alpha < 0.5)] = 0.0
     holes = (alpha < 0.95).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
     small = np.zeros(n, bool)
@@ -251,6 +280,9 @@ class Keyer:
     """
 
     def __init__(self, params: KeyParams, screen: Screen | None = None, user_plate: np.ndarray | None = None):
+        from engine.memory import reuse_large_buffers
+
+        reuse_large_buffers()
         self.p = params
         self.screen = screen
         self.user_plate = user_plate
@@ -271,13 +303,15 @@ class Keyer:
         if p.white_from_core and p.core_erode_px > 0:
             core0 = auto_core(alpha, p.core_erode_px)
             alpha = alpha / local_white(alpha, core0)
+        # specks (markers) go before the edge band is drawn, so they get no protected band
+        alpha = despot(np.clip(alpha, 0, None), p.despot_px * p.despot_px, p.edge_protect_px)
+        band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
         if p.refine:
-            band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
-        alpha = clip_matte(alpha, p)
+        alpha = clip_matte(alpha, p, band)
         if p.core_erode_px > 0:
             alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px + p.core_depth_px))
-        alpha = despot(alpha, p.despot_px * p.despot_px)
+        alpha = despot(alpha, p.despot_px * p.despot_px, p.edge_protect_px)
         alpha = shrink_grow(alpha, p.shrink_grow_px)
         if p.softness_px > 0:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
@@ -295,16 +329,20 @@ class Keyer:
     def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Hold the matte where the picture did not change, so it neither chatters nor boils.
 
-        The change is measured between *blurred* frames, where sensor noise averages out but
-        real motion of the subject or camera does not; the weight of the previous matte
-        falls off with it, so where anything moves the new matte is taken as it is.
+        The change is measured between *blurred* frames (at working scale), where sensor
+        noise averages out but real motion of the subject or camera does not; the weight of
+        the previous matte falls off with it, so where anything moves the new matte is taken
+        as it is.
         """
-        smooth = cv2.GaussianBlur(img, (0, 0), 2.0)
+        from engine.classic.screen import _down, _up, working_scale
+
+        f = working_scale(img.shape)
+        smooth = cv2.GaussianBlur(_down(img, f), (0, 0), 2.0 / f)
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
             self._prev_img, self._prev_alpha = smooth, alpha
             return alpha
         change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
-        hold = self.p.temporal * np.exp(-((change / 0.03) ** 2))
+        hold = _up(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32), alpha.shape)
         out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32)
         self._prev_img, self._prev_alpha = smooth, out
         return out

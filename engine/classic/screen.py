@@ -40,7 +40,7 @@ def screen_difference(img: np.ndarray, kind: str) -> np.ndarray:
     return b - np.maximum(r, g)
 
 
-def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.15) -> Screen | None:
+def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25) -> Screen | None:
     """Find the dominant screen colour of a frame; None when no screen covers ``min_coverage``.
 
     A pixel votes for a screen when its screen channel exceeds the others by a clear margin
@@ -85,8 +85,9 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     """
     if img.ndim == 3 and img.shape[-1] == 1:  # OpenCV drops single channels: work in 2-D
         return fill_holes(img[..., 0], mask, levels)[..., None]
+    mask = mask.astype(bool)
     w = mask.astype(np.float32)
-    num = img * (w[..., None] if img.ndim == 3 else w)
+    num = np.where(mask[..., None] if img.ndim == 3 else mask, img, np.float32(0)).astype(np.float32)
     pyr_num, pyr_w = [num], [w]
     n = levels or int(np.ceil(np.log2(max(img.shape[:2])))) + 1
     for _ in range(n):
@@ -94,20 +95,24 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
             break
         pyr_num.append(cv2.pyrDown(pyr_num[-1]))
         pyr_w.append(cv2.pyrDown(pyr_w[-1]))
-    # pull: from the coarsest level, fill what each finer level lacks
     def expand(x):
         return x[..., None] if img.ndim == 3 else x
 
+    # pull: from the coarsest level, fill what each finer level lacks
     est = pyr_num[-1] / expand(np.maximum(pyr_w[-1], 1e-6))
     for lvl in range(len(pyr_num) - 2, -1, -1):
         h, wd = pyr_w[lvl].shape
         up = cv2.pyrUp(est, dstsize=(wd, h))
         if up.ndim == 2 and img.ndim == 3:
             up = up[..., None]
+        if lvl == 0:  # full resolution: known pixels are kept exactly, the rest come from above
+            est = up.astype(np.float32, copy=True)
+            np.copyto(est, img, where=(mask[..., None] if img.ndim == 3 else mask))
+            break
         ww = pyr_w[lvl]
         here = pyr_num[lvl] / expand(np.maximum(ww, 1e-6))
         conf = expand(np.clip(ww * 4.0, 0.0, 1.0))  # trust this level where it has support
-        est = conf * here + (1 - conf) * up
+        est = up + conf * (here - up)
     return est.astype(np.float32)
 
 
@@ -167,3 +172,25 @@ def clean_plate_at(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, puri
     if smooth_px > 0:
         plate = cv2.GaussianBlur(plate, (0, 0), smooth_px)
     return plate, mask
+
+
+def screen_quality(img: np.ndarray, plate: np.ndarray, mask: np.ndarray, screen: Screen,
+                   alpha: np.ndarray | None = None) -> dict[str, float]:
+    """How keyable the screen is, from one frame.
+
+    ``evenness``: 1 - (std / mean) of the clean plate's screen difference (1 = perfectly even);
+    ``noise``: std of the plate minus its clean plate on certain-screen pixels, in linear
+    units; ``spill``: the screen difference of the solid subject relative to the screen's
+    (0 = no spill); ``coverage``: fraction of the frame that is certain screen.
+    """
+    d_plate = screen_difference(plate, screen.kind)
+    out = {"coverage": float(mask.mean())}
+    if mask.any():
+        dp = d_plate[mask]
+        out["evenness"] = float(1.0 - dp.std() / max(dp.mean(), 1e-6))
+        out["noise"] = float((img - plate)[mask].std())
+    if alpha is not None and (alpha > 0.99).any():
+        d_img = screen_difference(img, screen.kind)
+        solid = alpha > 0.99
+        out["spill"] = float(np.clip(np.median(d_img[solid]) / max(screen.difference, 1e-6), 0.0, None))
+    return out

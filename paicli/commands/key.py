@@ -187,10 +187,9 @@ def key(
                            screen_kind=s.screen, clean_plate=clean_plate, garbage_matte=garbage_matte,
                            core_matte=core_matte, progress=prog, result=result)
         result.summary["screen_report"] = quality
-        if not json_out:
-            prog.log("screen: " + ", ".join(f"{k} {v}" for k, v in quality.items()))
 
     def human() -> None:
+        print("screen: " + ", ".join(f"{k} {v}" for k, v in quality.items()))
         for o in result.outputs:
             d = o.to_dict()
             print(f"wrote {d['kind']}: {d.get('path') or d.get('sequence')} ({d.get('frame_count', 0)} frames)")

@@ -30,6 +30,7 @@ PROFILES = {
 }
 _ALIASES = {"standard": "422", "4444-xq": "4444xq", "xq": "4444xq", "422hq": "hq", "422lt": "lt"}
 _BT709 = 1  # H.273 code point for primaries, transfer and matrix alike
+_LINEAR_TRC = 8  # H.273 transfer "linear": code values are the data itself (mattes)
 _LIMITED = 1  # AVCOL_RANGE_MPEG
 
 
@@ -75,6 +76,7 @@ class ProResWriter:
         self.subsampling = "444" if is444 else "422"
         self.pix_fmt = ("yuva444p10le" if self.alpha else "yuv444p10le") if is444 else "yuv422p10le"
         self._from_linear = colourspace.from_linear(colourspace_name)
+        self._trc = _LINEAR_TRC if colourspace.canonical(colourspace_name) == "linear" else _BT709
         self.frames_written = 0
         if not self.path.parent.is_dir():
             raise OutputError(f"output folder does not exist: {self.path.parent}")
@@ -94,7 +96,8 @@ class ProResWriter:
         if threads:
             s.codec_context.thread_count = threads
         cc = s.codec_context
-        cc.color_primaries = cc.color_trc = cc.colorspace = _BT709
+        cc.color_primaries = cc.colorspace = _BT709
+        cc.color_trc = self._trc
         cc.color_range = _LIMITED
         if start_timecode is not None:
             s.metadata["timecode"] = str(start_timecode)
@@ -120,7 +123,8 @@ class ProResWriter:
             _put_plane(plane, values)
         vf.pts = self.frames_written
         vf.time_base = self._stream.codec_context.time_base
-        vf.color_primaries = vf.color_trc = vf.colorspace = _BT709
+        vf.color_primaries = vf.colorspace = _BT709
+        vf.color_trc = self._trc
         vf.color_range = _LIMITED
         try:
             for packet in self._stream.encode(vf):
