@@ -183,40 +183,52 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     if colour_blur_px > 0:
         f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
     f_est = _up(f_est, img.shape)
-    fc = cv2.subtract(f_est, plate)
-    ic = cv2.subtract(cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img, plate)
-    ones = np.ones((1, 3), np.float32)
-    den = np.maximum(cv2.transform(cv2.multiply(fc, fc), ones), 1e-4)
-    proj = np.clip(cv2.transform(cv2.multiply(ic, fc), ones) / den, 0.0, 1.0)
-    return np.where(band, proj, alpha).astype(np.float32)
+    picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
+    where = np.nonzero(band)  # the band is a thin fraction of the frame: solve there only
+    c = plate[where]
+    fc = f_est[where] - c
+    ic = picture[where] - c
+    den = np.maximum(np.einsum("ij,ij->i", fc, fc), 1e-4)
+    out = alpha.astype(np.float32, copy=True)
+    out[where] = np.clip(np.einsum("ij,ij->i", ic, fc) / den, 0.0, 1.0)
+    return out
 
 
 def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
-    """Remove small isolated foreground specks (e.g. tracking markers) and fill small screen holes."""
+    """Remove small isolated foreground specks (e.g. tracking markers) and fill small screen holes.
+
+    ``max_area`` is in pixels of ``alpha``; components are found at working scale (specks
+    and holes are judged by size, which survives a 2:1 reduction) and applied at full size.
+    """
+    from engine.classic.screen import _down, working_scale
+
     if max_area <= 0:
         return alpha
+    f = working_scale(alpha.shape)
+    small_alpha = _down(alpha, f)
+    area = max(1, max_area // (f * f))
     out = alpha.copy()
-    fg = (alpha > 0.05).astype(np.uint8)
+    fg = (small_alpha > 0.05).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     small = np.zeros(n, bool)
-    small[1:] = stats[1:, cv2.CC_STAT_AREA] < max_area
+    small[1:] = stats[1:, cv2.CC_STAT_AREA] < area
     if small.any():
         speck = small[labels].astype(np.uint8)
-        # the speck's faint fringe (below the component threshold) goes with it
-        # the edge band kept a speck's soft surround from clip black; clear it too, but only
-        # away from the subject, whose own wisps live there
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * fringe_px + 1, 2 * fringe_px + 1))
-        ring = cv2.dilate(speck, kernel) > 0
         subject = ((labels > 0) & ~small[labels]).astype(np.uint8)
-        ring &= cv2.dilate(subject, kernel) == 0
-        out[speck > 0] = 0.0
-        out[ring & (alpha < 0.5)] = 0.0
-    holes = (alpha < 0.95).astype(np.uint8)
+        # the edge band kept a speck's soft surround from clip black: clear it too, but only
+        # away from the subject, whose own wisps live there
+        near_speck = cv2.distanceTransform(1 - speck, cv2.DIST_L2, 3) <= fringe_px / f + 1
+        near_subject = cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) <= fringe_px / f
+        clear = _nearest((near_speck & ~near_subject).astype(np.uint8), alpha.shape) > 0
+        out[clear & (alpha < 0.5)] = 0.0
+        out[_nearest(speck, alpha.shape) > 0] = 0.0
+    holes = (small_alpha < 0.95).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
     small = np.zeros(n, bool)
-    small[1:] = stats[1:, cv2.CC_STAT_AREA] < max_area // 4
+    small[1:] = stats[1:, cv2.CC_STAT_AREA] < max(1, area // 4)
     if small.any():
-        out[small[labels]] = 1.0
+        fill = _nearest(small[labels].astype(np.uint8), alpha.shape) > 0
+        out[fill & (alpha < 0.95)] = 1.0
     return out
 
 
