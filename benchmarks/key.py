@@ -167,7 +167,7 @@ def main() -> None:
         def cell(k, fmt):
             if not p:
                 return f"{r[k]:{fmt}} (-) | -"
-            return f"{r[k]:{fmt}} ({p[k]:{fmt}}) | {r[k + '_ratio']:.0%}"
+            return f"{r[k]:{fmt}} ({p[k]:{fmt}}) | {r[k + '_ratio']:.1%}"
 
         psnr = f"{r['comp_PSNR']:.2f}" + (f" ({p['comp_PSNR']:.2f})" if p else "")
         print(f"| {r['shot']} | {cell('SAD', '.3f')} | {cell('Grad', '.4f')} | {cell('dtSSD', '.3f')} | "

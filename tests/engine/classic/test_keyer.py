@@ -68,8 +68,8 @@ def test_solid_interior_is_one_and_far_screen_is_zero(fg):
     assert res.alpha[away_from(alpha >= 1.0, 2)].min() > 0.95  # nearer the edge: at least nearly solid
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "since 9a8c5a8 (clip_white 1.0, final core eroded by core_erode_px + core_depth_px = 15 px) a solid "
+@pytest.mark.xfail(strict=True, reason=(
+    "known limitation: with clip_white 1.0 and the final core eroded by core_erode_px + core_depth_px = 15 px, a solid "
     "subject reads 0.97-0.99 with noise in a ~15 px band inside its edge, and so does all of any solid "
     "part narrower than ~30 px (arms, fingers): the background shows through by 1-3 %"))
 def test_solid_subject_is_one_a_few_pixels_inside_its_edge():
@@ -105,7 +105,7 @@ def test_despot_is_what_removes_markers_that_the_matte_alone_keeps():
         assert removed[y - 8:y + 9, x - 8:x + 9].max() < 0.1
 
 
-@pytest.mark.xfail(strict=False, reason=(
+@pytest.mark.xfail(strict=True, reason=(
     "despot judges specks by area only (< despot_px**2 = 1600 px): an isolated solid pole 8 px wide and "
     "100 px tall (area ~900) is deleted whole, like a marker; its extent, not its area, says it is no speck"))
 def test_an_isolated_thin_pole_is_not_taken_for_a_speck():
