@@ -4,6 +4,12 @@ Images are float32 (H, W, 3) scene-linear Rec.709; alphas float32 (H, W) in [0, 
 The matte model is the compositing equation I = a*F + (1 - a)*C with C the local clean
 plate: the screen difference of I falls from C's value (a = 0) to about zero (a = 1) for
 foreground colours without a screen-channel excess.
+
+Per frame (:meth:`Keyer.key`): clean plate -> raw colour-difference matte -> divided by the
+white point of the nearby core (spill lowers it everywhere on the subject) -> specks
+removed -> edge band re-solved by projection on the subject's own colours -> clip
+black/white away from the band -> automatic core -> despot, shrink/grow, softness ->
+temporal hold -> user boxes and mattes -> unmix and despill.
 """
 from __future__ import annotations
 
