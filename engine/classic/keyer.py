@@ -36,6 +36,7 @@ class KeyParams:
     despot_px: int = 40  # remove foreground specks / fill screen holes smaller than this (area ~ px^2)
     core_erode_px: int = 5  # automatic core matte: the filled subject eroded by this; 0 = off
     core_depth_px: int = 10  # the final core matte starts this much deeper than the white-point core
+    solid_snap: float = 1.0  # where the local mean matte exceeds this it becomes exactly 1 (1 = off)
     refine: bool = True  # re-solve edge alphas from the subject's own colours
     refine_blur: float = 0.0  # px: noise blur of the picture in the colour re-solve
     white_from_core: bool = True  # normalise the matte by the white point of the nearby core (spill)
@@ -200,6 +201,17 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     return out
 
 
+def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:
+    """Set to 1 where the matte is solid on average: its local mean exceeds ``level``.
+
+    The colour re-solve reads a solid subject as 1 plus noise, clipped, so solid areas near
+    an edge would otherwise let the background through by a percent or two. Fine hair
+    keeps a local mean well below ``level`` and is left alone.
+    """
+    local = cv2.GaussianBlur(alpha, (0, 0), blur_px)
+    return np.where((local > level) & (alpha > 0.9), np.float32(1.0), alpha).astype(np.float32)
+
+
 def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     """Remove small isolated foreground specks (e.g. tracking markers) and fill small screen holes.
 
@@ -329,6 +341,8 @@ class Keyer:
         alpha = clip_matte(alpha, p, band)
         if p.core_erode_px > 0:
             alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px + p.core_depth_px))
+        if p.solid_snap < 1.0:
+            alpha = snap_solid(alpha, p.solid_snap)
         alpha = despot(alpha, p.despot_px * p.despot_px, p.edge_protect_px)
         alpha = shrink_grow(alpha, p.shrink_grow_px)
         if p.softness_px > 0:

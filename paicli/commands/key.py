@@ -75,6 +75,8 @@ SCHEMA = Schema("key", [
             parse_int(0, 2000)),
     Setting("core_erode", 5, "Automatic core matte: the filled subject eroded by this many px (0 = off).",
             parse_int(0, 500)),
+    Setting("solid_snap", 1.0, "Where the matte's local mean exceeds this it becomes exactly 1 "
+            "(1 = off; 0.99 for solid subjects, at a small cost on translucent fur).", parse_float(0.5, 1.0)),
     Setting("shrink_grow", 0.0, "Shrink (negative) or grow (positive) the matte, px.", parse_float(-50, 50)),
     Setting("softness", 0.0, "Blur of the final matte, px.", parse_float(0.0, 50.0)),
     Setting("despill", "limit", "Despill mode: limit, subtract or none.", parse_str, ("limit", "subtract", "none")),
@@ -124,6 +126,7 @@ def key(
     edge_protect: _opt("edge_protect", "--edge-protect", int) = None,
     despot: _opt("despot", "--despot", int) = None,
     core_erode: _opt("core_erode", "--core-erode", int) = None,
+    solid_snap: _opt("solid_snap", "--solid-snap", float) = None,
     shrink_grow: _opt("shrink_grow", "--shrink-grow", float) = None,
     softness: _opt("softness", "--softness", float) = None,
     despill: _opt("despill", "--despill") = None,
@@ -155,7 +158,8 @@ def key(
 
     cli = dict(screen=screen, screen_gain=screen_gain, screen_balance=screen_balance, pre_blur=pre_blur,
                clip_black=clip_black, clip_white=clip_white, edge_protect=edge_protect, despot=despot,
-               core_erode=core_erode, shrink_grow=shrink_grow, softness=softness, despill=despill,
+               core_erode=core_erode, solid_snap=solid_snap, shrink_grow=shrink_grow, softness=softness,
+               despill=despill,
                despill_strength=despill_strength, spill_replace=spill_replace, temporal=temporal,
                garbage_box=garbage_box, core_box=core_box, outputs=outputs, format=format,
                exr_compression=exr_compression, first_frame=first_frame, handles=handles)
@@ -163,7 +167,8 @@ def key(
     params = KeyParams(
         screen=s.screen, screen_gain=s.screen_gain, screen_balance=s.screen_balance, pre_blur=s.pre_blur,
         clip_black=s.clip_black, clip_white=s.clip_white, edge_protect_px=s.edge_protect, despot_px=s.despot,
-        core_erode_px=s.core_erode, shrink_grow_px=s.shrink_grow, softness_px=s.softness, despill=s.despill,
+        core_erode_px=s.core_erode, solid_snap=s.solid_snap, shrink_grow_px=s.shrink_grow,
+        softness_px=s.softness, despill=s.despill,
         despill_strength=s.despill_strength, spill_replace=s.spill_replace, temporal=s.temporal,
         garbage_boxes=list(s.garbage_box), core_boxes=list(s.core_box))
     outs = KeyOutputs(kinds=tuple(s.outputs), format=s.format, exr_compression=s.exr_compression,
