@@ -1,0 +1,152 @@
+"""Camera tracking of the screen: per-frame homographies to the first frame.
+
+The screen (its tracking markers and weave) is planar and, for a camera that pans, tilts,
+rolls or zooms, moves by one homography per frame. Points are tracked outside the
+foreground matte with pyramidal KLT and a forward-backward check; a robust (MAGSAC)
+homography is fitted frame to frame and chained, and every frame is also re-anchored
+directly against the first frame, starting from the chained estimate, so drift stays
+bounded over long shots.
+
+Images are float32 (H, W, 3) scene-linear; homographies are float64 3x3 mapping frame-t
+pixel coordinates (x, y, 1) to frame-0 pixel coordinates, as in the bench's camera.json.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+RANSAC_PX = 1.0  # MAGSAC inlier threshold
+_LK = dict(winSize=(21, 21), maxLevel=4, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 0.01))
+
+
+def to_gray8(img: np.ndarray) -> np.ndarray:
+    """Display-like 8-bit grey (square root of linear luminance) for feature tracking."""
+    lum = cv2.transform(np.ascontiguousarray(img[..., :3], np.float32), np.array([[0.2126, 0.7152, 0.0722]], np.float32))
+    return np.clip(np.sqrt(np.clip(lum, 0, None)) * 255.0, 0, 255).astype(np.uint8)
+
+
+def _track_mask(alpha: np.ndarray | None, shape: tuple[int, int], margin_px: int = 12) -> np.ndarray:
+    """uint8 mask of where screen features may be taken: away from the foreground."""
+    if alpha is None:
+        return np.full(shape, 255, np.uint8)
+    fg = (alpha > 0.02).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
+    return np.where(cv2.dilate(fg, k) > 0, 0, 255).astype(np.uint8)
+
+
+def _lk(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None,
+        fb_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Track ``pts`` (N, 1, 2) from ``prev`` to ``cur`` with a forward-backward check."""
+    flags = 0
+    nxt = None
+    if guess is not None:
+        nxt, flags = guess.astype(np.float32).copy(), cv2.OPTFLOW_USE_INITIAL_FLOW
+    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, nxt, flags=flags, **_LK)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK)
+    err = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
+    ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (err < fb_px)
+    return fwd, ok
+
+
+def _apply(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return cv2.perspectiveTransform(pts.astype(np.float64), h).astype(np.float32)
+
+
+@dataclass
+class TrackResult:
+    """Per-frame homographies (frame t -> frame 0) and how well each frame was tracked."""
+
+    frame_to_frame0: list[np.ndarray] = field(default_factory=list)
+    inliers: list[int] = field(default_factory=list)
+    residual_px: list[float] = field(default_factory=list)
+    size: tuple[int, int] = (0, 0)  # width, height of the frames
+
+    @property
+    def static(self) -> bool:
+        """True when the camera did not move (every corner within half a pixel of frame 0)."""
+        w, h = self.size
+        return bool(self.frame_to_frame0) and max(_corner_motion(m, w, h) for m in self.frame_to_frame0) < 0.5
+
+
+def _corner_motion(h: np.ndarray, w: int, hgt: int) -> float:
+    c = np.array([[[0, 0]], [[w, 0]], [[w, hgt]], [[0, hgt]]], np.float64)
+    return float(np.abs(cv2.perspectiveTransform(c, h) - c).max())
+
+
+class ScreenTracker:
+    """Feed frames in order with :meth:`add`; read ``result`` at the end."""
+
+    def __init__(self, max_points: int = 800, min_inliers: int = 12):
+        self.max_points, self.min_inliers = max_points, min_inliers
+        self.result = TrackResult()
+        self._ref: np.ndarray | None = None  # frame 0, grey
+        self._ref_pts: np.ndarray | None = None
+        self._prev: np.ndarray | None = None
+        self._prev_pts: np.ndarray | None = None
+
+    def _features(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        pts = cv2.goodFeaturesToTrack(gray, self.max_points, 0.01, 7, mask=mask, blockSize=7)
+        return pts if pts is not None else np.zeros((0, 1, 2), np.float32)
+
+    def add(self, img: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+        """Track one frame (float32 (H, W, 3) linear; ``alpha`` (H, W) masks the foreground out).
+
+        Returns the frame's homography to frame 0.
+        """
+        gray = to_gray8(img)
+        mask = _track_mask(alpha, gray.shape)
+        self.result.size = (gray.shape[1], gray.shape[0])
+        if self._ref is None:
+            self._ref, self._ref_pts = gray, self._features(gray, mask)
+            self._prev, self._prev_pts = gray, self._ref_pts
+            h = np.eye(3)
+            self._record(h, len(self._ref_pts), 0.0)
+            return h
+        h_prev = self.result.frame_to_frame0[-1]
+        # 1. frame to frame, chained
+        h_chain = h_prev
+        if len(self._prev_pts) >= self.min_inliers:
+            cur, ok = _lk(self._prev, gray, self._prev_pts)
+            if ok.sum() >= self.min_inliers:
+                h_step, inl = cv2.findHomography(cur[ok], self._prev_pts[ok], cv2.USAC_MAGSAC, RANSAC_PX)
+                if h_step is not None:
+                    h_chain = h_prev @ h_step
+        # 2. re-anchor on frame 0: its points, predicted into this frame by the chained estimate
+        h_final, n_inl, resid = h_chain, 0, float("nan")
+        if len(self._ref_pts):
+            guess = _apply(np.linalg.inv(h_chain), self._ref_pts)
+            inside = ((guess[:, 0, 0] >= 0) & (guess[:, 0, 0] < gray.shape[1] - 1) &
+                      (guess[:, 0, 1] >= 0) & (guess[:, 0, 1] < gray.shape[0] - 1))
+            gi = guess[inside].astype(np.int32)
+            visible = inside.copy()
+            visible[inside] = mask[gi[:, 0, 1], gi[:, 0, 0]] > 0  # not behind the foreground now
+            if visible.sum() >= self.min_inliers:
+                cur, ok = _lk(self._ref, gray, self._ref_pts[visible], guess[visible], fb_px=1.0)
+                if ok.sum() >= self.min_inliers:
+                    h_direct, inl = cv2.findHomography(cur[ok], self._ref_pts[visible][ok], cv2.USAC_MAGSAC, RANSAC_PX)
+                    if h_direct is not None and inl is not None and inl.sum() >= self.min_inliers:
+                        h_final = h_direct
+                        n_inl = int(inl.sum())
+                        proj = _apply(h_direct, cur[ok][inl.ravel() > 0])
+                        resid = float(np.linalg.norm((proj - self._ref_pts[visible][ok][inl.ravel() > 0])
+                                                     .reshape(-1, 2), axis=1).mean())
+        h_final = h_final / h_final[2, 2]
+        self._prev, self._prev_pts = gray, self._features(gray, mask)
+        self._record(h_final, n_inl, resid)
+        return h_final
+
+    def _record(self, h: np.ndarray, inliers: int, resid: float) -> None:
+        self.result.frame_to_frame0.append(h)
+        self.result.inliers.append(inliers)
+        self.result.residual_px.append(resid)
+
+
+def corner_error(estimated: list[np.ndarray], truth: list[np.ndarray], width: int, height: int) -> float:
+    """Mean distance (px) between the frame corners mapped by estimated and true homographies."""
+    c = np.array([[[0, 0]], [[width - 1, 0]], [[width - 1, height - 1]], [[0, height - 1]]], np.float64)
+    errs = [np.linalg.norm(cv2.perspectiveTransform(c, np.asarray(e, np.float64))
+                           - cv2.perspectiveTransform(c, np.asarray(t, np.float64)), axis=-1).mean()
+            for e, t in zip(estimated, truth)]
+    return float(np.mean(errs))
