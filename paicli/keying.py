@@ -16,6 +16,17 @@ from paicli.progress import Progress
 from paicli.result import CommandResult
 
 OUTPUTS = ("rgba", "matte", "fg")
+_SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
+
+
+def output_name(stem: str, kind: str, fmt: str) -> str:
+    """File name of one key output: ``STEM_key.####.exr``, ``STEM_matte.mov`` ..."""
+    return f"{stem}_{_SUFFIX[kind]}" + (".mov" if fmt == "prores" else ".####.exr")
+
+
+def result_kind(kind: str) -> str:
+    """The result-object kind of a key output: the matte is a ``matte``, the rest ``fg``."""
+    return "matte" if kind == "matte" else "fg"
 
 
 @dataclass
@@ -64,7 +75,6 @@ class MatteSource:
         self._offset_all = m.frame_count == info.frame_count
         self._src = open_source(path, info=m, colourspace_name="linear")
         self._still = None if self._per_frame else self._to_matte(next(iter(self._src.frames(0, 1))))
-        self._iter = None
 
     @staticmethod
     def _to_matte(img: np.ndarray) -> np.ndarray:
@@ -88,7 +98,6 @@ def key_shot(info: MediaInfo, out_dir: Path, params, outputs: KeyOutputs, *, ste
              garbage_matte: str | None, core_matte: str | None, progress: Progress, result: CommandResult) -> dict:
     """Key ``info`` into ``out_dir``; adds every output to ``result`` and returns the screen report."""
     from engine.classic.keyer import Keyer
-    from engine.classic.screen import clean_plate as estimate_plate
     from engine.classic.screen import detect_screen, screen_mask, screen_quality
     from paicli.media import atomic
     from paicli.media.reader import open_source
@@ -101,22 +110,19 @@ def key_shot(info: MediaInfo, out_dir: Path, params, outputs: KeyOutputs, *, ste
     user_plate = _read_image(clean_plate, "clean plate", info.width, info.height)[..., :3] if clean_plate else None
     mattes = [MatteSource(p, w, info, count) if p else None
               for p, w in ((garbage_matte, "garbage matte"), (core_matte, "core matte"))]
-    atomic.sweep_stale_temps(out_dir) if out_dir.is_dir() else None
+    atomic.sweep_stale_temps(out_dir)
     writers: list[tuple[str, Writer]] = []
     report: dict = {}
     try:
         with open_source(info.path, info=info, colourspace_name=input_colourspace) as src:
             keyer = None
             for kind in outputs.kinds:
-                fmt = outputs.format
-                suffix = {"rgba": "key", "matte": "matte", "fg": "fg"}[kind]
-                spec = OutputSpec(format=fmt, exr_compression=outputs.exr_compression, first_frame=outputs.first_frame,
+                spec = OutputSpec(format=outputs.format, exr_compression=outputs.exr_compression, first_frame=outputs.first_frame,
                                   prores_profile="4444" if kind == "rgba" else "hq",
                                   colourspace="linear" if kind == "matte" else None,
                                   alpha=(kind == "rgba"))
-                name = f"{stem}_{suffix}" + (".mov" if fmt == "prores" else ".####.exr")
-                path = safe_output_path(out_dir, name)
-                w = Writer(path, spec, "matte" if kind == "matte" else "fg", info.width, info.height, info.rate,
+                path = safe_output_path(out_dir, output_name(stem, kind, outputs.format))
+                w = Writer(path, spec, result_kind(kind), info.width, info.height, info.rate,
                            start_tc, info.reel, source_first_frame=info.first_frame + start)
                 writers.append((kind, w))
             matte_iters = [m.frames(start, count) if m else None for m in mattes]
@@ -132,12 +138,12 @@ def key_shot(info: MediaInfo, out_dir: Path, params, outputs: KeyOutputs, *, ste
                         keyer = Keyer(params, screen, user_plate)
                     garbage, core = (next(it) if it else None for it in matte_iters)
                     res = keyer.key(rgb, garbage=garbage, core=core)
-                    if i == 0:
-                        plate = user_plate if user_plate is not None else estimate_plate(rgb, keyer.screen)[0]
+                    if i == 0:  # the keyer's own plate: no second estimate for the report
                         report = {"screen": keyer.screen.kind,
                                   "screen_colour": [round(c, 4) for c in keyer.screen.colour],
                                   **{k: round(v, 4) for k, v in screen_quality(
-                                      rgb, plate, screen_mask(rgb, keyer.screen), keyer.screen, res.alpha).items()}}
+                                      rgb, res.clean_plate, screen_mask(rgb, keyer.screen), keyer.screen,
+                                      res.alpha).items()}}
                     for kind, w in writers:
                         if kind == "rgba":
                             w.write(res.premultiplied)

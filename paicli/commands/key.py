@@ -148,7 +148,7 @@ def key(
     json_out: JsonOpt = False,
 ) -> int:
     from engine.classic.keyer import KeyParams
-    from paicli.keying import KeyOutputs, key_shot
+    from paicli.keying import KeyOutputs, key_shot, output_name, result_kind
     from paicli.media.colourspace import canonical
     from paicli.media.probe import probe
     from paicli.paths import sanitize_name
@@ -180,10 +180,7 @@ def key(
     result.summary = {"source_range": [start, start + count - 1], "frames": count}
     if dry_run:
         for kind in outs.kinds:
-            suffix = {"rgba": "key", "matte": "matte", "fg": "fg"}[kind]
-            result.add_output(OutputFile(kind="matte" if kind == "matte" else "fg",
-                                         path=str(output / (f"{stem}_{suffix}" + (".mov" if outs.format == "prores"
-                                                                                  else ".####.exr")))))
+            result.add_output(OutputFile(kind=result_kind(kind), path=str(output / output_name(stem, kind, outs.format))))
         print_settings(result, s, json_out)
         return 0
     with Progress(progress_mode(progress, json_out)) as prog:
