@@ -53,11 +53,13 @@ class KeyParams:
 @dataclass
 class KeyResult:
     """One keyed frame: ``alpha`` (H, W); ``fg`` despilled straight colour (H, W, 3);
-    ``clean_plate`` (H, W, 3); all float32 linear."""
+    ``clean_plate`` (H, W, 3); ``spill`` (H, W) the screen-channel light the despill removed
+    (None when despill is off); all float32 linear."""
 
     alpha: np.ndarray
     fg: np.ndarray
     clean_plate: np.ndarray
+    spill: np.ndarray | None = None
 
     @property
     def premultiplied(self) -> np.ndarray:
@@ -282,15 +284,17 @@ def unmix(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.ndarray:
 
 
 def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
-            replace: tuple[float, float, float] | None = None) -> np.ndarray:
+            replace: tuple[float, float, float] | None = None, *,
+            with_amount: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """Remove the screen colour's excess from the foreground.
 
     ``limit``: the screen channel may not exceed the larger other channel; ``subtract``:
     it may not exceed their mean. The removed amount, times ``strength``, can be added back
     as ``replace`` colour (e.g. the new background's average) instead of vanishing.
+    ``with_amount``: also return that removed amount, (H, W).
     """
     if mode == "none" or strength <= 0:
-        return fg
+        return (fg, None) if with_amount else fg
     ch = 1 if kind == "green" else 2
     o1, o2 = [c for c in (0, 1, 2) if c != ch]
     limit = np.maximum(fg[..., o1], fg[..., o2]) if mode == "limit" else 0.5 * (fg[..., o1] + fg[..., o2])
@@ -299,7 +303,7 @@ def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
     out[..., ch] -= spill
     if replace is not None:
         out += spill[..., None] * np.asarray(replace, np.float32)
-    return out
+    return (out, spill.astype(np.float32)) if with_amount else out
 
 
 class Keyer:
@@ -355,8 +359,8 @@ class Keyer:
             alpha = np.maximum(alpha, core)
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
         fg = unmix(img, alpha, plate)
-        fg = despill(fg, kind, p.despill, p.despill_strength, p.spill_replace)
-        return KeyResult(alpha, fg, plate)
+        fg, spill = despill(fg, kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
+        return KeyResult(alpha, fg, plate, spill)
 
     def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Hold the matte where the picture did not change, so it neither chatters nor boils.

@@ -1,0 +1,206 @@
+"""Background plates from reference stills: registration, stitching and per-frame rendering.
+
+Each reference is the new background as the camera sees it at its anchor frame. The
+references are registered to the first one (SIFT matches, MAGSAC homography, refined by
+KLT on the inliers), which places every still in one stitched plate in the first anchor's
+coordinates, so a camera move that reveals more than one still shows is covered. Every
+frame is then rendered from the camera path: each still is warped into the frame and the
+stills are blended by temporal distance to their anchors (weight 1 at its own anchor,
+falling linearly to the next), with a small weight for every other still so uncovered
+areas are filled by whichever still covers them. The shutter is simulated by averaging
+the rendered plate over sub-frame camera positions, so the background carries the same
+motion blur as the shot.
+
+Images are float32 (H, W, 3) scene-linear Rec.709; homographies float64 3x3 (see
+:mod:`engine.classic.camera`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engine.classic import camera
+from engine.classic.track import to_gray8
+
+_FEATHER = 0.01  # fraction of the still's larger side over which its weight fades at its borders
+_FLOOR = 1e-6  # weight of a still's replicated border beyond its edge: fills holes, never wins
+_OTHERS = 1e-2  # temporal weight of stills other than the two bracketing the frame
+
+
+@dataclass
+class Registration:
+    """``ref_to_first``: ref pixel -> first ref pixel, per ref. ``inliers``/``residual_px`` per ref
+    (the first ref's are its own: all points, 0 px)."""
+
+    ref_to_first: list[np.ndarray]
+    inliers: list[int]
+    residual_px: list[float]
+    ok: list[bool]
+
+
+def _register_pair(a: np.ndarray, b: np.ndarray, sift) -> tuple[np.ndarray | None, int, float]:
+    """Homography mapping image ``a`` pixels to image ``b`` pixels, its inlier count and residual."""
+    ga, gb = to_gray8(a), to_gray8(b)
+    ka, da = sift.detectAndCompute(ga, None)
+    kb, db = sift.detectAndCompute(gb, None)
+    if da is None or db is None or len(ka) < 8 or len(kb) < 8:
+        return None, 0, float("nan")
+    pairs = cv2.BFMatcher().knnMatch(da, db, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.75 * p[1].distance]
+    if len(good) < 12:
+        return None, len(good), float("nan")
+    pa = np.float32([ka[m.queryIdx].pt for m in good]).reshape(-1, 1, 2)
+    pb = np.float32([kb[m.trainIdx].pt for m in good]).reshape(-1, 1, 2)
+    h, inl = cv2.findHomography(pa, pb, cv2.USAC_MAGSAC, 1.5)
+    if h is None or inl is None or inl.sum() < 12:
+        return None, int(0 if inl is None else inl.sum()), float("nan")
+    pa = pa[inl.ravel() > 0]
+    # KLT refinement: sub-pixel correspondences for the SIFT inliers, then a tight fit
+    guess = cv2.perspectiveTransform(pa.astype(np.float64), h).astype(np.float32)
+    cur, st, _ = cv2.calcOpticalFlowPyrLK(ga, gb, pa, guess.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                                          winSize=(21, 21), maxLevel=2)
+    ok = st.ravel() == 1
+    if ok.sum() >= 12:
+        h2, inl2 = cv2.findHomography(pa[ok], cur[ok], cv2.USAC_MAGSAC, 0.75)
+        if h2 is not None and inl2 is not None and inl2.sum() >= 12:
+            h, pa, pb_fit = h2, pa[ok][inl2.ravel() > 0], cur[ok][inl2.ravel() > 0]
+        else:
+            pb_fit = cv2.perspectiveTransform(pa.astype(np.float64), h).astype(np.float32)
+    else:
+        pb_fit = cv2.perspectiveTransform(pa.astype(np.float64), h).astype(np.float32)
+    proj = cv2.perspectiveTransform(pa.astype(np.float64), h)
+    resid = float(np.linalg.norm((proj - pb_fit).reshape(-1, 2), axis=1).mean())
+    return camera.normalised(h), len(pa), resid
+
+
+def register_references(images: list[np.ndarray], max_side: int = 1920) -> Registration:
+    """Register every still to the first (see the module notes). A still that cannot be
+    registered (too few matches) gets the identity and ``ok`` False: it is then assumed to
+    show the first still's view."""
+    sift = cv2.SIFT_create(4000)
+    out = Registration([np.eye(3)], [0], [0.0], [True])
+    if not images:
+        return out
+    scale = min(1.0, max_side / max(images[0].shape[:2]))
+    s = np.diag([scale, scale, 1.0])
+
+    def small(img):
+        return img if scale == 1.0 else cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+    first = small(images[0])
+    for img in images[1:]:
+        h, n, resid = _register_pair(small(img), first, sift)
+        if h is None:
+            out.ref_to_first.append(np.eye(3))
+            out.ok.append(False)
+        else:
+            out.ref_to_first.append(camera.normalised(np.linalg.inv(s) @ h @ s))
+            out.ok.append(True)
+        out.inliers.append(n)
+        out.residual_px.append(resid / scale if np.isfinite(resid) else resid)
+    return out
+
+
+def temporal_weights(anchors: list[int], t: float) -> np.ndarray:
+    """Weight of each still at frame ``t``: linear between the two anchors bracketing ``t``
+    (1 at an anchor), held beyond the first and last, ``_OTHERS`` for the rest."""
+    order = np.argsort(anchors)
+    a = np.asarray(anchors, np.float64)[order]
+    w = np.full(len(a), _OTHERS)
+    if t <= a[0]:
+        w[0] = 1.0
+    elif t >= a[-1]:
+        w[-1] = 1.0
+    else:
+        k = int(np.searchsorted(a, t, side="right")) - 1
+        f = (t - a[k]) / (a[k + 1] - a[k])
+        w[k], w[k + 1] = max(1.0 - f, _OTHERS), max(f, _OTHERS)
+    out = np.empty_like(w)
+    out[order] = w
+    return out
+
+
+def _with_feather(img: np.ndarray) -> np.ndarray:
+    """RGBA float32: colour premultiplied by a border-feathered weight in A."""
+    h, w = img.shape[:2]
+    ramp = max(2.0, _FEATHER * max(h, w))
+    y = np.minimum(np.arange(h) + 0.5, h - 0.5 - np.arange(h)) / ramp
+    x = np.minimum(np.arange(w) + 0.5, w - 0.5 - np.arange(w)) / ramp
+    m = np.clip(np.minimum(y[:, None], x[None, :]), 0.0, 1.0)
+    m = np.maximum(m * m * (3 - 2 * m), _FLOOR).astype(np.float32)  # smoothstep
+    return np.ascontiguousarray(np.concatenate([img[..., :3] * m[..., None], m[..., None]], axis=-1), np.float32)
+
+
+@dataclass
+class PlateParams:
+    shutter: float = 0.5  # fraction of a frame the shutter is open (180 degrees = 0.5); 0 = no motion blur
+    parallax: float = 1.0  # 1: background glued to the screen plane; 0: at infinity (rotation only)
+    focal_px: float | None = None  # for parallax < 1; default: a normal lens
+    defocus_px: float = 0.0  # Gaussian blur (sigma, px of the frame) of the background
+
+
+class BackgroundRenderer:
+    """Renders the background of every frame from the stills and the camera path.
+
+    ``stills``: float32 (h, w, 3) linear images, each anchored at frame ``anchors[i]``;
+    ``ref_to_frame0[i]`` maps still-i pixels to frame-0 pixels; ``path`` is the camera
+    (frame t -> frame 0) for every frame; ``size`` the frame's (width, height).
+    """
+
+    def __init__(self, stills: list[np.ndarray], anchors: list[int], ref_to_frame0: list[np.ndarray],
+                 path: list[np.ndarray], size: tuple[int, int], params: PlateParams | None = None):
+        self.p = params or PlateParams()
+        self.anchors = list(anchors)
+        self.path = [camera.normalised(h) for h in path]
+        self.size = size
+        self._rgba = [_with_feather(s) for s in stills]
+        self._frame0_to_ref = [np.linalg.inv(camera.normalised(h)) for h in ref_to_frame0]
+        w, h = size
+        self._focal = self.p.focal_px or camera.default_focal_px(w, h)
+        self._centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+
+    def _frame_to_ref(self, i: int, cam: np.ndarray) -> np.ndarray:
+        m = self._frame0_to_ref[i] @ cam
+        return camera.with_parallax(m, self.p.parallax, self._focal, self._centre)
+
+    def _sharp(self, t: int, out_size: tuple[int, int], offset: np.ndarray) -> np.ndarray:
+        """Unblurred background of frame ``t`` on a canvas: canvas pixel -> frame pixel by ``offset``."""
+        weights = temporal_weights(self.anchors, t)
+        acc = None
+        cam = self.path[t] @ offset
+        for i, rgba in enumerate(self._rgba):
+            m = self._frame_to_ref(i, cam)
+            warped = cv2.warpPerspective(rgba, m, out_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                         borderMode=cv2.BORDER_REPLICATE)
+            if acc is None:
+                acc = cv2.multiply(warped, (float(weights[i]),) * 4)
+            else:
+                acc = cv2.scaleAdd(warped, float(weights[i]), acc)
+        a = np.maximum(acc[..., 3:4], 1e-12)
+        return np.ascontiguousarray(acc[..., :3] / a, np.float32)
+
+    def render(self, t: int) -> np.ndarray:
+        """Background of frame ``t``: float32 (H, W, 3) linear, motion-blurred like the shot."""
+        w, h = self.size
+        offsets = camera.shutter_offsets(self.path, t, self.p.shutter, w, h)
+        if offsets == [0.0]:
+            bg = self._sharp(t, (w, h), np.eye(3))
+        else:
+            here = self.path[t]
+            subs = [np.linalg.inv(here) @ camera.at_time(self.path, t + s) for s in offsets]
+            margin = int(np.ceil(max(camera.corner_motion_px(m, w, h) for m in subs))) + 2
+            shift = np.array([[1, 0, -margin], [0, 1, -margin], [0, 0, 1.0]])  # canvas px -> frame px
+            canvas = self._sharp(t, (w + 2 * margin, h + 2 * margin), shift)
+            to_canvas = np.linalg.inv(shift)
+            bg = None
+            for m in subs:
+                warped = cv2.warpPerspective(canvas, to_canvas @ m, (w, h),
+                                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                             borderMode=cv2.BORDER_REPLICATE)
+                bg = warped if bg is None else cv2.add(bg, warped)
+            bg = cv2.multiply(bg, (1.0 / len(subs),) * 3)
+        if self.p.defocus_px > 0:
+            bg = cv2.GaussianBlur(bg, (0, 0), self.p.defocus_px)
+        return bg

@@ -1,0 +1,44 @@
+"""The one small interface every replace engine implements (classic now, DiT later).
+
+An engine takes the shot's frames (a callable that opens a fresh iterator, so an engine may
+read the shot more than once), the reference stills with their anchor frames and a progress
+callback, and yields the layers of every frame in order. ``replace`` and ``render`` never
+branch on the engine.
+
+Images are float32 scene-linear Rec.709: colour (H, W, 3), premultiplied RGBA (H, W, 4),
+alpha (H, W) in [0, 1].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
+
+
+@dataclass
+class Reference:
+    """A background still, as the camera sees the new background at frame ``anchor`` (0-based)."""
+
+    image: np.ndarray
+    anchor: int
+
+
+@dataclass
+class FrameLayers:
+    """One finished frame: the composite and what it was made of."""
+
+    comp: np.ndarray  # (H, W, 3)
+    fg: np.ndarray  # (H, W, 4) relit foreground, premultiplied
+    bg: np.ndarray  # (H, W, 3) background plate as composited
+    alpha: np.ndarray  # (H, W)
+
+
+Progress = Callable[[dict], None]  # {"stage": str, "frame": int, "total": int}
+
+
+class ReplaceEngine(Protocol):
+    report: dict  # what the engine found (camera, screen, gains ...), complete once iteration ends
+
+    def replace(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
+                callback: Progress | None = None) -> Iterator[FrameLayers]: ...
