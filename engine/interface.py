@@ -29,9 +29,15 @@ class FrameLayers:
     """One finished frame: the composite and what it was made of."""
 
     comp: np.ndarray  # (H, W, 3)
-    fg: np.ndarray  # (H, W, 4) relit foreground, premultiplied
+    fg_straight: np.ndarray  # (H, W, 3) relit foreground colour, not premultiplied
     bg: np.ndarray  # (H, W, 3) background plate as composited
     alpha: np.ndarray  # (H, W)
+
+    @property
+    def fg(self) -> np.ndarray:
+        """(H, W, 4) the relit foreground, premultiplied (computed when asked: only layers need it)."""
+        a = self.alpha[..., None]
+        return np.concatenate([self.fg_straight * a, a], axis=-1)
 
 
 Progress = Callable[[dict], None]  # {"stage": str, "frame": int, "total": int}

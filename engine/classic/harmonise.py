@@ -41,25 +41,45 @@ def _white(colours: np.ndarray) -> np.ndarray:
 
 
 class WhitePoint:
-    """Accumulates the statistics the gains come from, over sampled frames."""
+    """Accumulates the statistics the gains come from, over sampled frames: the mean colour,
+    and how varied the colours are (the spread of log chromaticity, measured after a small
+    blur so sensor noise does not count as variety)."""
 
     def __init__(self):
         self._sum = np.zeros(3)
         self._n = 0
+        self._chroma = np.zeros(4)  # sums of u, u^2, v, v^2 with u = log(R/G), v = log(B/G)
 
     def add(self, rgb: np.ndarray, weight: np.ndarray | None = None) -> None:
         """Add colours (H, W, 3); ``weight`` (H, W) selects them (e.g. the solid foreground)."""
         if weight is None:
-            px = rgb.reshape(-1, 3)
+            px, smooth = rgb.reshape(-1, 3), rgb.reshape(-1, 3)
         else:
-            px = rgb[weight > 0.5]
-        px = px[(px.max(axis=1) < 0.95) & (px @ LUMA > 0.003)]  # clipped and black pixels carry no colour
+            sel = weight > 0.5
+            px, smooth = rgb[sel], cv2.GaussianBlur(rgb, (0, 0), 2.0)[sel]
+        keep = (px.max(axis=1) < 0.95) & (px @ LUMA > 0.003)  # clipped and black pixels carry no colour
+        px, smooth = px[keep], np.clip(smooth[keep], 1e-4, None)
         self._sum += px.sum(axis=0)
         self._n += len(px)
+        u, v = np.log(smooth[:, 0] / smooth[:, 1]), np.log(smooth[:, 2] / smooth[:, 1])
+        self._chroma += [u.sum(), (u * u).sum(), v.sum(), (v * v).sum()]
 
     @property
     def mean(self) -> np.ndarray | None:
         return self._sum / self._n if self._n else None
+
+    @property
+    def spread(self) -> float:
+        """RMS spread of log chromaticity: about 0.05 for a subject of one flat colour, 0.15
+        and up for varied ones."""
+        if not self._n:
+            return 0.0
+        su, su2, sv, sv2 = self._chroma / self._n
+        return float(np.sqrt(max(su2 - su * su, 0.0) + max(sv2 - sv * sv, 0.0)))
+
+
+SPREAD_TRUSTED = (0.08, 0.12)  # grey world is ignored below the first spread, fully trusted above the second
+MAX_CAST = 0.4  # largest correction, in log chromaticity (about +-50 % per channel)
 
 
 @dataclass
@@ -67,22 +87,35 @@ class Gains:
     rgb: tuple[float, float, float]
     fg_white: tuple[float, float, float]
     bg_white: tuple[float, float, float]
+    confidence: float = 0.0  # how far the grey-world estimate was trusted (0-1)
 
 
 def relight_gains(fg: WhitePoint, bg: WhitePoint, p: HarmoniseParams) -> Gains:
-    """Per-channel gains for the foreground (see the module notes)."""
+    """Per-channel gains for the foreground (see the module notes).
+
+    The foreground's mean colour is read as the colour of its light (grey world) only as far
+    as its colours are varied: a subject of one flat colour says nothing about the light, so
+    its cast is left alone (``confidence`` 0). The correction is capped at :data:`MAX_CAST`.
+    """
     if fg.mean is None or bg.mean is None or p.strength <= 0:
         return Gains((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0))
     fw, bw = _white(fg.mean[None]), _white(bg.mean[None])
+    lo, hi = SPREAD_TRUSTED
+    confidence = float(np.clip((fg.spread - lo) / (hi - lo), 0.0, 1.0))
     target = np.exp(p.adapt * np.log(np.clip(bw, 1e-4, None)))  # neutral (1, 1, 1) -> bg white, geometric
     target /= float(LUMA @ target)
-    g = target / np.clip(fw, 1e-4, None)
+    log_g = np.log(target / np.clip(fw, 1e-4, None))
+    log_g -= log_g[1]
+    size = float(np.abs(log_g).max())
+    if size > MAX_CAST:
+        log_g *= MAX_CAST / size
+    g = np.exp(confidence * log_g)
     g /= float(LUMA @ (g * fw))  # white balance keeps the foreground's luminance
     if p.tone > 0:
         ratio = float(LUMA @ bg.mean) / max(float(LUMA @ fg.mean), 1e-6)
         g *= ratio ** p.tone
-    g = np.clip(g, 0.25, 4.0) ** p.strength
-    return Gains(tuple(float(x) for x in g), tuple(float(x) for x in fw), tuple(float(x) for x in bw))
+    g = g ** p.strength
+    return Gains(tuple(float(x) for x in g), tuple(float(x) for x in fw), tuple(float(x) for x in bw), confidence)
 
 
 def measure_grain(img: np.ndarray, screen_weight: np.ndarray) -> float:
@@ -124,30 +157,29 @@ class Harmoniser:
 
     def composite(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, spill: np.ndarray | None,
                   frame: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(comp (H, W, 3), relit foreground premultiplied (H, W, 4), background with grain (H, W, 3)).
+        """(comp (H, W, 3), relit foreground straight (H, W, 3), background with grain (H, W, 3)).
 
         ``fg`` straight despilled colour, ``spill`` (H, W) the screen-channel amount the
         despill removed (or None), ``bg`` the rendered background.
         """
-        relit = cv2.multiply(fg, tuple(float(x) for x in self._gain))
-        light = None
+        relit = cv2.multiply(fg, tuple(float(x) for x in self._gain) + (0.0,))
         if spill is not None and self.p.spill_replace > 0:
             light = self._local_light(bg)
-            lum = np.maximum(cv2.transform(light, LUMA[None]), 1e-4)
-            k = spill * (self.p.spill_replace * LUMA[self._ch]) / lum
-            relit += light * k[..., None]
+            lum = cv2.max(cv2.transform(light, LUMA[None]), 1e-4)
+            k = cv2.divide(spill, lum, scale=self.p.spill_replace * float(LUMA[self._ch]))
+            relit = cv2.add(relit, cv2.multiply(light, cv2.merge([k, k, k])))
         if self._noise is not None:
             h, w = bg.shape[:2]
             oy, ox = (int(x) for x in self._rng.integers(0, 64, 2))
             n = self._noise[oy:oy + h, ox:ox + w]
-            bg = bg + n * (2.0 * np.sqrt(np.clip(bg, 0.0, None)))  # sigma in sqrt units -> linear
-        a = alpha[..., None]
-        comp = relit * a + bg * (1.0 - a)
+            # sigma in sqrt units -> linear: d(v^2) = 2 v dv
+            bg = cv2.add(bg, cv2.multiply(n, cv2.sqrt(cv2.threshold(bg, 0.0, 0.0, cv2.THRESH_TOZERO)[1]), scale=2.0))
+        a = np.ascontiguousarray(alpha, np.float32)
+        comp = cv2.blendLinear(relit, bg, a, cv2.subtract(1.0, a))
         if self.p.light_wrap > 0:
             r = self.p.light_wrap_px
             inv = 1.0 - cv2.GaussianBlur(alpha, (0, 0), r / 2)
             edge = alpha * inv  # foreground pixels near the background
-            wrap = cv2.GaussianBlur(bg * (1.0 - a), (0, 0), r / 2) / np.maximum(inv[..., None], 0.05)
+            wrap = cv2.GaussianBlur(bg * (1.0 - alpha[..., None]), (0, 0), r / 2) / np.maximum(inv[..., None], 0.05)
             comp += (self.p.light_wrap * edge)[..., None] * (wrap - comp)  # blend towards the light behind
-        fg_premult = np.concatenate([relit * a, a], axis=-1)
-        return comp.astype(np.float32), fg_premult.astype(np.float32), bg.astype(np.float32)
+        return comp, relit, bg

@@ -139,6 +139,7 @@ class PlateParams:
     parallax: float = 1.0  # 1: background glued to the screen plane; 0: at infinity (rotation only)
     focal_px: float | None = None  # for parallax < 1; default: a normal lens
     defocus_px: float = 0.0  # Gaussian blur (sigma, px of the frame) of the background
+    blur_spacing_px: float = 1.5  # distance the background travels between shutter samples
 
 
 class BackgroundRenderer:
@@ -165,26 +166,40 @@ class BackgroundRenderer:
         m = self._frame0_to_ref[i] @ cam
         return camera.with_parallax(m, self.p.parallax, self._focal, self._centre)
 
+    def _covers(self, i: int, m: np.ndarray, out_size: tuple[int, int]) -> bool:
+        """Does still ``i`` (past its feathered border) cover the whole canvas under ``m``?"""
+        w, h = out_size
+        c = np.array([[[0, 0]], [[w - 1, 0]], [[w - 1, h - 1]], [[0, h - 1]]], np.float64)
+        p = cv2.perspectiveTransform(c, m).reshape(-1, 2)
+        rh, rw = self._rgba[i].shape[:2]
+        margin = max(2.0, _FEATHER * max(rh, rw)) + 1
+        return bool(((p[:, 0] >= margin) & (p[:, 0] <= rw - 1 - margin) &
+                     (p[:, 1] >= margin) & (p[:, 1] <= rh - 1 - margin)).all())
+
     def _sharp(self, t: int, out_size: tuple[int, int], offset: np.ndarray) -> np.ndarray:
-        """Unblurred background of frame ``t`` on a canvas: canvas pixel -> frame pixel by ``offset``."""
+        """Unblurred background of frame ``t`` on a canvas (canvas pixel -> frame pixel by
+        ``offset``): float32 (h, w, 4), colour in RGB and 1 in A."""
         weights = temporal_weights(self.anchors, t)
-        acc = None
         cam = self.path[t] @ offset
-        for i, rgba in enumerate(self._rgba):
-            m = self._frame_to_ref(i, cam)
-            warped = cv2.warpPerspective(rgba, m, out_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        maps = [self._frame_to_ref(i, cam) for i in range(len(self._rgba))]
+        primary = [i for i in range(len(weights)) if weights[i] > _OTHERS]
+        # the other stills only fill what the bracketing ones do not show: skip them when
+        # one of those covers the whole canvas
+        use = primary if any(self._covers(i, maps[i], out_size) for i in primary) else range(len(weights))
+        acc = None
+        for i in use:
+            warped = cv2.warpPerspective(self._rgba[i], maps[i], out_size,
+                                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                          borderMode=cv2.BORDER_REPLICATE)
-            if acc is None:
-                acc = cv2.multiply(warped, (float(weights[i]),) * 4)
-            else:
-                acc = cv2.scaleAdd(warped, float(weights[i]), acc)
-        a = np.maximum(acc[..., 3:4], 1e-12)
-        return np.ascontiguousarray(acc[..., :3] / a, np.float32)
+            acc = cv2.multiply(warped, (float(weights[i]),) * 4) if acc is None else \
+                cv2.scaleAdd(warped, float(weights[i]), acc)
+        inv = cv2.divide(1.0, cv2.max(acc[..., 3], 1e-12))
+        return cv2.multiply(acc, cv2.merge([inv, inv, inv, inv]))
 
     def render(self, t: int) -> np.ndarray:
         """Background of frame ``t``: float32 (H, W, 3) linear, motion-blurred like the shot."""
         w, h = self.size
-        offsets = camera.shutter_offsets(self.path, t, self.p.shutter, w, h)
+        offsets = camera.shutter_offsets(self.path, t, self.p.shutter, w, h, self.p.blur_spacing_px)
         if offsets == [0.0]:
             bg = self._sharp(t, (w, h), np.eye(3))
         else:
@@ -195,12 +210,13 @@ class BackgroundRenderer:
             canvas = self._sharp(t, (w + 2 * margin, h + 2 * margin), shift)
             to_canvas = np.linalg.inv(shift)
             bg = None
-            for m in subs:
+            for m in subs:  # RGBA warps: four channels run faster than three
                 warped = cv2.warpPerspective(canvas, to_canvas @ m, (w, h),
                                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                              borderMode=cv2.BORDER_REPLICATE)
                 bg = warped if bg is None else cv2.add(bg, warped)
-            bg = cv2.multiply(bg, (1.0 / len(subs),) * 3)
+            bg = cv2.multiply(bg, (1.0 / len(subs),) * 4)
+        bg = cv2.cvtColor(bg, cv2.COLOR_RGBA2RGB)
         if self.p.defocus_px > 0:
             bg = cv2.GaussianBlur(bg, (0, 0), self.p.defocus_px)
         return bg

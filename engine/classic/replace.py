@@ -145,6 +145,7 @@ class ClassicReplaceEngine:
                            screen=None if screen is None else {"kind": screen.kind,
                                                                "colour": [round(c, 4) for c in screen.colour]},
                            relight={"gains": [round(g, 4) for g in gains.rgb],
+                                    "confidence": round(gains.confidence, 3),
                                     "foreground_white": [round(g, 4) for g in gains.fg_white],
                                     "background_white": [round(g, 4) for g in gains.bg_white]})
         self.timing["analysis_s"] += time.perf_counter() - t0
@@ -236,10 +237,10 @@ class ClassicReplaceEngine:
                 harmoniser = Harmoniser(p.harmonise, gains, grain, size,
                                         screen.kind if screen else "green", seed=p.seed)
                 self.report["grain_sigma"] = round(grain, 5)
-            comp, fg_premult, bg = harmoniser.composite(fg, alpha, bg, spill, t)
+            comp, relit, bg = harmoniser.composite(fg, alpha, bg, spill, t)
             self.timing["render_s"] += time.perf_counter() - t0
             self.timing["frames"] += 1
             if callback:
                 callback({"stage": "render", "frame": t, "total": count})
-            yield FrameLayers(comp, fg_premult, bg, alpha)
+            yield FrameLayers(comp, relit, bg, alpha)
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}

@@ -50,6 +50,28 @@ def _lk(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | 
     return fwd, ok
 
 
+MIN_SIMILARITY = 4  # fewer points than ``min_inliers`` but at least this: fit a similarity instead
+
+
+def fit_motion(src: np.ndarray, dst: np.ndarray, min_homography: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Robust 3x3 model mapping ``src`` to ``dst`` points (N, 1, 2), and its inlier mask.
+
+    A full homography (MAGSAC) when there are at least ``min_homography`` points; with
+    fewer (a sparsely marked screen) a similarity (rotation, scale, translation), which
+    needs fewer points to be trusted; None below :data:`MIN_SIMILARITY`.
+    """
+    n = len(src)
+    if n >= min_homography:
+        h, inl = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, RANSAC_PX)
+        if h is not None and inl is not None and inl.sum() >= min_homography:
+            return h, inl
+    if n >= MIN_SIMILARITY:
+        m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
+        if m is not None and inl is not None and inl.sum() >= MIN_SIMILARITY:
+            return np.vstack([m, [0.0, 0.0, 1.0]]), inl
+    return None, None
+
+
 def _apply(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts.astype(np.float64), h).astype(np.float32)
 
@@ -107,10 +129,10 @@ class ScreenTracker:
         h_prev = self.result.frame_to_frame0[-1]
         # 1. frame to frame, chained
         h_chain = h_prev
-        if len(self._prev_pts) >= self.min_inliers:
+        if len(self._prev_pts) >= MIN_SIMILARITY:
             cur, ok = _lk(self._prev, gray, self._prev_pts)
-            if ok.sum() >= self.min_inliers:
-                h_step, inl = cv2.findHomography(cur[ok], self._prev_pts[ok], cv2.USAC_MAGSAC, RANSAC_PX)
+            if ok.sum() >= MIN_SIMILARITY:
+                h_step, inl = fit_motion(cur[ok], self._prev_pts[ok], self.min_inliers)
                 if h_step is not None:
                     h_chain = h_prev @ h_step
         # 2. re-anchor on frame 0: its points, predicted into this frame by the chained estimate
@@ -122,11 +144,11 @@ class ScreenTracker:
             gi = guess[inside].astype(np.int32)
             visible = inside.copy()
             visible[inside] = mask[gi[:, 0, 1], gi[:, 0, 0]] > 0  # not behind the foreground now
-            if visible.sum() >= self.min_inliers:
+            if visible.sum() >= MIN_SIMILARITY:
                 cur, ok = _lk(self._ref, gray, self._ref_pts[visible], guess[visible], fb_px=1.0)
-                if ok.sum() >= self.min_inliers:
-                    h_direct, inl = cv2.findHomography(cur[ok], self._ref_pts[visible][ok], cv2.USAC_MAGSAC, RANSAC_PX)
-                    if h_direct is not None and inl is not None and inl.sum() >= self.min_inliers:
+                if ok.sum() >= MIN_SIMILARITY:
+                    h_direct, inl = fit_motion(cur[ok], self._ref_pts[visible][ok], self.min_inliers)
+                    if h_direct is not None:
                         h_final = h_direct
                         n_inl = int(inl.sum())
                         proj = _apply(h_direct, cur[ok][inl.ravel() > 0])

@@ -620,22 +620,29 @@ class ExrSequenceWriter:
         """(first, last) frame numbers written so far, or None before the first."""
         return (self.first_frame, self.first_frame + self.count - 1) if self.count else None
 
-    def write(self, image: np.ndarray) -> Path:
-        """Write the next frame (float32 (H, W, 3|4) scene-linear premultiplied); returns its path."""
+    def write(self, image: np.ndarray | dict[str, np.ndarray]) -> Path:
+        """Write the next frame (float32 (H, W, 3|4) scene-linear premultiplied, or a dict of
+        layers as :func:`write_layers` takes them); returns its path."""
         if self._closed:
             raise UsageError("EXR sequence writer is closed")
-        image = _as_image(image, (3, 4), "frame")
+        layers = image if isinstance(image, dict) else None
+        if layers is None:
+            image = _as_image(image, (3, 4), "frame")
+        shape = next(iter(layers.values())).shape[:2] if layers else image.shape[:2]
         if self._size is None:
-            self._size = image.shape[:2]
-        elif image.shape[:2] != self._size:
-            raise BadDataError(f"frame {self.first_frame + self.count} is {image.shape[1]}x{image.shape[0]}, "
+            self._size = shape
+        elif shape != self._size:
+            raise BadDataError(f"frame {self.first_frame + self.count} is {shape[1]}x{shape[0]}, "
                                f"earlier frames are {self._size[1]}x{self._size[0]}")
         number = self.first_frame + self.count
         path = self._pattern.path(number)
         if not self.overwrite and path.exists():
             raise OutputError(f"{path} already exists (not overwriting)")
         tc = self.start_timecode + self.count if self.start_timecode is not None else None
-        write_exr(path, image, timecode=tc, **self._options)
+        if layers is not None:
+            write_layers(path, layers, timecode=tc, **self._options)
+        else:
+            write_exr(path, image, timecode=tc, **self._options)
         self.count += 1
         return path
 

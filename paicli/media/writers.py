@@ -105,8 +105,9 @@ class Writer:
         else:
             raise UsageError(f"unknown output format {spec.format!r} (choose from {', '.join(FORMATS)})")
 
-    def write(self, frame: np.ndarray) -> None:
-        if self.spec.format == "exr":
+    def write(self, frame: np.ndarray | dict[str, np.ndarray]) -> None:
+        """Write the next frame; EXR also takes a dict of layers (scene-linear, written as is)."""
+        if self.spec.format == "exr" and not isinstance(frame, dict):
             if self.spec.alpha is False and frame.shape[-1] == 4:
                 frame = frame[..., :3]
             if self._convert is not None:
