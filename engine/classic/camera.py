@@ -118,14 +118,18 @@ def default_focal_px(width: int, height: int) -> float:
 
 
 def rotation_part(h: np.ndarray, focal_px: float, centre: tuple[float, float]) -> np.ndarray:
-    """The pure-rotation homography ``K R K^-1`` closest to ``h``: how a background at
-    infinity moves when the camera moves as ``h`` says the screen plane did."""
+    """The pure-rotation homography ``K R K^-1`` in ``h``: how a background at infinity moves
+    when the camera moves as ``h`` says the screen plane did.
+
+    For a screen facing the camera (plane normal along the optical axis) ``K^-1 h K`` is
+    ``R + t e3^T / d`` up to scale: the camera's translation only touches the third column,
+    so R is read from the first two (orthonormalised) and completed by their cross product.
+    """
     k = np.array([[focal_px, 0, centre[0]], [0, focal_px, centre[1]], [0, 0, 1.0]])
     m = np.linalg.inv(k) @ normalised(h) @ k
-    u, _, vt = np.linalg.svd(m)
-    r = u @ vt
-    if np.linalg.det(r) < 0:
-        r = -r
+    u, _, vt = np.linalg.svd(m[:, :2], full_matrices=False)
+    r12 = u @ vt  # the nearest pair of orthonormal columns
+    r = np.column_stack([r12, np.cross(r12[:, 0], r12[:, 1])])
     return normalised(k @ r @ np.linalg.inv(k))
 
 

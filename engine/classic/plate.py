@@ -126,8 +126,10 @@ def _with_feather(img: np.ndarray) -> np.ndarray:
     """RGBA float32: colour premultiplied by a border-feathered weight in A."""
     h, w = img.shape[:2]
     ramp = max(2.0, _FEATHER * max(h, w))
-    y = np.minimum(np.arange(h) + 0.5, h - 0.5 - np.arange(h)) / ramp
-    x = np.minimum(np.arange(w) + 0.5, w - 0.5 - np.arange(w)) / ramp
+    # 0 on the outermost pixels, which BORDER_REPLICATE carries beyond the edge: there only
+    # _FLOOR remains
+    y = np.minimum(np.arange(h), h - 1 - np.arange(h)) / ramp
+    x = np.minimum(np.arange(w), w - 1 - np.arange(w)) / ramp
     m = np.clip(np.minimum(y[:, None], x[None, :]), 0.0, 1.0)
     m = np.maximum(m * m * (3 - 2 * m), _FLOOR).astype(np.float32)  # smoothstep
     return np.ascontiguousarray(np.concatenate([img[..., :3] * m[..., None], m[..., None]], axis=-1), np.float32)

@@ -210,6 +210,9 @@ class ClassicReplaceEngine:
         if not references:
             raise EngineInputError("no background references")
         p = self.p
+        outside = [r.anchor for r in references if not 0 <= r.anchor < count]
+        if outside:
+            raise EngineInputError(f"reference anchored at frame {outside[0]}, outside the shot (0-{count - 1})")
         if p.camera_path is not None and len(p.camera_path) != count:
             raise EngineInputError(f"the supplied track has {len(p.camera_path)} frames, the shot has {count}")
         screen, matted, size, path, plate_refs, gains = self._analyse(frames, count, references, callback)

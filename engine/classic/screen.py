@@ -81,39 +81,40 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     """Push-pull fill: values where ``mask`` is True are kept, holes get the surrounding values.
 
     Works on a pyramid of mask-weighted averages, so a hole of any size is filled from its
-    nearest known surroundings in O(pixels). ``img`` is float32 (H, W, C).
+    nearest known surroundings in O(pixels). ``img`` is float32 (H, W) or (H, W, C).
     """
     if img.ndim == 3 and img.shape[-1] == 1:  # OpenCV drops single channels: work in 2-D
         return fill_holes(img[..., 0], mask, levels)[..., None]
     mask = mask.astype(bool)
+    colour = img.ndim == 3
+
+    def per_pixel(plane):  # a weight plane for every channel (OpenCV's element-wise ops are fast)
+        return cv2.merge([plane] * img.shape[2]) if colour else plane
+
     w = mask.astype(np.float32)
-    num = np.where(mask[..., None] if img.ndim == 3 else mask, img, np.float32(0)).astype(np.float32)
-    pyr_num, pyr_w = [num], [w]
+    pyr_num = [cv2.multiply(np.ascontiguousarray(img, np.float32), per_pixel(w))]
+    pyr_w = [w]
     n = levels or int(np.ceil(np.log2(max(img.shape[:2])))) + 1
     for _ in range(n):
         if min(pyr_w[-1].shape) <= 1:
             break
         pyr_num.append(cv2.pyrDown(pyr_num[-1]))
         pyr_w.append(cv2.pyrDown(pyr_w[-1]))
-    def expand(x):
-        return x[..., None] if img.ndim == 3 else x
-
     # pull: from the coarsest level, fill what each finer level lacks
-    est = pyr_num[-1] / expand(np.maximum(pyr_w[-1], 1e-6))
+    est = pyr_num[-1] / per_pixel(np.maximum(pyr_w[-1], 1e-6))
     for lvl in range(len(pyr_num) - 2, -1, -1):
         h, wd = pyr_w[lvl].shape
         up = cv2.pyrUp(est, dstsize=(wd, h))
-        if up.ndim == 2 and img.ndim == 3:
+        if up.ndim == 2 and colour:
             up = up[..., None]
         if lvl == 0:  # full resolution: known pixels are kept exactly, the rest come from above
-            est = up.astype(np.float32, copy=True)
-            np.copyto(est, img, where=(mask[..., None] if img.ndim == 3 else mask))
-            break
+            np.copyto(up, img, where=(mask[..., None] if colour else mask))
+            return up.astype(np.float32, copy=False)
         ww = pyr_w[lvl]
-        here = pyr_num[lvl] / expand(np.maximum(ww, 1e-6))
-        conf = expand(np.clip(ww * 4.0, 0.0, 1.0))  # trust this level where it has support
-        est = up + conf * (here - up)
-    return est.astype(np.float32)
+        here = cv2.multiply(pyr_num[lvl], per_pixel(1.0 / np.maximum(ww, 1e-6)))
+        conf = per_pixel(np.minimum(ww * 4.0, 1.0))  # trust this level where it has support
+        est = cv2.add(up, cv2.multiply(conf, cv2.subtract(here, up)))
+    return est.astype(np.float32, copy=False)
 
 
 def working_scale(shape: tuple[int, ...], base_height: int = 540) -> int:
