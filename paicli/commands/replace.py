@@ -16,8 +16,8 @@ HELP = ("Replace the background of a green/blue-screen (or matted) shot with 1-N
         "anchor, shutter-blurred), relight the foreground to match and write the composite with the source's "
         "timing and timecode, plus the camera track (JSON and Nuke corner pin) and a sidecar of everything used.")
 
-_KEY_SETTINGS = ("screen", "screen_gain", "clip_black", "clip_white", "despot", "core_erode", "shrink_grow",
-                 "softness", "despill", "temporal")
+_KEY_SETTINGS = ("screen", "screen_gain", "pre_blur", "clip_black", "clip_white", "edge_protect", "despot",
+                 "core_erode", "shrink_grow", "softness", "despill", "temporal")
 
 
 def _camera(v):
@@ -94,8 +94,10 @@ def replace(
         "--input-colorspace", help="Colour space of the shot (default from its tags).", show_default=False)] = None,
     screen: _opt("screen", "--screen") = None,
     screen_gain: _opt("screen_gain", "--screen-gain", float) = None,
+    pre_blur: _opt("pre_blur", "--pre-blur", float) = None,
     clip_black: _opt("clip_black", "--clip-black", float) = None,
     clip_white: _opt("clip_white", "--clip-white", float) = None,
+    edge_protect: _opt("edge_protect", "--edge-protect", int) = None,
     despot: _opt("despot", "--despot", int) = None,
     core_erode: _opt("core_erode", "--core-erode", int) = None,
     shrink_grow: _opt("shrink_grow", "--shrink-grow", float) = None,
@@ -140,8 +142,8 @@ def replace(
 
     cli = {k: v for k, v in locals().items() if k in SCHEMA}
     s = resolve(SCHEMA, cli, preset=preset)
-    key = KeyParams(screen=s.screen, screen_gain=s.screen_gain, clip_black=s.clip_black, clip_white=s.clip_white,
-                    despot_px=s.despot, core_erode_px=s.core_erode, shrink_grow_px=s.shrink_grow,
+    key = KeyParams(screen=s.screen, screen_gain=s.screen_gain, pre_blur=s.pre_blur, clip_black=s.clip_black,
+                    clip_white=s.clip_white, edge_protect_px=s.edge_protect, despot_px=s.despot, core_erode_px=s.core_erode, shrink_grow_px=s.shrink_grow,
                     softness_px=s.softness, despill=s.despill, temporal=s.temporal)
     camera_file = None if s.camera in ("auto", "track", "static") else s.camera
     params = ReplaceParams(
