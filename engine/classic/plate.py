@@ -141,7 +141,7 @@ class PlateParams:
     parallax: float = 1.0  # 1: background glued to the screen plane; 0: at infinity (rotation only)
     focal_px: float | None = None  # for parallax < 1; default: a normal lens
     defocus_px: float = 0.0  # Gaussian blur (sigma, px of the frame) of the background
-    blur_spacing_px: float = 1.5  # distance the background travels between shutter samples
+    blur_spacing: float = 1.0 / 360  # distance the background travels between shutter samples, in frame heights
 
 
 class BackgroundRenderer:
@@ -201,7 +201,7 @@ class BackgroundRenderer:
     def render(self, t: int) -> np.ndarray:
         """Background of frame ``t``: float32 (H, W, 3) linear, motion-blurred like the shot."""
         w, h = self.size
-        offsets = camera.shutter_offsets(self.path, t, self.p.shutter, w, h, self.p.blur_spacing_px)
+        offsets = camera.shutter_offsets(self.path, t, self.p.shutter, w, h, max(1.0, self.p.blur_spacing * h))
         if offsets == [0.0]:
             bg = self._sharp(t, (w, h), np.eye(3))
         else:
@@ -216,7 +216,7 @@ class BackgroundRenderer:
                 warped = cv2.warpPerspective(canvas, to_canvas @ m, (w, h),
                                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                              borderMode=cv2.BORDER_REPLICATE)
-                bg = warped if bg is None else cv2.add(bg, warped)
+                bg = warped if bg is None else cv2.add(bg, warped, dst=bg)
             bg = cv2.multiply(bg, (1.0 / len(subs),) * 4)
         bg = cv2.cvtColor(bg, cv2.COLOR_RGBA2RGB)
         if self.p.defocus_px > 0:

@@ -19,6 +19,7 @@ Frames are float32 (H, W, 3|4) scene-linear Rec.709 (RGBA premultiplied).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -50,7 +51,7 @@ class ReplaceParams:
     anchor_to_references: bool = True  # pin the track to the registered references where they agree
     anchor_tolerance: float = 0.015  # ... within this fraction of the frame diagonal
     analysis_height: int = 540  # lines at which the camera is tracked
-    white_samples: int = 8  # frames keyed for the foreground's white point
+    white_samples: int = 5  # frames keyed for the foreground's white point
     seed: int = 0
 
 
@@ -107,7 +108,7 @@ class ClassicReplaceEngine:
                         raise EngineInputError("no green or blue screen found and the shot has no matte")
                 scale = min(1.0, p.analysis_height / size[1])
                 if track_wanted and not matted:
-                    tracker = ScreenTracker()
+                    tracker = ScreenTracker(max_points=300)
             if tracker is None and matted and t in samples:
                 a = img[..., 3]
                 white.add(img[..., :3] / np.maximum(a, 1e-6)[..., None], (a > 0.98).astype(np.float32))
@@ -139,7 +140,7 @@ class ClassicReplaceEngine:
         plate_refs, ref_report = self._place_references(refs, path, size, cam_report)
         bg_white = WhitePoint()
         for r in refs:
-            bg_white.add(r.image)
+            bg_white.add(r.image[::4, ::4])  # a white point needs no full resolution
         gains = relight_gains(white, bg_white, p.harmonise)
         self.report.update(matted=matted, camera=cam_report, references=ref_report,
                            screen=None if screen is None else {"kind": screen.kind,
@@ -186,7 +187,7 @@ class ClassicReplaceEngine:
         refs = sorted(refs, key=lambda r: r.anchor)
         report: dict = {"anchors": [r.anchor for r in refs]}
         if len(refs) > 1:
-            reg = register_references([r.image for r in refs], max_side=1280)
+            reg = register_references([r.image for r in refs], max_side=1024)
             report.update(registered=reg.ok, inliers=reg.inliers,
                           residual_px=[round(x, 3) if np.isfinite(x) else None for x in reg.residual_px])
             base = path[refs[0].anchor]
@@ -223,27 +224,31 @@ class ClassicReplaceEngine:
         keyer = None if matted else Keyer(p.key, screen)
         harmoniser = None
         self.timing["render_s"] += time.perf_counter() - t0
-        for t, img in enumerate(frames()):
-            if t >= count:
-                break
-            t0 = time.perf_counter()
-            if matted:
-                alpha = np.clip(img[..., 3], 0.0, 1.0) if img.shape[-1] == 4 else np.ones(img.shape[:2], np.float32)
-                fg = img[..., :3] / np.maximum(alpha, 1e-6)[..., None]
-                spill = None
-            else:
-                res = keyer.key(img[..., :3])
-                alpha, fg, spill = res.alpha, res.fg, res.spill
-            bg = renderer.render(t)
-            if harmoniser is None:
-                grain = 0.0 if matted else measure_grain(img[..., :3], (alpha < 0.005).astype(np.float32))
-                harmoniser = Harmoniser(p.harmonise, gains, grain, size,
-                                        screen.kind if screen else "green", seed=p.seed)
-                self.report["grain_sigma"] = round(grain, 5)
-            comp, relit, bg = harmoniser.composite(fg, alpha, bg, spill, t)
-            self.timing["render_s"] += time.perf_counter() - t0
-            self.timing["frames"] += 1
-            if callback:
-                callback({"stage": "render", "frame": t, "total": count})
-            yield FrameLayers(comp, relit, bg, alpha)
+        # the background does not depend on the frame's pixels: render it on a second thread
+        # while this one keys (numpy and OpenCV release the GIL, so the two overlap)
+        with ThreadPoolExecutor(1, thread_name_prefix="paicli-plate") as pool:
+            for t, img in enumerate(frames()):
+                if t >= count:
+                    break
+                t0 = time.perf_counter()
+                bg_job = pool.submit(renderer.render, t)
+                if matted:
+                    alpha = np.clip(img[..., 3], 0.0, 1.0) if img.shape[-1] == 4 else np.ones(img.shape[:2], np.float32)
+                    fg = img[..., :3] / np.maximum(alpha, 1e-6)[..., None]
+                    spill = None
+                else:
+                    res = keyer.key(img[..., :3])
+                    alpha, fg, spill = res.alpha, res.fg, res.spill
+                bg = bg_job.result()
+                if harmoniser is None:
+                    grain = 0.0 if matted else measure_grain(img[..., :3], (alpha < 0.005).astype(np.float32))
+                    harmoniser = Harmoniser(p.harmonise, gains, grain, size,
+                                            screen.kind if screen else "green", seed=p.seed)
+                    self.report["grain_sigma"] = round(grain, 5)
+                comp, relit, bg = harmoniser.composite(fg, alpha, bg, spill, t)
+                self.timing["render_s"] += time.perf_counter() - t0
+                self.timing["frames"] += 1
+                if callback:
+                    callback({"stage": "render", "frame": t, "total": count})
+                yield FrameLayers(comp, relit, bg, alpha)
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}
