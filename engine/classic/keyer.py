@@ -128,7 +128,7 @@ def clip_matte(alpha: np.ndarray, p: KeyParams, edge: np.ndarray | None = None) 
     # near an edge: only remove the noise floor of the screen, keep the soft values
     floor = p.edge_black * p.clip_black
     soft = np.clip((alpha - floor) / (1 - floor), 0.0, 1.0)
-    return np.where(edge, soft, clipped).astype(np.float32)
+    return np.where(edge, soft, clipped).astype(np.float32, copy=False)
 
 
 def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
@@ -148,7 +148,7 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)  # not reachable from outside: subject or hole
     if erode_px > 0:
         filled = (cv2.distanceTransform(filled, cv2.DIST_L2, 3) > erode_px / f).astype(np.uint8)
-    return _nearest(filled, alpha.shape).astype(np.float32)
+    return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
 
 
 def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -> np.ndarray:
@@ -170,7 +170,7 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     white = fill_holes(level, weight > 0.99)
     if blur_px > 0:
         white = cv2.GaussianBlur(white, (0, 0), blur_px / f)
-    return np.clip(_up(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32)
+    return np.clip(_up(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32, copy=False)
 
 
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
@@ -211,7 +211,7 @@ def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndar
     keeps a local mean well below ``level`` and is left alone.
     """
     local = cv2.GaussianBlur(alpha, (0, 0), blur_px)
-    return np.where((local > level) & (alpha > 0.9), np.float32(1.0), alpha).astype(np.float32)
+    return np.where((local > level) & (alpha > 0.9), np.float32(1.0), alpha).astype(np.float32, copy=False)
 
 
 def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
@@ -303,7 +303,16 @@ def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
     out[..., ch] -= spill
     if replace is not None:
         out += spill[..., None] * np.asarray(replace, np.float32)
-    return (out, spill.astype(np.float32)) if with_amount else out
+    return (out, spill.astype(np.float32, copy=False)) if with_amount else out
+
+
+@dataclass
+class PreparedFrame:
+    """A frame keyed up to the temporal hold: the picture, its clean plate, the matte so far."""
+
+    img: np.ndarray
+    plate: np.ndarray
+    alpha: np.ndarray
 
 
 class Keyer:
@@ -325,6 +334,11 @@ class Keyer:
 
     def key(self, img: np.ndarray, garbage: np.ndarray | None = None, core: np.ndarray | None = None) -> KeyResult:
         """Key one frame. ``garbage`` / ``core``: optional float32 (H, W) user mattes (1 = apply)."""
+        return self.finish(self.prepare(img), garbage, core)
+
+    def prepare(self, img: np.ndarray) -> "PreparedFrame":
+        """The part of :meth:`key` that needs no other frame: plate, matte before the temporal
+        hold. Frames may be prepared concurrently (on threads) and then finished in order."""
         p = self.p
         if self.screen is None:
             raise ValueError("screen not set: detect it first")
@@ -351,15 +365,22 @@ class Keyer:
         alpha = shrink_grow(alpha, p.shrink_grow_px)
         if p.softness_px > 0:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
-        alpha = self._temporal(img, alpha)
+        return PreparedFrame(img, plate, alpha)
+
+    def finish(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
+               core: np.ndarray | None = None) -> KeyResult:
+        """Temporal hold (frames must be finished in order), user mattes, unmix and despill."""
+        p = self.p
+        img, plate = frame.img, frame.plate
+        alpha = self._temporal(img, frame.alpha)
         alpha = apply_boxes(alpha, p)
         if garbage is not None:
             alpha = alpha * (1.0 - garbage)
         if core is not None:
             alpha = np.maximum(alpha, core)
-        alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+        alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
         fg = unmix(img, alpha, plate)
-        fg, spill = despill(fg, kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
+        fg, spill = despill(fg, self.screen.kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
         return KeyResult(alpha, fg, plate, spill)
 
     def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -378,7 +399,7 @@ class Keyer:
             self._prev_img, self._prev_alpha = smooth, alpha
             return alpha
         change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
-        hold = _up(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32), alpha.shape)
-        out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32)
+        hold = _up(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32, copy=False), alpha.shape)
+        out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32, copy=False)
         self._prev_img, self._prev_alpha = smooth, out
         return out

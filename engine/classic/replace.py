@@ -19,6 +19,7 @@ Frames are float32 (H, W, 3|4) scene-linear Rec.709 (RGBA premultiplied).
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -80,25 +81,48 @@ class ClassicReplaceEngine:
         self.report: dict = {}
         self.path: list[np.ndarray] = []
         self.timing = {"analysis_s": 0.0, "render_s": 0.0, "frames": 0}
+        self.lookahead = 2  # frames prepared ahead on worker threads (memory: this many extra frames)
 
     # ------------------------------------------------------------------ pass 1
     def _analyse(self, frames: Callable[[], Iterator[np.ndarray]], count: int, refs: list[Reference],
                  callback: Progress | None):
+        # the references are registered, and the white-point samples keyed, on a worker
+        # thread while this one tracks
+        with ThreadPoolExecutor(1, thread_name_prefix="paicli-analyse") as pool:
+            registration = pool.submit(self._register, refs)
+            try:
+                return self._analyse_frames(frames, count, refs, callback, pool, registration)
+            except BaseException:
+                registration.cancel()
+                raise
+
+    def _register(self, refs: list[Reference]):
+        refs = sorted(refs, key=lambda r: r.anchor)
+        return register_references([r.image for r in refs], max_side=1024) if len(refs) > 1 else None
+
+    def _analyse_frames(self, frames, count, refs, callback, pool, registration):
         p = self.p
         tracker = None
         screen = None
         matted = False
         white = WhitePoint()
         samples = set(np.linspace(0, count - 1, min(p.white_samples, count)).round().astype(int).tolist())
+        sample_jobs = []
         size = None
         scale = 1.0
         sample_keyer = None
         n = 0
         track_wanted = p.camera_path is None and p.camera != "static"
-        for t, img in enumerate(frames()):
-            if t >= count:
-                break
+        t_start = time.perf_counter()
+        waited = 0.0  # time spent waiting for the next frame (decoding): not the engine's
+        source = iter(frames())
+        while True:
             t0 = time.perf_counter()
+            img = next(source, None) if n < count else None
+            waited += time.perf_counter() - t0
+            if img is None:
+                break
+            t = n
             if size is None:
                 size = (img.shape[1], img.shape[0])
                 matted = _matted(img)
@@ -115,19 +139,17 @@ class ClassicReplaceEngine:
             if tracker is not None or (t in samples and not matted):
                 small = img[..., :3] if scale == 1.0 else cv2.resize(
                     img[..., :3], (round(size[0] * scale), round(size[1] * scale)), interpolation=cv2.INTER_AREA)
-                if tracker is not None:
-                    min_area = int((p.key.despot_px * scale) ** 2) + 1
-                    tracker.add(small, _foreground_mask(small, screen, min_area))
-                if t in samples:
+                if t in samples and not matted:
                     if sample_keyer is None:
                         sample_keyer = Keyer(KeyParams(**{**p.key.__dict__, "temporal": 0.0,
                                                           "despot_px": max(1, int(p.key.despot_px * scale)),
                                                           "edge_protect_px": max(1, int(p.key.edge_protect_px * scale)),
                                                           "core_erode_px": max(1, int(p.key.core_erode_px * scale))
                                                           if p.key.core_erode_px else 0}), screen)
-                    res = sample_keyer.key(small)
-                    white.add(res.fg, (res.alpha > 0.98).astype(np.float32))
-            self.timing["analysis_s"] += time.perf_counter() - t0
+                    sample_jobs.append(pool.submit(sample_keyer.key, small))
+                if tracker is not None:
+                    min_area = int((p.key.despot_px * scale) ** 2) + 1
+                    tracker.add(small, _foreground_mask(small, screen, min_area))
             n += 1
             if callback:
                 callback({"stage": "analyse", "frame": t, "total": count})
@@ -135,9 +157,11 @@ class ClassicReplaceEngine:
             raise EngineInputError("the shot has no frames")
         if n < count:
             raise EngineInputError(f"the shot ended after {n} of {count} frames")
-        t0 = time.perf_counter()
+        for job in sample_jobs:
+            res = job.result()
+            white.add(res.fg, (res.alpha > 0.98).astype(np.float32))
         path, cam_report = self._camera(tracker, count, size, scale)
-        plate_refs, ref_report = self._place_references(refs, path, size, cam_report)
+        plate_refs, ref_report = self._place_references(refs, path, size, cam_report, registration.result())
         bg_white = WhitePoint()
         for r in refs:
             bg_white.add(r.image[::4, ::4])  # a white point needs no full resolution
@@ -149,7 +173,7 @@ class ClassicReplaceEngine:
                                     "confidence": round(gains.confidence, 3),
                                     "foreground_white": [round(g, 4) for g in gains.fg_white],
                                     "background_white": [round(g, 4) for g in gains.bg_white]})
-        self.timing["analysis_s"] += time.perf_counter() - t0
+        self.timing["analysis_s"] += time.perf_counter() - t_start - waited
         return screen, matted, size, path, plate_refs, gains
 
     def _camera(self, tracker: ScreenTracker | None, count: int, size: tuple[int, int], scale: float):
@@ -180,14 +204,13 @@ class ClassicReplaceEngine:
         return path, report
 
     def _place_references(self, refs: list[Reference], path: list[np.ndarray], size: tuple[int, int],
-                          cam_report: dict):
+                          cam_report: dict, reg):
         """Where each still sits in frame-0 coordinates, and (maybe) the path pinned to them."""
         p = self.p
         w, h = size
         refs = sorted(refs, key=lambda r: r.anchor)
         report: dict = {"anchors": [r.anchor for r in refs]}
         if len(refs) > 1:
-            reg = register_references([r.image for r in refs], max_side=1024)
             report.update(registered=reg.ok, inliers=reg.inliers,
                           residual_px=[round(x, 3) if np.isfinite(x) else None for x in reg.residual_px])
             base = path[refs[0].anchor]
@@ -224,20 +247,39 @@ class ClassicReplaceEngine:
         keyer = None if matted else Keyer(p.key, screen)
         harmoniser = None
         self.timing["render_s"] += time.perf_counter() - t0
-        # the background does not depend on the frame's pixels: render it on a second thread
-        # while this one keys (numpy and OpenCV release the GIL, so the two overlap)
-        with ThreadPoolExecutor(1, thread_name_prefix="paicli-plate") as pool:
-            for t, img in enumerate(frames()):
-                if t >= count:
-                    break
+        # frames are keyed up to the temporal hold and their backgrounds rendered on worker
+        # threads, a frame or two ahead, while this thread finishes the previous frame in
+        # order (numpy and OpenCV release the GIL, so the work overlaps on every core)
+        pending: deque = deque()
+        source = iter(frames())
+        read = 0
+        t_start = time.perf_counter()
+        waited = 0.0  # decoding and the consumer's time between frames: not the engine's
+        with ThreadPoolExecutor(2, thread_name_prefix="paicli-replace") as pool:
+            def submit_next() -> None:
+                nonlocal read, waited
+                if read >= count:
+                    return
                 t0 = time.perf_counter()
-                bg_job = pool.submit(renderer.render, t)
+                img = next(source, None)
+                waited += time.perf_counter() - t0
+                if img is None:
+                    return
+                prep = None if matted else pool.submit(keyer.prepare, img[..., :3])
+                pending.append((read, img, prep, pool.submit(renderer.render, read)))
+                read += 1
+
+            for _ in range(self.lookahead):
+                submit_next()
+            while pending:
+                t, img, prep, bg_job = pending.popleft()
+                submit_next()
                 if matted:
                     alpha = np.clip(img[..., 3], 0.0, 1.0) if img.shape[-1] == 4 else np.ones(img.shape[:2], np.float32)
                     fg = img[..., :3] / np.maximum(alpha, 1e-6)[..., None]
                     spill = None
                 else:
-                    res = keyer.key(img[..., :3])
+                    res = keyer.finish(prep.result())
                     alpha, fg, spill = res.alpha, res.fg, res.spill
                 bg = bg_job.result()
                 if harmoniser is None:
@@ -246,9 +288,13 @@ class ClassicReplaceEngine:
                                             screen.kind if screen else "green", seed=p.seed)
                     self.report["grain_sigma"] = round(grain, 5)
                 comp, relit, bg = harmoniser.composite(fg, alpha, bg, spill, t)
-                self.timing["render_s"] += time.perf_counter() - t0
                 self.timing["frames"] += 1
+                t0 = time.perf_counter()
                 if callback:
                     callback({"stage": "render", "frame": t, "total": count})
                 yield FrameLayers(comp, relit, bg, alpha)
+                waited += time.perf_counter() - t0
+        self.timing["render_s"] += time.perf_counter() - t_start - waited
+        if self.timing["frames"] < count:
+            raise EngineInputError(f"the shot ended after {self.timing['frames']} of {count} frames")
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}

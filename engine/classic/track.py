@@ -107,6 +107,7 @@ class ScreenTracker:
         self._ref_pts: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._prev_pts: np.ndarray | None = None
+        self._prev_mask: np.ndarray | None = None
 
     def _features(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
         pts = cv2.goodFeaturesToTrack(gray, self.max_points, 0.01, 7, mask=mask, blockSize=7)
@@ -122,42 +123,64 @@ class ScreenTracker:
         self.result.size = (gray.shape[1], gray.shape[0])
         if self._ref is None:
             self._ref, self._ref_pts = gray, self._features(gray, mask)
-            self._prev, self._prev_pts = gray, self._ref_pts
+            self._prev, self._prev_pts, self._prev_mask = gray, self._ref_pts, mask
             h = np.eye(3)
             self._record(h, len(self._ref_pts), 0.0)
             return h
+        done = None
+        hist = self.result.frame_to_frame0
+        if len(hist) >= 2 and self.result.inliers[-1] > 0:
+            # a steadily moving camera: the last step repeated predicts this frame well enough
+            # for the direct re-anchor, and the frame-to-frame pass can be skipped
+            predicted = hist[-1] @ np.linalg.inv(hist[-2]) @ hist[-1]
+            done = self._reanchor(gray, mask, predicted / predicted[2, 2])
+            if done is not None and not done[2] < 0.5 * RANSAC_PX:
+                done = None
+        if done is None:
+            chained = self._chained(gray)
+            done = self._reanchor(gray, mask, chained) or (chained, 0, float("nan"))
+        h_final, n_inl, resid = done
+        h_final = h_final / h_final[2, 2]
+        self._prev, self._prev_pts, self._prev_mask = gray, None, mask
+        self._record(h_final, n_inl, resid)
+        return h_final
+
+    def _chained(self, gray: np.ndarray) -> np.ndarray:
+        """This frame's homography from the previous frame's, by frame-to-frame tracking."""
         h_prev = self.result.frame_to_frame0[-1]
-        # 1. frame to frame, chained
-        h_chain = h_prev
+        if self._prev_pts is None:  # found when first needed
+            self._prev_pts = self._features(self._prev, self._prev_mask)
         if len(self._prev_pts) >= MIN_SIMILARITY:
             cur, ok = _lk(self._prev, gray, self._prev_pts)
             if ok.sum() >= MIN_SIMILARITY:
-                h_step, inl = fit_motion(cur[ok], self._prev_pts[ok], self.min_inliers)
+                h_step, _ = fit_motion(cur[ok], self._prev_pts[ok], self.min_inliers)
                 if h_step is not None:
-                    h_chain = h_prev @ h_step
-        # 2. re-anchor on frame 0: its points, predicted into this frame by the chained estimate
-        h_final, n_inl, resid = h_chain, 0, float("nan")
-        if len(self._ref_pts):
-            guess = _apply(np.linalg.inv(h_chain), self._ref_pts)
-            inside = ((guess[:, 0, 0] >= 0) & (guess[:, 0, 0] < gray.shape[1] - 1) &
-                      (guess[:, 0, 1] >= 0) & (guess[:, 0, 1] < gray.shape[0] - 1))
-            gi = guess[inside].astype(np.int32)
-            visible = inside.copy()
-            visible[inside] = mask[gi[:, 0, 1], gi[:, 0, 0]] > 0  # not behind the foreground now
-            if visible.sum() >= MIN_SIMILARITY:
-                cur, ok = _lk(self._ref, gray, self._ref_pts[visible], guess[visible], fb_px=1.0)
-                if ok.sum() >= MIN_SIMILARITY:
-                    h_direct, inl = fit_motion(cur[ok], self._ref_pts[visible][ok], self.min_inliers)
-                    if h_direct is not None:
-                        h_final = h_direct
-                        n_inl = int(inl.sum())
-                        proj = _apply(h_direct, cur[ok][inl.ravel() > 0])
-                        resid = float(np.linalg.norm((proj - self._ref_pts[visible][ok][inl.ravel() > 0])
-                                                     .reshape(-1, 2), axis=1).mean())
-        h_final = h_final / h_final[2, 2]
-        self._prev, self._prev_pts = gray, self._features(gray, mask)
-        self._record(h_final, n_inl, resid)
-        return h_final
+                    return h_prev @ h_step
+        return h_prev
+
+    def _reanchor(self, gray: np.ndarray, mask: np.ndarray, guess_h: np.ndarray):
+        """Frame 0's points tracked straight into this frame from the guess ``guess_h``:
+        (homography, inliers, mean residual px), or None when too few points hold."""
+        if not len(self._ref_pts):
+            return None
+        guess = _apply(np.linalg.inv(guess_h), self._ref_pts)
+        inside = ((guess[:, 0, 0] >= 0) & (guess[:, 0, 0] < gray.shape[1] - 1) &
+                  (guess[:, 0, 1] >= 0) & (guess[:, 0, 1] < gray.shape[0] - 1))
+        gi = guess[inside].astype(np.int32)
+        visible = inside.copy()
+        visible[inside] = mask[gi[:, 0, 1], gi[:, 0, 0]] > 0  # not behind the foreground now
+        if visible.sum() < MIN_SIMILARITY:
+            return None
+        cur, ok = _lk(self._ref, gray, self._ref_pts[visible], guess[visible], fb_px=1.0)
+        if ok.sum() < MIN_SIMILARITY:
+            return None
+        h, inl = fit_motion(cur[ok], self._ref_pts[visible][ok], self.min_inliers)
+        if h is None:
+            return None
+        keep = inl.ravel() > 0
+        proj = _apply(h, cur[ok][keep])
+        resid = float(np.linalg.norm((proj - self._ref_pts[visible][ok][keep]).reshape(-1, 2), axis=1).mean())
+        return h, int(keep.sum()), resid
 
     def _record(self, h: np.ndarray, inliers: int, resid: float) -> None:
         self.result.frame_to_frame0.append(h)
