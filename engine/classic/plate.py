@@ -158,7 +158,9 @@ class BackgroundRenderer:
         self.anchors = list(anchors)
         self.path = [camera.normalised(h) for h in path]
         self.size = size
-        self._rgba = [_with_feather(s) for s in stills]
+        self._rgba = [_with_feather(s) for s in stills]  # weighted blending where stills end
+        self._plain = [np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(s[..., :3], np.float32),
+                                                         cv2.COLOR_RGB2RGBA)) for s in stills]  # A = 1
         self._frame0_to_ref = [np.linalg.inv(camera.normalised(h)) for h in ref_to_frame0]
         w, h = size
         self._focal = self.p.focal_px or camera.default_focal_px(w, h)
@@ -168,53 +170,87 @@ class BackgroundRenderer:
         m = self._frame0_to_ref[i] @ cam
         return camera.with_parallax(m, self.p.parallax, self._focal, self._centre)
 
-    def _covers(self, i: int, m: np.ndarray, out_size: tuple[int, int]) -> bool:
-        """Does still ``i`` (past its feathered border) cover the whole canvas under ``m``?"""
-        w, h = out_size
-        c = np.array([[[0, 0]], [[w - 1, 0]], [[w - 1, h - 1]], [[0, h - 1]]], np.float64)
+    def _covers(self, i: int, m: np.ndarray, region: tuple[int, int, int, int]) -> bool:
+        """Does still ``i`` (past its feathered border) cover the canvas ``region`` (x0, y0, x1,
+        y1, inclusive) under ``m``?"""
+        x0, y0, x1, y1 = region
+        c = np.array([[[x0, y0]], [[x1, y0]], [[x1, y1]], [[x0, y1]]], np.float64)
         p = cv2.perspectiveTransform(c, m).reshape(-1, 2)
         rh, rw = self._rgba[i].shape[:2]
         margin = max(2.0, _FEATHER * max(rh, rw)) + 1
         return bool(((p[:, 0] >= margin) & (p[:, 0] <= rw - 1 - margin) &
                      (p[:, 1] >= margin) & (p[:, 1] <= rh - 1 - margin)).all())
 
-    def _sharp(self, t: int, out_size: tuple[int, int], offset: np.ndarray) -> np.ndarray:
-        """Unblurred background of frame ``t`` on a canvas (canvas pixel -> frame pixel by
-        ``offset``): float32 (h, w, 4), colour in RGB and 1 in A."""
+    def _sharp(self, t: int, out_size: tuple[int, int], margin: int = 0) -> np.ndarray:
+        """Unblurred background of frame ``t`` on a canvas ``margin`` px larger than the frame
+        on every side: float32 (h, w, 4), colour in RGB and 1 in A."""
         weights = temporal_weights(self.anchors, t)
+        offset = np.array([[1, 0, -margin], [0, 1, -margin], [0, 0, 1.0]])  # canvas px -> frame px
         cam = self.path[t] @ offset
         maps = [self._frame_to_ref(i, cam) for i in range(len(self._rgba))]
         primary = [i for i in range(len(weights)) if weights[i] > _OTHERS]
-        # the other stills only fill what the bracketing ones do not show: skip them when
-        # one of those covers the whole canvas
-        use = primary if any(self._covers(i, maps[i], out_size) for i in primary) else range(len(weights))
+        canvas = (0, 0, out_size[0] - 1, out_size[1] - 1)
+        frame = (margin, margin, out_size[0] - 1 - margin, out_size[1] - 1 - margin)
+        if all(self._covers(i, maps[i], frame) for i in primary):
+            # the common case: the bracketing stills show the whole frame, so a plain weighted
+            # sum does (the blur margin around the frame repeats their edges)
+            total = float(sum(weights[i] for i in primary))
+            out, w_out = None, 0.0
+            for i in primary:
+                warped = cv2.warpPerspective(self._plain[i], maps[i], out_size,
+                                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                             borderMode=cv2.BORDER_REPLICATE)
+                w_i = float(weights[i]) / total
+                if out is None:
+                    out, w_out = warped, w_i
+                else:
+                    out, w_out = cv2.addWeighted(out, w_out / (w_out + w_i), warped, w_i / (w_out + w_i), 0.0), w_out + w_i
+            return out
+        # the other stills only fill what the bracketing ones do not show: skip them when one of
+        # those covers the frame
+        use = primary if any(self._covers(i, maps[i], frame) for i in primary) else list(range(len(weights)))
         acc = None
         for i in use:
             warped = cv2.warpPerspective(self._rgba[i], maps[i], out_size,
                                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                         borderMode=cv2.BORDER_REPLICATE)
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
             acc = cv2.multiply(warped, (float(weights[i]),) * 4) if acc is None else \
                 cv2.scaleAdd(warped, float(weights[i]), acc)
-        inv = cv2.divide(1.0, cv2.max(acc[..., 3], 1e-12))
-        return cv2.multiply(acc, cv2.merge([inv, inv, inv, inv]))
+        total = float(sum(weights[i] for i in use))
+        if all(self._covers(i, maps[i], canvas) for i in use):  # the weights sum to ``total`` everywhere
+            return cv2.multiply(acc, (1.0 / total,) * 4)
+        weight = np.ascontiguousarray(acc[..., 3])
+        inv = cv2.divide(1.0, cv2.max(weight, 1e-12))
+        out = cv2.multiply(acc, cv2.merge([inv, inv, inv, inv]))
+        known = (weight >= 1e-12).astype(np.uint8)  # a still's feathered edge still counts
+        if cv2.countNonZero(known) == known.size:
+            return out
+        # beyond every still: the nearest shown pixels, repeated outwards
+        x0, y0, x1, y1 = frame
+        if cv2.countNonZero(known[y0:y1 + 1, x0:x1 + 1]) == (y1 - y0 + 1) * (x1 - x0 + 1):
+            # only the blur margin: the frame's own edge repeated is all it needs
+            base = cv2.copyMakeBorder(np.ascontiguousarray(out[y0:y1 + 1, x0:x1 + 1]), margin, margin, margin,
+                                      margin, cv2.BORDER_REPLICATE)
+            cv2.copyTo(out, known, base)
+            return base
+        return _extend(out, known)  # a camera move that leaves every still
 
     def render(self, t: int) -> np.ndarray:
-        """Background of frame ``t``: float32 (H, W, 3) linear, motion-blurred like the shot."""
+        """Background of frame ``t``: float32 (H, W, 3) linear, motion-blurred like the shot
+        (the plate averaged over camera positions from shutter open to shutter close)."""
         w, h = self.size
         offsets = camera.shutter_offsets(self.path, t, self.p.shutter, w, h, max(1.0, self.p.blur_spacing * h))
-        if offsets == [0.0]:
-            bg = self._sharp(t, (w, h), np.eye(3))
+        if len(offsets) == 1:
+            bg = self._sharp(t, (w, h))
         else:
-            here = self.path[t]
-            subs = [np.linalg.inv(here) @ camera.at_time(self.path, t + s) for s in offsets]
+            here_inv = np.linalg.inv(self.path[t])
+            subs = [here_inv @ camera.at_time(self.path, t + s) for s in offsets]  # frame px at t+s -> at t
             margin = int(np.ceil(max(camera.corner_motion_px(m, w, h) for m in subs))) + 2
-            shift = np.array([[1, 0, -margin], [0, 1, -margin], [0, 0, 1.0]])  # canvas px -> frame px
-            canvas = self._sharp(t, (w + 2 * margin, h + 2 * margin), shift)
-            to_canvas = np.linalg.inv(shift)
+            canvas = self._sharp(t, (w + 2 * margin, h + 2 * margin), margin)
+            shift = np.array([[1, 0, margin], [0, 1, margin], [0, 0, 1.0]])  # frame px -> canvas px
             bg = None
             for m in subs:  # RGBA warps: four channels run faster than three
-                warped = cv2.warpPerspective(canvas, to_canvas @ m, (w, h),
-                                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                warped = cv2.warpPerspective(canvas, shift @ m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                              borderMode=cv2.BORDER_REPLICATE)
                 bg = warped if bg is None else cv2.add(bg, warped, dst=bg)
             bg = cv2.multiply(bg, (1.0 / len(subs),) * 4)
@@ -222,3 +258,19 @@ class BackgroundRenderer:
         if self.p.defocus_px > 0:
             bg = cv2.GaussianBlur(bg, (0, 0), self.p.defocus_px)
         return bg
+
+
+def _extend(img: np.ndarray, known: np.ndarray, factor: int = 4) -> np.ndarray:
+    """Fill pixels where ``known`` (uint8) is 0 from the known ones around them: a push-pull
+    fill at 1/``factor`` resolution (what no still shows can only be guessed smoothly)."""
+    from engine.classic.screen import fill_holes
+
+    h, w = known.shape
+    size = (max(1, w // factor), max(1, h // factor))
+    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    small_known = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    if not small_known.any():
+        return img
+    filled = cv2.resize(fill_holes(small, small_known), (w, h), interpolation=cv2.INTER_LINEAR)
+    cv2.copyTo(img, known, filled)
+    return filled
