@@ -147,13 +147,46 @@ class Harmoniser:
             pad = 64
             self._noise = self._rng.standard_normal((h + pad, w + pad, 3), np.float32) * np.float32(self.grain_sigma)
 
-    def _local_light(self, bg: np.ndarray) -> np.ndarray:
-        """Colour of the light around each pixel (heavily blurred background), at low cost."""
+    def _fields(self, bg: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Low-resolution (h, w, 3) fields from the background: the colour the removed spill
+        comes back in (per unit of spill), and the grain's amplitude. Both vary slowly."""
         h, w = bg.shape[:2]
         f = max(1, min(h, w) // 64)
         small = cv2.resize(bg, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), 3.0)
-        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        tint = amp = None
+        if self.p.spill_replace > 0:
+            # the light the screen's spill stood for, in the colour of the new background around
+            # it: luminance kept (the screen channel's share), hue from the background
+            light = cv2.GaussianBlur(small, (0, 0), 3.0)
+            lum = cv2.max(cv2.transform(light, LUMA[None]), 1e-4)
+            tint = cv2.multiply(light, cv2.merge([1.0 / lum] * 3), scale=self.p.spill_replace * float(LUMA[self._ch]))
+        if self._noise is not None:  # sigma in sqrt units -> linear: d(v^2) = 2 v dv
+            amp = cv2.multiply(cv2.sqrt(cv2.threshold(small, 0.0, 0.0, cv2.THRESH_TOZERO)[1]), (2.0, 2.0, 2.0, 0.0))
+        return tint, amp
+
+    def _noise_at(self, h: int, w: int) -> np.ndarray:
+        oy, ox = (int(x) for x in self._rng.integers(0, 64, 2))
+        return self._noise[oy:oy + h, ox:ox + w]
+
+    def composite_keyed(self, img: np.ndarray, plate: np.ndarray, alpha: np.ndarray, bg: np.ndarray,
+                        despill: str, despill_strength: float, frame: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`composite` straight from the keyed picture: unmix against the clean plate,
+        despill, relight, spill light, grain and composite in one pass over the frame
+        (:mod:`engine.classic.fused`). Same results as the keyer's unmix and despill followed
+        by :meth:`composite`."""
+        from engine.classic.fused import DESPILL_MODES, keyed_composite
+
+        h, w = bg.shape[:2]
+        tint, amp = self._fields(bg)
+        dummy = np.zeros((1, 1, 3), np.float32)
+        noise = self._noise_at(h, w) if amp is not None else dummy
+        comp, relit, bg_out = (np.empty((h, w, 3), np.float32) for _ in range(3))
+        mode = DESPILL_MODES[despill] if despill_strength > 0 else 0
+        keyed_composite(img, plate, np.ascontiguousarray(alpha, np.float32), self._ch, mode, float(despill_strength),
+                        self._gain, dummy if tint is None else tint, tint is not None, bg, noise,
+                        dummy if amp is None else amp, amp is not None, comp, relit, bg_out)
+        return self._wrap(comp, alpha, bg_out), relit, bg_out
 
     def composite(self, fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray, spill: np.ndarray | None,
                   frame: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -162,24 +195,25 @@ class Harmoniser:
         ``fg`` straight despilled colour, ``spill`` (H, W) the screen-channel amount the
         despill removed (or None), ``bg`` the rendered background.
         """
+        h, w = bg.shape[:2]
+        tint, amp = self._fields(bg)
         relit = cv2.multiply(fg, tuple(float(x) for x in self._gain) + (0.0,))
-        if spill is not None and self.p.spill_replace > 0:
-            light = self._local_light(bg)
-            lum = cv2.max(cv2.transform(light, LUMA[None]), 1e-4)
-            k = cv2.divide(spill, lum, scale=self.p.spill_replace * float(LUMA[self._ch]))
-            relit = cv2.add(relit, cv2.multiply(light, cv2.merge([k, k, k])))
-        if self._noise is not None:
-            h, w = bg.shape[:2]
-            oy, ox = (int(x) for x in self._rng.integers(0, 64, 2))
-            n = self._noise[oy:oy + h, ox:ox + w]
-            # sigma in sqrt units -> linear: d(v^2) = 2 v dv
-            bg = cv2.add(bg, cv2.multiply(n, cv2.sqrt(cv2.threshold(bg, 0.0, 0.0, cv2.THRESH_TOZERO)[1]), scale=2.0))
+        if spill is not None and tint is not None:
+            tint = cv2.resize(tint, (w, h), interpolation=cv2.INTER_LINEAR)
+            relit = cv2.add(relit, cv2.multiply(tint, cv2.merge([spill, spill, spill])))
+        if amp is not None:
+            amp = cv2.resize(amp, (w, h), interpolation=cv2.INTER_LINEAR)
+            bg = cv2.add(bg, cv2.multiply(self._noise_at(h, w), amp))
         a = np.ascontiguousarray(alpha, np.float32)
         comp = cv2.blendLinear(relit, bg, a, cv2.subtract(1.0, a))
-        if self.p.light_wrap > 0:
-            r = self.p.light_wrap_px
-            inv = 1.0 - cv2.GaussianBlur(alpha, (0, 0), r / 2)
-            edge = alpha * inv  # foreground pixels near the background
-            wrap = cv2.GaussianBlur(bg * (1.0 - alpha[..., None]), (0, 0), r / 2) / np.maximum(inv[..., None], 0.05)
-            comp += (self.p.light_wrap * edge)[..., None] * (wrap - comp)  # blend towards the light behind
-        return comp, relit, bg
+        return self._wrap(comp, alpha, bg), relit, bg
+
+    def _wrap(self, comp: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        """Light wrap: the background's light over the foreground's edges."""
+        if self.p.light_wrap <= 0:
+            return comp
+        r = self.p.light_wrap_px
+        inv = 1.0 - cv2.GaussianBlur(alpha, (0, 0), r / 2)
+        edge = alpha * inv  # foreground pixels near the background
+        wrap = cv2.GaussianBlur(bg * (1.0 - alpha[..., None]), (0, 0), r / 2) / np.maximum(inv[..., None], 0.05)
+        return comp + (self.p.light_wrap * edge)[..., None] * (wrap - comp)  # blend towards the light behind

@@ -191,16 +191,33 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     f_est = fill_holes(_down(img, f), _down(solid.astype(np.float32), f) > 0.99)
     if colour_blur_px > 0:
         f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
-    f_est = _up(f_est, img.shape)
     picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
     where = np.nonzero(band)  # the band is a thin fraction of the frame: solve there only
     c = plate[where]
-    fc = f_est[where] - c
+    if f > 1:  # the subject colour is smooth: sample its low-resolution estimate at the band only
+        f_band = _sample(f_est, (where[1].astype(np.float32) + 0.5) / f - 0.5,
+                         (where[0].astype(np.float32) + 0.5) / f - 0.5)
+    else:
+        f_band = f_est[where]
+    fc = f_band - c
     ic = picture[where] - c
     den = np.maximum(np.einsum("ij,ij->i", fc, fc), 1e-4)
     out = alpha.astype(np.float32, copy=True)
     out[where] = np.clip(np.einsum("ij,ij->i", ic, fc) / den, 0.0, 1.0)
     return out
+
+
+def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples (N, C) of ``img`` at pixel coordinates ``x``, ``y`` (N,), as
+    ``cv2.resize`` would place them (edges repeated)."""
+    n, cols = len(x), 1024  # remap wants maps under 32767 on a side: fold the list into rows
+    rows = max(1, -(-n // cols))
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n], my[:n] = x, y
+    out = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * cols, -1)[:n]
 
 
 def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:
@@ -367,18 +384,24 @@ class Keyer:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
         return PreparedFrame(img, plate, alpha)
 
-    def finish(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
-               core: np.ndarray | None = None) -> KeyResult:
-        """Temporal hold (frames must be finished in order), user mattes, unmix and despill."""
+    def finish_matte(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
+                     core: np.ndarray | None = None) -> np.ndarray:
+        """The final matte: temporal hold (frames must be finished in order), boxes, user mattes."""
         p = self.p
-        img, plate = frame.img, frame.plate
-        alpha = self._temporal(img, frame.alpha)
+        alpha = self._temporal(frame.img, frame.alpha)
         alpha = apply_boxes(alpha, p)
         if garbage is not None:
             alpha = alpha * (1.0 - garbage)
         if core is not None:
             alpha = np.maximum(alpha, core)
-        alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
+        return np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
+
+    def finish(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
+               core: np.ndarray | None = None) -> KeyResult:
+        """:meth:`finish_matte`, then unmix and despill."""
+        p = self.p
+        img, plate = frame.img, frame.plate
+        alpha = self.finish_matte(frame, garbage, core)
         fg = unmix(img, alpha, plate)
         fg, spill = despill(fg, self.screen.kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
         return KeyResult(alpha, fg, plate, spill)

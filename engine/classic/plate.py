@@ -79,7 +79,7 @@ def register_references(images: list[np.ndarray], max_side: int = 1920) -> Regis
     """Register every still to the first (see the module notes). A still that cannot be
     registered (too few matches) gets the identity and ``ok`` False: it is then assumed to
     show the first still's view."""
-    sift = cv2.SIFT_create(4000)
+    sift = cv2.SIFT_create(2000)
     out = Registration([np.eye(3)], [0], [0.0], [True])
     if not images:
         return out
@@ -141,7 +141,7 @@ class PlateParams:
     parallax: float = 1.0  # 1: background glued to the screen plane; 0: at infinity (rotation only)
     focal_px: float | None = None  # for parallax < 1; default: a normal lens
     defocus_px: float = 0.0  # Gaussian blur (sigma, px of the frame) of the background
-    blur_spacing: float = 1.0 / 360  # distance the background travels between shutter samples, in frame heights
+    blur_spacing: float = 1.0 / 300  # distance the background travels between shutter samples, in frame heights
 
 
 class BackgroundRenderer:
@@ -262,15 +262,21 @@ class BackgroundRenderer:
 
 def _extend(img: np.ndarray, known: np.ndarray, factor: int = 4) -> np.ndarray:
     """Fill pixels where ``known`` (uint8) is 0 from the known ones around them: a push-pull
-    fill at 1/``factor`` resolution (what no still shows can only be guessed smoothly)."""
+    fill at 1/``factor`` resolution (what no still shows can only be guessed smoothly), worked
+    on the holes' bounding box and a band of known pixels around it."""
     from engine.classic.screen import fill_holes
 
     h, w = known.shape
-    size = (max(1, w // factor), max(1, h // factor))
-    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-    small_known = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
+    x, y, bw, bh = cv2.boundingRect(np.where(known == 0, 255, 0).astype(np.uint8))
+    pad = max(16, (bw + bh) // 4)
+    x0, y0, x1, y1 = max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
+    roi, roi_known = img[y0:y1, x0:x1], known[y0:y1, x0:x1]
+    size = (max(1, (x1 - x0) // factor), max(1, (y1 - y0) // factor))
+    small = cv2.resize(roi, size, interpolation=cv2.INTER_AREA)
+    small_known = cv2.resize(roi_known.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.99
     if not small_known.any():
         return img
-    filled = cv2.resize(fill_holes(small, small_known), (w, h), interpolation=cv2.INTER_LINEAR)
-    cv2.copyTo(img, known, filled)
-    return filled
+    filled = cv2.resize(fill_holes(small, small_known), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    cv2.copyTo(np.ascontiguousarray(roi), roi_known, filled)
+    img[y0:y1, x0:x1] = filled
+    return img

@@ -98,7 +98,7 @@ class ClassicReplaceEngine:
 
     def _register(self, refs: list[Reference]):
         refs = sorted(refs, key=lambda r: r.anchor)
-        return register_references([r.image for r in refs], max_side=1024) if len(refs) > 1 else None
+        return register_references([r.image for r in refs], max_side=800) if len(refs) > 1 else None
 
     def _analyse_frames(self, frames, count, refs, callback, pool, registration):
         p = self.p
@@ -140,13 +140,14 @@ class ClassicReplaceEngine:
                 small = img[..., :3] if scale == 1.0 else cv2.resize(
                     img[..., :3], (round(size[0] * scale), round(size[1] * scale)), interpolation=cv2.INTER_AREA)
                 if t in samples and not matted:
-                    if sample_keyer is None:
+                    if sample_keyer is None:  # a white point needs no detail: key at half the tracking size
                         sample_keyer = Keyer(KeyParams(**{**p.key.__dict__, "temporal": 0.0,
-                                                          "despot_px": max(1, int(p.key.despot_px * scale)),
-                                                          "edge_protect_px": max(1, int(p.key.edge_protect_px * scale)),
-                                                          "core_erode_px": max(1, int(p.key.core_erode_px * scale))
+                                                          "despot_px": max(1, int(p.key.despot_px * scale / 2)),
+                                                          "edge_protect_px": max(1, int(p.key.edge_protect_px * scale / 2)),
+                                                          "core_erode_px": max(1, int(p.key.core_erode_px * scale / 2))
                                                           if p.key.core_erode_px else 0}), screen)
-                    sample_jobs.append(pool.submit(sample_keyer.key, small))
+                    sample_jobs.append(pool.submit(sample_keyer.key, cv2.resize(small, None, fx=0.5, fy=0.5,
+                                                                                interpolation=cv2.INTER_AREA)))
                 if tracker is not None:
                     min_area = int((p.key.despot_px * scale) ** 2) + 1
                     tracker.add(small, _foreground_mask(small, screen, min_area))
@@ -276,18 +277,21 @@ class ClassicReplaceEngine:
                 submit_next()
                 if matted:
                     alpha = np.clip(img[..., 3], 0.0, 1.0) if img.shape[-1] == 4 else np.ones(img.shape[:2], np.float32)
-                    fg = img[..., :3] / np.maximum(alpha, 1e-6)[..., None]
-                    spill = None
                 else:
-                    res = keyer.finish(prep.result())
-                    alpha, fg, spill = res.alpha, res.fg, res.spill
+                    frame = prep.result()
+                    alpha = keyer.finish_matte(frame)
                 bg = bg_job.result()
                 if harmoniser is None:
                     grain = 0.0 if matted else measure_grain(img[..., :3], (alpha < 0.005).astype(np.float32))
                     harmoniser = Harmoniser(p.harmonise, gains, grain, size,
                                             screen.kind if screen else "green", seed=p.seed)
                     self.report["grain_sigma"] = round(grain, 5)
-                comp, relit, bg = harmoniser.composite(fg, alpha, bg, spill, t)
+                if matted:
+                    fg = img[..., :3] / np.maximum(alpha, 1e-6)[..., None]
+                    comp, relit, bg = harmoniser.composite(fg, alpha, bg, None, t)
+                else:
+                    comp, relit, bg = harmoniser.composite_keyed(frame.img, frame.plate, alpha, bg, p.key.despill,
+                                                                 p.key.despill_strength, t)
                 self.timing["frames"] += 1
                 t0 = time.perf_counter()
                 if callback:

@@ -142,7 +142,7 @@ def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity:
         return clean_plate_at(img, screen, smooth_px, purity, margin_px)
     plate, mask = clean_plate_at(_down(img, f), screen, smooth_px / f, purity, max(1, margin_px // f))
     full_mask = cv2.resize(mask.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
-    return _up(plate, img.shape).astype(np.float32), full_mask.astype(bool)
+    return _up(plate, img.shape).astype(np.float32, copy=False), full_mask.astype(bool)
 
 
 def clean_plate_at(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,

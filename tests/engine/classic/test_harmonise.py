@@ -262,3 +262,25 @@ def test_grain_is_the_same_for_the_same_seed():
     c = Harmoniser(params(grain=1.0), GAINS, 0.01, (W, H), seed=4).composite(fg, alpha, bg, None)[2]
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("despill_mode, kind", [("limit", "green"), ("subtract", "blue"), ("none", "green")])
+def test_the_one_pass_composite_from_the_key_equals_unmix_despill_then_composite(despill_mode, kind):
+    from engine.classic.keyer import despill, unmix
+
+    rng = np.random.default_rng(5)
+    h, w = 72, 128
+    img = rng.random((h, w, 3), dtype=np.float32)
+    plate = np.broadcast_to(np.array([0.05, 0.4, 0.08] if kind == "green" else [0.05, 0.08, 0.4], np.float32),
+                            (h, w, 3)).copy()
+    alpha = np.clip(rng.random((h, w), dtype=np.float32) * 1.3 - 0.1, 0, 1)
+    bg = rng.random((h, w, 3), dtype=np.float32)
+    params = HarmoniseParams(spill_replace=0.8, grain=1.0)
+    gains = Gains((0.9, 1.0, 1.2), (1, 1, 1), (1, 1, 1))
+    a = Harmoniser(params, gains, 0.01, (w, h), kind, seed=4)
+    b = Harmoniser(params, gains, 0.01, (w, h), kind, seed=4)
+    fg, spill = despill(unmix(img, alpha, plate), kind, despill_mode, 0.9, with_amount=True)
+    want = a.composite(fg, alpha, bg, spill)
+    got = b.composite_keyed(img, plate, alpha, bg, despill_mode, 0.9)
+    for g, wnt in zip(got, want):
+        np.testing.assert_allclose(g, wnt, atol=2e-4, rtol=1e-3)

@@ -296,3 +296,23 @@ def test_screen_gain_below_one_keeps_the_far_screen_transparent():
     res = key(composite(alpha, uneven_screen("green")), screen_gain=0.8)
     far = away_from(alpha <= 0.0, KeyParams().edge_protect_px + 4)
     assert res.alpha[far].max() < 0.02
+
+
+def test_the_edge_re_solve_at_hd_samples_the_subject_colour_as_a_full_upscale_would():
+    """At 1080 lines the subject colour is estimated at half size and sampled only along the
+    edge band; the matte must equal the one from upscaling the whole estimate."""
+    from engine.classic import keyer as k
+    from engine.classic.screen import _down, _up, fill_holes
+
+    rng = np.random.default_rng(3)
+    h, w = 1080, 96
+    img = rng.random((h, w, 3), dtype=np.float32)
+    plate = np.broadcast_to(np.array([0.05, 0.4, 0.08], np.float32), (h, w, 3)).copy()
+    alpha = np.clip(rng.random((h, w), dtype=np.float32) * 1.2, 0, 1)
+    band = np.ones((h, w), bool)  # more band pixels than remap takes on one side
+    got = k.refine_with_colours(img, alpha, plate, band)
+    f_est = cv2.GaussianBlur(fill_holes(_down(img, 2), _down((alpha > 0.93).astype(np.float32), 2) > 0.99),
+                             (0, 0), 1.5)
+    fc = _up(f_est, img.shape) - plate
+    want = np.clip(((img - plate) * fc).sum(-1) / np.maximum((fc * fc).sum(-1), 1e-4), 0, 1)
+    np.testing.assert_allclose(got, want, atol=2e-3)
