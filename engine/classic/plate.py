@@ -27,6 +27,7 @@ from engine.classic.track import to_gray8
 _FEATHER = 0.01  # fraction of the still's larger side over which its weight fades at its borders
 _FLOOR = 1e-6  # weight of a still's replicated border beyond its edge: fills holes, never wins
 _OTHERS = 1e-2  # temporal weight of stills other than the two bracketing the frame
+MOSAIC_MAX_AREA = 4  # stitched plates up to this many frames in area are built once, up front
 
 
 @dataclass
@@ -165,6 +166,76 @@ class BackgroundRenderer:
         w, h = size
         self._focal = self.p.focal_px or camera.default_focal_px(w, h)
         self._centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+        self._mosaics, self._mosaic_origin = self._build_mosaics(stills, ref_to_frame0)
+        if self._mosaics is not None:  # the per-frame stills are no longer needed
+            self._rgba, self._plain = [], []
+
+    def _build_mosaics(self, stills: list[np.ndarray], ref_to_frame0: list[np.ndarray]):
+        """Per still, the stitched plate in that still's own pixel grid, extended to take in
+        every other still: inside the still its pixels exactly (no resampling), beyond it
+        the others blended, holes filled. A frame between two anchors is then a mix of two
+        warped mosaics. None when the stills spread too far (over ``MOSAIC_MAX_AREA``
+        frames): each frame is then built from the stills themselves."""
+        w, h = self.size
+        mosaics = []
+        for k, own in enumerate(stills):
+            kh, kw = own.shape[:2]
+            to_k = [self._frame0_to_ref[k] @ camera.normalised(m) for m in ref_to_frame0]  # still i px -> still k px
+            pts = []
+            for s, m in zip(stills, to_k):
+                sh, sw = s.shape[:2]
+                c = np.array([[[0, 0]], [[sw - 1, 0]], [[sw - 1, sh - 1]], [[0, sh - 1]]], np.float64)
+                pts.append(cv2.perspectiveTransform(c, m).reshape(-1, 2))
+            pts = np.concatenate(pts)
+            if not np.isfinite(pts).all():
+                return None, None
+            x0, y0 = np.minimum(np.floor(pts.min(axis=0)) - 2, 0).astype(int)
+            x1, y1 = np.maximum(np.ceil(pts.max(axis=0)) + 2, [kw - 1, kh - 1]).astype(int)
+            mw, mh = int(x1 - x0) + 1, int(y1 - y0) + 1
+            if mw * mh > MOSAIC_MAX_AREA * w * h:
+                return None, None
+            origin = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1.0]])  # still-k px -> mosaic px
+            acc = np.zeros((mh, mw, 4), np.float32)
+            gaps = [abs(self.anchors[i] - self.anchors[k]) for i in range(len(stills)) if i != k]
+            for i in range(len(stills)):
+                if i != k:  # the stills nearest in time fill first
+                    near = ((1.0 + min(gaps)) / (1.0 + abs(self.anchors[i] - self.anchors[k]))) ** 4.0
+                    acc = cv2.scaleAdd(cv2.warpPerspective(self._rgba[i], origin @ to_k[i], (mw, mh),
+                                                           flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
+                                                           borderValue=(0, 0, 0, 0)), near, acc)
+            weight = np.ascontiguousarray(acc[..., 3])
+            inv = cv2.divide(1.0, cv2.max(weight, 1e-12))
+            fill = cv2.multiply(acc, cv2.merge([inv, inv, inv, inv]))
+            known = (weight >= 1e-12).astype(np.uint8)
+            # the still itself, exactly, faded into the others over its feathered border where
+            # they show something, kept whole where they do not
+            ox, oy = -x0, -y0
+            region = fill[oy:oy + kh, ox:ox + kw]
+            a = np.where(known[oy:oy + kh, ox:ox + kw, None] > 0, self._rgba[k][..., 3:4], 1.0).astype(np.float32)
+            region[..., :3] = own[..., :3] * a + (1.0 - a) * region[..., :3]
+            known[oy:oy + kh, ox:ox + kw] = 1
+            if cv2.countNonZero(known) < known.size:
+                fill = _extend(fill, known)
+            fill[..., 3] = 1.0
+            mosaics.append((fill, origin))
+        return [m for m, _ in mosaics], [o for _, o in mosaics]
+
+    def _sharp_mosaic(self, t: int, out_size: tuple[int, int], margin: int) -> np.ndarray:
+        """:meth:`_sharp` from the mosaics: the bracketing stills' mosaics, warped and mixed."""
+        weights = temporal_weights(self.anchors, t)
+        offset = np.array([[1, 0, -margin], [0, 1, -margin], [0, 0, 1.0]])  # canvas px -> frame px
+        cam = self.path[t] @ offset
+        out, w_out = None, 0.0
+        for i in (i for i in range(len(weights)) if weights[i] > _OTHERS):
+            to_mosaic = self._mosaic_origin[i] @ self._frame_to_ref(i, cam)
+            warped = cv2.warpPerspective(self._mosaics[i], to_mosaic, out_size,
+                                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            w_i = float(weights[i])
+            if out is None:
+                out, w_out = warped, w_i
+            else:
+                out, w_out = cv2.addWeighted(out, w_out / (w_out + w_i), warped, w_i / (w_out + w_i), 0.0), w_out + w_i
+        return out
 
     def _frame_to_ref(self, i: int, cam: np.ndarray) -> np.ndarray:
         m = self._frame0_to_ref[i] @ cam
@@ -184,6 +255,8 @@ class BackgroundRenderer:
     def _sharp(self, t: int, out_size: tuple[int, int], margin: int = 0) -> np.ndarray:
         """Unblurred background of frame ``t`` on a canvas ``margin`` px larger than the frame
         on every side: float32 (h, w, 4), colour in RGB and 1 in A."""
+        if self._mosaics is not None:
+            return self._sharp_mosaic(t, out_size, margin)
         weights = temporal_weights(self.anchors, t)
         offset = np.array([[1, 0, -margin], [0, 1, -margin], [0, 0, 1.0]])  # canvas px -> frame px
         cam = self.path[t] @ offset
