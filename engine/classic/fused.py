@@ -1,9 +1,10 @@
-"""The per-pixel tail of replace in one pass: unmix, despill, relight, spill light, grain, composite.
+"""Per-pixel chains in one pass: the keyer's matte clean-ups, and the tail of replace (unmix,
+despill, relight, spill light, grain, composite).
 
 Each of these steps is a handful of arithmetic operations per pixel; done one array
 operation at a time they cost a full trip through memory each (a 1080p float frame is
 25 MB), which is what bounds them on a small machine. One compiled loop over the frame
-(numba, rows split over the cores) does them all in a single trip.
+(numba) does a whole chain in a single trip.
 
 Arrays are float32 scene-linear Rec.709: colour (H, W, 3), alpha (H, W). ``tint`` and
 ``amp`` are low-resolution (h, w, 3) fields sampled bilinearly as ``cv2.resize`` with
@@ -80,3 +81,40 @@ def keyed_composite(img, plate, alpha, screen_channel, despill_mode, despill_str
                 relit[y, x, c] = fc
                 bg_out[y, x, c] = b
                 comp[y, x, c] = fc * a + b * (1.0 - a)
+
+
+@numba.njit(cache=True)
+def clip_matte(alpha, edge, clip_black, span, floor):
+    """Away from the edge band: (a - clip_black) / span; in it: (a - floor) / (1 - floor);
+    both clipped to [0, 1]. float32 (H, W) out."""
+    h, w = alpha.shape
+    out = np.empty((h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            a = alpha[y, x]
+            v = (a - floor) / (1.0 - floor) if edge[y, x] else (a - clip_black) / span
+            out[y, x] = min(max(v, 0.0), 1.0)
+    return out
+
+
+@numba.njit(cache=True)
+def apply_despot(alpha, speck, clear, fill):
+    """The despot's verdicts, found at working scale (uint8 masks, nearest-neighbour sampled
+    as ``cv2.resize`` with ``INTER_NEAREST`` would), applied to the full-size matte: specks
+    and their faint surround (a < 0.5) become 0, small holes (a < 0.95) become 1."""
+    h, w = alpha.shape
+    hs, ws = speck.shape
+    ry, rx = hs / h, ws / w
+    out = np.empty((h, w), np.float32)
+    for y in range(h):
+        sy = min(int(y * ry), hs - 1)
+        for x in range(w):
+            sx = min(int(x * rx), ws - 1)
+            a = alpha[y, x]
+            v = a
+            if speck[sy, sx] or (clear[sy, sx] and a < 0.5):
+                v = 0.0
+            if fill[sy, sx] and a < 0.95:
+                v = 1.0
+            out[y, x] = v
+    return out

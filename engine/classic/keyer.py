@@ -120,15 +120,15 @@ def clip_matte(alpha: np.ndarray, p: KeyParams, edge: np.ndarray | None = None) 
     Hair lives within a few pixels of the matte's 0.5 contour, so it is never crushed; the
     screen far from the subject and the solid core are cleaned.
     """
-    a = np.clip(alpha, 0.0, 1.0)
-    span = max(p.clip_white - p.clip_black, 1e-3)
-    clipped = np.clip((alpha - p.clip_black) / span, 0.0, 1.0)
+    from engine.classic import fused
+
     if edge is None:
-        edge = _near_edge(a, p.edge_protect_px)
+        edge = _near_edge(np.clip(alpha, 0.0, 1.0), p.edge_protect_px)
+    span = max(p.clip_white - p.clip_black, 1e-3)
     # near an edge: only remove the noise floor of the screen, keep the soft values
     floor = p.edge_black * p.clip_black
-    soft = np.clip((alpha - floor) / (1 - floor), 0.0, 1.0)
-    return np.where(edge, soft, clipped).astype(np.float32, copy=False)
+    return fused.clip_matte(np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(edge, bool),
+                            float(p.clip_black), float(span), float(floor))
 
 
 def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
@@ -237,6 +237,7 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     ``max_area`` is in pixels of ``alpha``; components are found at working scale (specks
     and holes are judged by size, which survives a 2:1 reduction) and applied at full size.
     """
+    from engine.classic import fused
     from engine.classic.screen import _down, working_scale
 
     if max_area <= 0:
@@ -244,7 +245,8 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     f = working_scale(alpha.shape)
     small_alpha = _down(alpha, f)
     area = max(1, max_area // (f * f))
-    out = alpha.copy()
+    none = np.zeros(small_alpha.shape, np.uint8)
+    speck = clear = fill = none
     fg = (small_alpha > 0.05).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     small = np.zeros(n, bool)
@@ -256,17 +258,16 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
         # away from the subject, whose own wisps live there
         near_speck = cv2.distanceTransform(1 - speck, cv2.DIST_L2, 3) <= fringe_px / f + 1
         near_subject = cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) <= fringe_px / f
-        clear = _nearest((near_speck & ~near_subject).astype(np.uint8), alpha.shape) > 0
-        out[clear & (alpha < 0.5)] = 0.0
-        out[_nearest(speck, alpha.shape) > 0] = 0.0
+        clear = (near_speck & ~near_subject).astype(np.uint8)
     holes = (small_alpha < 0.95).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
     small = np.zeros(n, bool)
     small[1:] = stats[1:, cv2.CC_STAT_AREA] < max(1, area // 4)
     if small.any():
-        fill = _nearest(small[labels].astype(np.uint8), alpha.shape) > 0
-        out[fill & (alpha < 0.95)] = 1.0
-    return out
+        fill = small[labels].astype(np.uint8)
+    if speck is none and fill is none:
+        return alpha
+    return fused.apply_despot(np.ascontiguousarray(alpha, np.float32), speck, clear, fill)
 
 
 def shrink_grow(alpha: np.ndarray, px: float) -> np.ndarray:
