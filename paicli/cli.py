@@ -16,6 +16,7 @@ from paicli import __version__
 from paicli.commands import convert as convert_cmd
 from paicli.commands import example as example_cmd
 from paicli.commands import key as key_cmd
+from paicli.commands import model as model_cmd
 from paicli.commands import probe as probe_cmd
 from paicli.commands import replace as replace_cmd
 from paicli.errors import ExitCode, PaicliError
@@ -48,6 +49,7 @@ app.command("replace", help=replace_cmd.HELP)(replace_cmd.replace)
 app.command("probe", help=probe_cmd.HELP)(probe_cmd.probe)
 app.command("convert", help=convert_cmd.HELP)(convert_cmd.convert)
 app.command("example", help=example_cmd.HELP)(example_cmd.example)
+app.add_typer(model_cmd.app, name="model", help=model_cmd.HELP)
 
 
 def _fail(message: str, code: int) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 from paicli import __version__
 from paicli.media.timing import Timecode, format_rate
 
-OUTPUT_KINDS = ("comp", "matte", "fg", "layers", "camera", "sidecar", "timeline", "report", "media")
+OUTPUT_KINDS = ("comp", "matte", "fg", "layers", "camera", "sidecar", "timeline", "report", "media", "model")
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""DiT checkpoints: the tiny random one, and the loader real weights go through (safetensors only)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from paicli.checkpoints import describe, init_tiny, load_component
+from paicli.cli import run
+from paicli.errors import ConfigError, EngineUnavailableError, MissingInputError
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    init_tiny(d, seed=3)
+    return d
+
+
+def _copy(tiny, tmp_path):
+    import shutil
+
+    return shutil.copytree(tiny, tmp_path / "ckpt")
+
+
+def test_the_tiny_checkpoint_loads_through_the_real_loader_and_is_seeded(tiny, tmp_path):
+    model = load_component(tiny, "transformer")
+    vae = load_component(tiny, "vae")
+    assert type(model).__name__ == "WanTransformer3DModel" and type(vae).__name__ == "AutoencoderKLWan"
+    saved = load_file(str(tiny / "transformer" / "diffusion_pytorch_model.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    init_tiny(tmp_path / "again", seed=3)
+    assert describe(tmp_path / "again")["sha256"] == describe(tiny)["sha256"]
+
+
+def test_info_describes_components_sizes_and_hash(tiny, capsys):
+    assert run(["model", "info", str(tiny), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["summary"]
+    assert doc["tiny"] is True and doc["scheduler"] == "UniPCMultistepScheduler" and doc["prompt_embeds"]
+    tr = doc["components"]["transformer"]
+    assert tr["class"] == "WanTransformer3DModel" and tr["num_layers"] == 2 and tr["parameters"] > 0
+    assert tr["dtypes"] == ["F32"] and len(doc["sha256"]) == 64
+
+
+def test_init_tiny_reports_every_file_it_wrote(tmp_path, capsys):
+    assert run(["model", "init-tiny", str(tmp_path / "t"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    paths = {o["path"] for o in doc["outputs"]}
+    assert str(tmp_path / "t" / "transformer" / "diffusion_pytorch_model.safetensors") in paths
+    assert all(o["kind"] == "model" for o in doc["outputs"])
+
+
+def test_pickled_weights_are_refused(tiny, tmp_path):
+    d = _copy(tiny, tmp_path)
+    (d / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    (d / "vae" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04not loaded")
+    with pytest.raises(ConfigError, match="safetensors only"):
+        load_component(d, "vae")
+
+
+def test_a_missing_component_makes_the_engine_unavailable(tiny, tmp_path):
+    d = _copy(tiny, tmp_path)
+    import shutil
+
+    shutil.rmtree(d / "transformer")
+    with pytest.raises(EngineUnavailableError, match="transformer"):
+        load_component(d, "transformer")
+
+
+def test_missing_tensors_are_named_by_their_module_in_one_line(tiny, tmp_path):
+    d = _copy(tiny, tmp_path)
+    f = d / "transformer" / "diffusion_pytorch_model.safetensors"
+    state = load_file(str(f))
+    dropped = {k: v for k, v in state.items() if not k.startswith("blocks.1.ffn")}
+    save_file(dropped, str(f))
+    with pytest.raises(ConfigError) as e:
+        load_component(d, "transformer")
+    assert "blocks.1" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_weights_that_do_not_match_the_config_are_refused(tiny, tmp_path):
+    d = _copy(tiny, tmp_path)
+    cfg = json.loads((d / "transformer" / "config.json").read_text())
+    cfg["ffn_dim"] = 48
+    (d / "transformer" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="the config needs"):
+        load_component(d, "transformer")
+
+
+def test_a_missing_checkpoint_is_missing_input(tmp_path, capsys):
+    assert run(["model", "info", str(tmp_path / "none")]) == 66
+    assert "no such checkpoint" in capsys.readouterr().err
+    with pytest.raises(MissingInputError):
+        describe(tmp_path / "none")
