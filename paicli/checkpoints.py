@@ -140,6 +140,7 @@ def _modules_of(keys) -> str:
 
 def load_component(checkpoint: Path, name: str, dtype=None):
     """Build ``name`` (transformer or vae) from its config and load its safetensors strictly."""
+    import torch
     from safetensors.torch import load_file
 
     folder = Path(checkpoint) / name
@@ -173,8 +174,12 @@ def load_component(checkpoint: Path, name: str, dtype=None):
         raise ConfigError(f"{folder}: {k} is {tuple(state[k].shape)}, the config needs {tuple(expected[k].shape)}"
                           + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
     module.load_state_dict(state, strict=True)
-    if dtype is not None:
+    if dtype is not None and dtype != torch.float32:
         module = module.to(dtype)
+        keep = tuple(getattr(module, "_keep_in_fp32_modules", None) or ())
+        for sub_name, sub in module.named_modules():  # norms, rope, time embedding stay float32
+            if keep and any(part in keep for part in sub_name.split(".")):
+                sub.float()
     return module.eval()
 
 
@@ -221,3 +226,65 @@ def describe(checkpoint: Path) -> dict:
     out["lora"] = sorted(p.name for p in (root / "lora").glob("*.safetensors")) if (root / "lora").is_dir() else []
     out["sha256"] = digest.hexdigest()
     return out
+
+
+class DitSetup:
+    """Everything ``paicli replace --engine dit`` needs to build its engine from a checkpoint."""
+
+    def __init__(self, model: Path, *, steps: int, guidance: float, window: int, overlap: int, seed: int,
+                 device: str = "auto", dtype: str = "auto", tile: int | None = 64):
+        self.model = Path(model)
+        if not self.model.exists():
+            raise MissingInputError(f"no such checkpoint: {self.model}")
+        self.steps, self.guidance, self.window, self.overlap, self.seed = steps, guidance, window, overlap, seed
+        self.device, self.dtype_name = _pick_device(device), dtype
+        self.tile = tile
+
+    @property
+    def dtype(self):
+        import torch
+
+        name = self.dtype_name if self.dtype_name != "auto" else ("bf16" if self.device == "cuda" else "fp32")
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+    def engine(self):
+        from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+        from safetensors.torch import load_file
+
+        from engine.dit.engine import DitParams, DitReplaceEngine
+
+        transformer = load_component(self.model, "transformer", self.dtype).to(self.device)
+        vae = load_component(self.model, "vae", self.dtype).to(self.device)
+        sched_cfg = _read_config(self.model / "scheduler", "scheduler_config.json")
+        classes = {"UniPCMultistepScheduler": UniPCMultistepScheduler,
+                   "FlowMatchEulerDiscreteScheduler": FlowMatchEulerDiscreteScheduler}
+        cls = classes.get(sched_cfg.get("_class_name"))
+        if cls is None:
+            raise ConfigError(f"{self.model}/scheduler: unsupported scheduler {sched_cfg.get('_class_name')!r} "
+                              f"(use {', '.join(classes)})")
+        embeds = self.model / "prompt_embeds.safetensors"
+        if not embeds.is_file():
+            raise EngineUnavailableError(f"{self.model} has no prompt_embeds.safetensors, and this build has no "
+                                         "text encoder: give precomputed prompt embeddings")
+        tensors = load_file(str(embeds))
+        if "prompt_embeds" not in tensors:
+            raise ConfigError(f"{embeds} has no 'prompt_embeds' tensor")
+        params = DitParams(steps=self.steps, guidance=self.guidance, window=self.window, overlap=self.overlap,
+                           tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype)
+        return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), tensors["prompt_embeds"],
+                                tensors.get("negative_prompt_embeds"), params)
+
+    def describe(self) -> dict:
+        return {"model": str(self.model), "model_sha256": describe(self.model)["sha256"], "steps": self.steps,
+                "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
+                "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EngineUnavailableError("--device cuda: no CUDA GPU is available here")
+    return device

@@ -31,13 +31,15 @@ class ReplaceOutputs:
     layers: bool = False
 
 
-def output_names(stem: str, outputs: ReplaceOutputs) -> dict[str, tuple[str, str]]:
-    """Output role -> (result kind, file name). One place names them, for runs and dry runs."""
+def output_names(stem: str, outputs: ReplaceOutputs, camera: bool = True) -> dict[str, tuple[str, str]]:
+    """Output role -> (result kind, file name). One place names them, for runs and dry runs.
+    ``camera``: the engine tracks a camera (the classic one does, the DiT one does not)."""
     names = {"comp": ("comp", f"{stem}_comp" + (".mov" if outputs.format == "prores" else ".####.exr"))}
     if outputs.layers:
         names["layers"] = ("layers", f"{stem}_layers.####.exr")
-    names["camera"] = ("camera", f"{stem}_camera.json")
-    names["cornerpin"] = ("camera", f"{stem}_cornerpin.nk")
+    if camera:
+        names["camera"] = ("camera", f"{stem}_camera.json")
+        names["cornerpin"] = ("camera", f"{stem}_cornerpin.nk")
     names["sidecar"] = ("sidecar", f"{stem}_replace.json")
     return names
 
@@ -91,12 +93,13 @@ def _supplied_track(path: str, info: MediaInfo, start: int, count: int) -> list[
 def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs, *, stem: str,
                  frames: str | None, handles: int, input_colourspace: str | None, bg: list[str],
                  bg_at: str | None, bg_colourspace: str | None, camera_file: str | None,
-                 settings: dict, progress: Progress, result: CommandResult) -> dict:
-    """Run the classic engine on ``info`` and write every output; returns the run's summary."""
+                 settings: dict, progress: Progress, result: CommandResult, dit=None) -> dict:
+    """Run the engine on ``info`` and write every output; returns the run's summary.
+
+    ``dit``: a :class:`DitSetup` to run the DiT engine instead of the classic one."""
     from engine.classic.replace import ClassicReplaceEngine, EngineInputError
     from engine.interface import Reference
     from paicli import __version__
-    from paicli.camera_files import write_camera_json, write_nuke_cornerpin
     from paicli.media import atomic
     from paicli.media.reader import open_source
     from paicli.media.writers import OutputSpec, Writer
@@ -115,7 +118,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         engine_refs.append(Reference(r.image, anchor))
     if camera_file:
         params.camera_path = _supplied_track(camera_file, info, start, count)
-    names = output_names(stem, outputs)
+    names = output_names(stem, outputs, camera=dit is None)
     paths = {role: safe_output_path(out_dir, name) for role, (_, name) in names.items()}
     start_tc = info.start_timecode + start if info.start_timecode else None
 
@@ -126,7 +129,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         finally:
             src.close()
 
-    engine = ClassicReplaceEngine(params)
+    engine = ClassicReplaceEngine(params) if dit is None else dit.engine()
     atomic.sweep_stale_temps(out_dir)
     writers: list[tuple[str, Writer]] = []
     tasks: dict = {}
@@ -179,20 +182,12 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
 
     report = engine.report
     tc_text = str(start_tc) if start_tc else None
-    write_camera_json(paths["camera"], engine.path, width=info.width, height=info.height, rate=info.rate,
-                      start_timecode=tc_text, first_frame=start, quality=report.get("camera"))
-    first_number = result.outputs[0].frames[0] if outputs.format == "exr" else int(outputs.first_frame) \
-        if str(outputs.first_frame).isdigit() else 1001
-    write_nuke_cornerpin(paths["cornerpin"], engine.path, width=info.width, height=info.height,
-                         first_frame=first_number)
-    tc_range = (start_tc, start_tc + (count - 1)) if start_tc else None
-    for role in ("camera", "cornerpin"):
-        result.add_output(OutputFile(kind="camera", path=str(paths[role]), frames=(start, start + count - 1),
-                                     timecode=tc_range, rate=info.rate,
-                                     format="paicli.camera.1" if role == "camera" else "nuke_cornerpin2d"))
+    if dit is None:
+        _write_camera(paths, engine, info, report, start, count, start_tc, tc_text, outputs, result)
     sidecar = {
         "schema": "paicli.replace.1",
-        "engine": {"name": "classic", "version": __version__},
+        "engine": {"name": "classic" if dit is None else "dit", "version": __version__,
+                   **({} if dit is None else dit.describe())},
         "shot": {"path": str(info.path), "digest": _source_digest(info), "range": [start, start + count - 1],
                  "rate": str(info.rate), "start_timecode": tc_text, "size": [info.width, info.height]},
         "references": [{"path": str(r.spec.path), "digest": file_digest(r.spec.path), "anchor": r.spec.anchor,
@@ -214,3 +209,20 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         t = report["timing"]
         summary["engine_ms_per_frame"] = round(1000 * (t["analysis_s"] + t["render_s"]) / t["frames"], 1)
     return summary
+
+
+def _write_camera(paths, engine, info, report, start, count, start_tc, tc_text, outputs, result) -> None:
+    """The tracked camera as JSON and as a Nuke corner pin."""
+    from paicli.camera_files import write_camera_json, write_nuke_cornerpin
+
+    write_camera_json(paths["camera"], engine.path, width=info.width, height=info.height, rate=info.rate,
+                      start_timecode=tc_text, first_frame=start, quality=report.get("camera"))
+    first_number = result.outputs[0].frames[0] if outputs.format == "exr" else int(outputs.first_frame) \
+        if str(outputs.first_frame).isdigit() else 1001
+    write_nuke_cornerpin(paths["cornerpin"], engine.path, width=info.width, height=info.height,
+                         first_frame=first_number)
+    tc_range = (start_tc, start_tc + (count - 1)) if start_tc else None
+    for role in ("camera", "cornerpin"):
+        result.add_output(OutputFile(kind="camera", path=str(paths[role]), frames=(start, start + count - 1),
+                                     timecode=tc_range, rate=info.rate,
+                                     format="paicli.camera.1" if role == "camera" else "nuke_cornerpin2d"))

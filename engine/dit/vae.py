@@ -87,3 +87,30 @@ def decode_frames(vae, z: torch.Tensor, tile: int | None = None, overlap: int = 
             yield torch.clamp(out, -1.0, 1.0)
     finally:
         vae.clear_cache()
+
+
+def encode_frames(vae, chunks) -> Iterator[torch.Tensor]:
+    """Encode pixel chunks in order, the first (B, 3, 1, H, W) and then (B, 3, 4, H, W) each,
+    carrying the encoder's causal cache; yields each chunk's latent frame (B, z, 1, h, w):
+    the distribution's mode, normalised by the VAE's latent mean and std as the Wan
+    pipelines do."""
+    z_dim = vae.config.z_dim
+    mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1)
+    vae.clear_cache()
+    try:
+        for chunk in chunks:
+            vae._enc_conv_idx = [0]
+            out = vae.encoder(chunk, feat_cache=vae._enc_feat_map, feat_idx=vae._enc_conv_idx)
+            mu = vae.quant_conv(out)[:, :z_dim]
+            yield (mu - mean.to(mu)) / std.to(mu)
+    finally:
+        vae.clear_cache()
+
+
+def denormalise(vae, z: torch.Tensor) -> torch.Tensor:
+    """Latents as the sampler sees them -> as the decoder takes them."""
+    z_dim = vae.config.z_dim
+    mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1).to(z)
+    std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1).to(z)
+    return z * std + mean

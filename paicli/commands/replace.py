@@ -63,7 +63,18 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
             ("none", "zip", "zips", "piz", "dwaa", "dwab", "rle")),
     Setting("first_frame", 1001, "First EXR frame number, or 'timecode' or 'source'.", _first_frame),
     Setting("handles", 0, "Extra frames before and after the range.", parse_int(0, 100000)),
-    Setting("seed", 0, "Seed of the grain, so reruns are identical.", parse_int(0, 2**31 - 1)),
+    Setting("seed", 0, "Seed of the grain and of the DiT's noise, so reruns are identical.", parse_int(0, 2**31 - 1)),
+    Setting("engine", "classic", "classic (CPU, no weights) or dit (the in-context Wan DiT; needs --model).",
+            parse_str, ("classic", "dit")),
+    Setting("model", None, "DiT checkpoint folder (diffusers layout, safetensors; see `paicli model`).",
+            lambda v: None if v in (None, "") else str(v)),
+    Setting("steps", 30, "DiT sampling steps.", parse_int(1, 1000)),
+    Setting("guidance", 5.0, "DiT classifier-free guidance scale (1 = off).", parse_float(1.0, 30.0)),
+    Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000)),
+    Setting("overlap", 4, "DiT window overlap, latent frames.", parse_int(0, 999)),
+    Setting("device", "auto", "DiT device: auto, cpu or cuda.", parse_str, ("auto", "cpu", "cuda")),
+    Setting("dtype", "auto", "DiT precision: auto (bf16 on a GPU, fp32 on a CPU), bf16, fp16, fp32.", parse_str,
+            ("auto", "bf16", "fp16", "fp32")),
 ])
 
 
@@ -123,6 +134,14 @@ def replace(
     first_frame: _opt("first_frame", "--first-frame") = None,
     handles: _opt("handles", "--handles", int) = None,
     seed: _opt("seed", "--seed", int) = None,
+    engine: _opt("engine", "--engine") = None,
+    model: _opt("model", "--model") = None,
+    steps: _opt("steps", "--steps", int) = None,
+    guidance: _opt("guidance", "--guidance", float) = None,
+    window: _opt("window", "--window", int) = None,
+    overlap: _opt("overlap", "--overlap", int) = None,
+    device: _opt("device", "--device") = None,
+    dtype: _opt("dtype", "--dtype") = None,
     preset: PresetOpt = None,
     progress: ProgressOpt = None,
     dry_run: DryRunOpt = False,
@@ -154,6 +173,18 @@ def replace(
         camera=s.camera if camera_file is None else "auto", anchor_to_references=s.pin_to_refs, seed=s.seed)
     outs = ReplaceOutputs(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
                           first_frame=s.first_frame, layers=s.layers)
+    dit = None
+    if s.engine == "dit":
+        from paicli.checkpoints import DitSetup
+        from paicli.errors import UsageError
+
+        if not s.model:
+            raise UsageError("--engine dit needs --model PATH (a checkpoint; `paicli model init-tiny DIR` makes a "
+                             "tiny random one)")
+        if s.overlap >= s.window:
+            raise UsageError(f"--overlap {s.overlap} must be below --window {s.window}")
+        dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
+                       seed=s.seed, device=s.device, dtype=s.dtype)
     info = probe(shot)
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
@@ -165,7 +196,7 @@ def replace(
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}
                                         for r in specs]
-        for kind, fname in output_names(stem, outs).values():
+        for kind, fname in output_names(stem, outs, camera=s.engine == "classic").values():
             result.add_output(OutputFile(kind=kind, path=str(output / fname)))
         print_settings(result, s, json_out)
         return 0
@@ -173,7 +204,7 @@ def replace(
         summary = replace_shot(info, output, params, outs, stem=stem, frames=frames, handles=s.handles,
                                input_colourspace=canonical(input_colorspace) if input_colorspace else None,
                                bg=bg, bg_at=bg_at, bg_colourspace=bg_colorspace, camera_file=camera_file,
-                               settings=s.plain(), progress=prog, result=result)
+                               settings=s.plain(), progress=prog, result=result, dit=dit)
         result.summary.update(summary)
         prog.log(_tracking_line(summary))
 

@@ -1,0 +1,74 @@
+"""``paicli replace --engine dit`` end to end on a tiny random checkpoint (CPU, seconds)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from paicli.cli import run
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from paicli.checkpoints import init_tiny
+    from paicli.example_shot import make_example_shot
+
+    root = tmp_path_factory.mktemp("dit")
+    make_example_shot(root / "shot", width=96, height=64, frames=9)
+    init_tiny(root / "tiny", seed=1)
+    return root
+
+
+def _replace(setup, out, *extra):
+    return run(["replace", str(setup / "shot" / "plate.mov"), "--bg", str(setup / "shot" / "refs"), "-o", str(out),
+                "--engine", "dit", "--model", str(setup / "tiny"), "--steps", "2", "--window", "2", "--overlap", "1",
+                "--format", "exr", "--progress", "none", "--json", *extra])
+
+
+def _frames(folder):
+    from paicli.media.exr import read_exr
+
+    return [read_exr(p)[0] for p in sorted(folder.glob("plate_comp.*.exr"))]
+
+
+def test_the_dit_engine_writes_the_comp_with_source_timing_and_a_sidecar(setup, tmp_path, capsys):
+    assert _replace(setup, tmp_path / "a") == 0
+    doc = json.loads(capsys.readouterr().out)
+    kinds = {o["kind"]: o for o in doc["outputs"]}
+    assert set(kinds) == {"comp", "sidecar"}  # no camera: the DiT engine tracks none
+    assert kinds["comp"]["frame_count"] == 9 and kinds["comp"]["timecode"]["start"] == "01:00:00:00"
+    side = json.loads((tmp_path / "a" / "plate_replace.json").read_text())
+    assert side["engine"]["name"] == "dit" and len(side["engine"]["model_sha256"]) == 64
+    assert side["report"]["padded_frames"] == 9 and side["report"]["windows"] == 2
+    frames = _frames(tmp_path / "a")
+    assert len(frames) == 9 and all(np.isfinite(f).all() for f in frames)
+
+
+def test_the_same_seed_gives_the_same_frames_and_another_seed_does_not(setup, tmp_path, capsys):
+    assert _replace(setup, tmp_path / "a") == 0
+    assert _replace(setup, tmp_path / "b") == 0
+    assert _replace(setup, tmp_path / "c", "--seed", "5") == 0
+    capsys.readouterr()
+    a, b, c = _frames(tmp_path / "a"), _frames(tmp_path / "b"), _frames(tmp_path / "c")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+@pytest.mark.parametrize("case, code", [("no_model", 2), ("missing", 66), ("pickled", 78)])
+def test_a_dit_run_without_usable_weights_fails_with_one_line(setup, tmp_path, capsys, case, code):
+    import shutil
+
+    argv = ["replace", str(setup / "shot" / "plate.mov"), "--bg", str(setup / "shot" / "refs"), "-o",
+            str(tmp_path / "o"), "--engine", "dit", "--progress", "none"]
+    if case == "missing":
+        argv += ["--model", str(tmp_path / "nope")]
+    elif case == "pickled":
+        bad = shutil.copytree(setup / "tiny", tmp_path / "bad")
+        (bad / "transformer" / "diffusion_pytorch_model.safetensors").unlink()
+        (bad / "transformer" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04")
+        argv += ["--model", str(bad)]
+    assert run(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").glob("plate_comp*"))
