@@ -36,7 +36,7 @@ class DitParams:
     window: int = 21  # latent frames per window (81 pixel frames: Wan's training length)
     overlap: int = 4  # latent frames shared by neighbouring windows
     tile: int | None = 64  # latent pixels per VAE decode tile (None: whole frames)
-    tile_overlap: int = 8
+    tile_overlap: int = 4
     seed: int = 0
     device: str = "cpu"
     dtype: torch.dtype = torch.float32

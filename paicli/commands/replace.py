@@ -72,6 +72,8 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
     Setting("guidance", 5.0, "DiT classifier-free guidance scale (1 = off).", parse_float(1.0, 30.0)),
     Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000)),
     Setting("overlap", 4, "DiT window overlap, latent frames.", parse_int(0, 999)),
+    Setting("vae_tile", 64, "DiT VAE decode tile, latent px (8 picture px each; 0 = whole frames).",
+            parse_int(0, 100000)),
     Setting("device", "auto", "DiT device: auto, cpu or cuda.", parse_str, ("auto", "cpu", "cuda")),
     Setting("dtype", "auto", "DiT precision: auto (bf16 on a GPU, fp32 on a CPU), bf16, fp16, fp32.", parse_str,
             ("auto", "bf16", "fp16", "fp32")),
@@ -140,6 +142,7 @@ def replace(
     guidance: _opt("guidance", "--guidance", float) = None,
     window: _opt("window", "--window", int) = None,
     overlap: _opt("overlap", "--overlap", int) = None,
+    vae_tile: _opt("vae_tile", "--vae-tile", int) = None,
     device: _opt("device", "--device") = None,
     dtype: _opt("dtype", "--dtype") = None,
     preset: PresetOpt = None,
@@ -184,7 +187,7 @@ def replace(
         if s.overlap >= s.window:
             raise UsageError(f"--overlap {s.overlap} must be below --window {s.window}")
         dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
-                       seed=s.seed, device=s.device, dtype=s.dtype)
+                       seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None)
     info = probe(shot)
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
