@@ -175,12 +175,18 @@ def load_component(checkpoint: Path, name: str, dtype=None):
                           + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
     module.load_state_dict(state, strict=True)
     if dtype is not None and dtype != torch.float32:
-        module = module.to(dtype)
-        keep = tuple(getattr(module, "_keep_in_fp32_modules", None) or ())
-        for sub_name, sub in module.named_modules():  # norms, rope, time embedding stay float32
-            if keep and any(part in keep for part in sub_name.split(".")):
-                sub.float()
+        module = _cast(module, dtype)
     return module.eval()
+
+
+def _cast(module, dtype):
+    """``module`` in ``dtype``, except the parts its class keeps in float32 (norms, rope, time embedding)."""
+    module = module.to(dtype)
+    keep = tuple(getattr(module, "_keep_in_fp32_modules", None) or ())
+    for sub_name, sub in module.named_modules():
+        if keep and any(part in keep for part in sub_name.split(".")):
+            sub.float()
+    return module
 
 
 def describe(checkpoint: Path) -> dict:
@@ -228,17 +234,71 @@ def describe(checkpoint: Path) -> dict:
     return out
 
 
+_LORA_PREFIXES = ("transformer.", "diffusion_model.", "base_model.model.")
+
+
+def apply_lora(module, path: Path, scale: float = 1.0) -> int:
+    """Merge a LoRA (safetensors, peft/diffusers naming ``X.lora_A.weight`` / ``X.lora_B.weight``
+    or ``X.lora_down.weight`` / ``X.lora_up.weight``, optional ``X.alpha``) into ``module``'s
+    weights: W += scale * (alpha / rank) * B @ A. Returns how many layers it changed."""
+    import torch
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise ConfigError(f"{path}: LoRA weights must be .safetensors")
+    if not path.is_file():
+        raise MissingInputError(f"no such LoRA file: {path}")
+    try:
+        tensors = load_file(str(path))
+    except Exception as e:
+        raise ConfigError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        name = key
+        for prefix in _LORA_PREFIXES:
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+        for tag, role in ((".lora_A.weight", "A"), (".lora_down.weight", "A"), (".lora_B.weight", "B"),
+                          (".lora_up.weight", "B"), (".alpha", "alpha")):
+            if name.endswith(tag):
+                pairs.setdefault(name[:-len(tag)], {})[role] = value
+                break
+    params = dict(module.named_parameters())
+    unknown = [n for n in pairs if f"{n}.weight" not in params]
+    if unknown:
+        raise ConfigError(f"{path}: LoRA for layers the model does not have: {_modules_of(unknown)}")
+    incomplete = [n for n, p in pairs.items() if "A" not in p or "B" not in p]
+    if incomplete:
+        raise ConfigError(f"{path}: LoRA layers without both down and up weights: {_modules_of(incomplete)}")
+    with torch.no_grad():
+        for name, p in pairs.items():
+            weight = params[f"{name}.weight"]
+            a, b = p["A"].float(), p["B"].float()
+            rank = a.shape[0]
+            factor = scale * (float(p["alpha"]) / rank if "alpha" in p else 1.0)
+            if (b.shape[0], a.shape[1]) != tuple(weight.shape):
+                raise ConfigError(f"{path}: LoRA for {name} makes {(b.shape[0], a.shape[1])}, the layer is "
+                                  f"{tuple(weight.shape)}")
+            weight.add_((factor * (b @ a)).to(weight.dtype))
+    return len(pairs)
+
+
 class DitSetup:
     """Everything ``paicli replace --engine dit`` needs to build its engine from a checkpoint."""
 
     def __init__(self, model: Path, *, steps: int, guidance: float, window: int, overlap: int, seed: int,
-                 device: str = "auto", dtype: str = "auto", tile: int | None = 64):
+                 device: str = "auto", dtype: str = "auto", tile: int | None = 64, loras: tuple = (),
+                 lora_scale: float = 1.0):
         self.model = Path(model)
         if not self.model.exists():
             raise MissingInputError(f"no such checkpoint: {self.model}")
         self.steps, self.guidance, self.window, self.overlap, self.seed = steps, guidance, window, overlap, seed
         self.device, self.dtype_name = _pick_device(device), dtype
         self.tile = tile
+        lora_dir = self.model / "lora"
+        self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
+        self.lora_scale = lora_scale
 
     @property
     def dtype(self):
@@ -253,7 +313,12 @@ class DitSetup:
 
         from engine.dit.engine import DitParams, DitReplaceEngine
 
-        transformer = load_component(self.model, "transformer", self.dtype).to(self.device)
+        transformer = load_component(self.model, "transformer")
+        for lora in self.loras:
+            apply_lora(transformer, lora, self.lora_scale)
+        if self.dtype != transformer.dtype:
+            transformer = _cast(transformer, self.dtype)
+        transformer = transformer.to(self.device)
         vae = load_component(self.model, "vae", self.dtype).to(self.device)
         sched_cfg = _read_config(self.model / "scheduler", "scheduler_config.json")
         classes = {"UniPCMultistepScheduler": UniPCMultistepScheduler,
@@ -275,7 +340,8 @@ class DitSetup:
                                 tensors.get("negative_prompt_embeds"), params)
 
     def describe(self) -> dict:
-        return {"model": str(self.model), "model_sha256": describe(self.model)["sha256"], "steps": self.steps,
+        return {"model": str(self.model), "model_sha256": describe(self.model)["sha256"],
+                "lora": [{"path": str(p), "scale": self.lora_scale} for p in self.loras], "steps": self.steps,
                 "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
 
