@@ -16,6 +16,10 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 
+class EngineInputError(ValueError):
+    """The shot or the references cannot be processed (no screen and no matte, ...)."""
+
+
 @dataclass
 class Reference:
     """A background still, as the camera sees the new background at frame ``anchor`` (0-based)."""

@@ -289,7 +289,7 @@ class DitSetup:
 
     def __init__(self, model: Path, *, steps: int, guidance: float, window: int, overlap: int, seed: int,
                  device: str = "auto", dtype: str = "auto", tile: int | None = 64, loras: tuple = (),
-                 lora_scale: float = 1.0):
+                 lora_scale: float = 1.0, keep_foreground: bool = False, key_params=None):
         self.model = Path(model)
         if not self.model.exists():
             raise MissingInputError(f"no such checkpoint: {self.model}")
@@ -299,6 +299,7 @@ class DitSetup:
         lora_dir = self.model / "lora"
         self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
         self.lora_scale = lora_scale
+        self.keep_foreground, self.key_params = keep_foreground, key_params
 
     @property
     def dtype(self):
@@ -335,14 +336,16 @@ class DitSetup:
         if "prompt_embeds" not in tensors:
             raise ConfigError(f"{embeds} has no 'prompt_embeds' tensor")
         params = DitParams(steps=self.steps, guidance=self.guidance, window=self.window, overlap=self.overlap,
-                           tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype)
+                           tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype,
+                           keep_foreground=self.keep_foreground)
         return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), tensors["prompt_embeds"],
-                                tensors.get("negative_prompt_embeds"), params)
+                                tensors.get("negative_prompt_embeds"), params, key_params=self.key_params)
 
     def describe(self) -> dict:
         return {"model": str(self.model), "model_sha256": describe(self.model)["sha256"],
                 "lora": [{"path": str(p), "scale": self.lora_scale} for p in self.loras], "steps": self.steps,
                 "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
+                "keep_foreground": self.keep_foreground,
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
 
 

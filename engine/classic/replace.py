@@ -33,13 +33,9 @@ from engine.classic.keyer import Keyer, KeyParams
 from engine.classic.plate import BackgroundRenderer, PlateParams, register_references
 from engine.classic.screen import Screen, detect_screen, screen_difference
 from engine.classic.track import ScreenTracker
-from engine.interface import FrameLayers, Progress, Reference
+from engine.interface import EngineInputError, FrameLayers, Progress, Reference  # noqa: F401 (re-exported)
 
 CAMERA_MODES = ("auto", "track", "static")
-
-
-class EngineInputError(ValueError):
-    """The shot or the references cannot be processed (no screen and no matte, ...)."""
 
 
 @dataclass

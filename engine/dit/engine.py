@@ -26,7 +26,7 @@ from engine.dit.chunking import plan_windows, sample
 from engine.dit.incontext import Segment, in_context_forward
 from engine.dit.rope import TEMPORAL_COMPRESSION, latent_frame
 from engine.dit.vae import decode_frames, denormalise, encode_frames
-from engine.interface import FrameLayers, Progress, Reference
+from engine.interface import EngineInputError, FrameLayers, Progress, Reference
 
 
 @dataclass
@@ -38,6 +38,7 @@ class DitParams:
     tile: int | None = 64  # latent pixels per VAE decode tile (None: whole frames)
     tile_overlap: int = 4
     seed: int = 0
+    keep_foreground: bool = False  # the keyed plate's own subject over the generated frame, relit by a smooth gain
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
 
@@ -59,8 +60,9 @@ class DitReplaceEngine:
     """See the module notes. ``prompt`` and ``negative``: text embeddings (1, L, text_dim)."""
 
     def __init__(self, transformer, vae, scheduler, prompt: torch.Tensor, negative: torch.Tensor | None,
-                 params: DitParams | None = None):
+                 params: DitParams | None = None, key_params=None):
         self.model, self.vae, self.scheduler = transformer, vae, scheduler
+        self.key_params = key_params
         self.p = params or DitParams()
         self.prompt = prompt.to(self.p.device, self.p.dtype)
         self.negative = (negative if negative is not None else torch.zeros_like(prompt)).to(self.p.device, self.p.dtype)
@@ -107,17 +109,18 @@ class DitReplaceEngine:
                                references=[{"anchor_latent": a} for a, _ in refs])
             self.timing["analysis_s"] += time.perf_counter() - t0
             done = 0
+            keyed = _Foreground(frames(), self.key_params) if p.keep_foreground else None
             t0 = time.perf_counter()
             for pixels in decode_frames(self.vae, denormalise(self.vae, latents), p.tile, p.tile_overlap):
                 for img in _to_linear(pixels):
                     if done >= count:
                         break
-                    alpha = np.ones(img.shape[:2], np.float32)
+                    layers = keyed.over(img) if keyed else FrameLayers(img, img, img, np.ones(img.shape[:2], np.float32))
                     self.timing["render_s"] += time.perf_counter() - t0
                     self.timing["frames"] += 1
                     if callback:
                         callback({"stage": "render", "frame": done, "total": count})
-                    yield FrameLayers(img, img, img, alpha)
+                    yield layers
                     t0 = time.perf_counter()
                     done += 1
         self.path = [np.eye(3) for _ in range(count)]
@@ -133,10 +136,45 @@ class DitReplaceEngine:
                 img = next(it, None) if i < count else None
                 last = img if img is not None else last
                 if last is None:
-                    raise ValueError("the shot has no frames")
+                    raise EngineInputError("the shot has no frames")
                 buf.append(last)
                 if len(buf) == (1 if i == 0 else TEMPORAL_COMPRESSION):
                     yield _to_model(buf, self.p.device, self.p.dtype)
                     buf = []
 
         return torch.cat(list(encode_frames(self.vae, chunks())), 2)
+
+
+class _Foreground:
+    """``--keep-foreground``: the plate keyed by the classic keyer, composited over each
+    generated frame. The generated frame's relighting of the subject is carried over as a
+    smooth per-channel gain (heavily blurred generated / keyed foreground inside the matte),
+    so the subject stays pixel-exact in identity and detail but takes the new light."""
+
+    def __init__(self, frames: Iterator[np.ndarray], key_params):
+        from engine.classic.keyer import Keyer, KeyParams
+
+        self._frames = iter(frames)
+        self._keyer = Keyer(key_params or KeyParams())
+        self._first = True
+
+    def over(self, generated: np.ndarray) -> FrameLayers:
+        import cv2
+
+        from engine.classic.screen import detect_screen
+
+        img = next(self._frames)[..., :3]
+        if self._keyer.screen is None:
+            self._keyer.screen = detect_screen(img)
+            if self._keyer.screen is None:
+                raise EngineInputError("--keep-foreground: no green or blue screen found to key the subject")
+        res = self._keyer.key(img)
+        a = res.alpha[..., None]
+        sigma = 0.05 * max(img.shape[:2])
+        wsum = cv2.GaussianBlur(res.alpha, (0, 0), sigma)[..., None] + 1e-4
+        gen_fg = cv2.GaussianBlur(generated * a, (0, 0), sigma) / wsum
+        key_fg = cv2.GaussianBlur(res.fg * a, (0, 0), sigma) / wsum
+        gain = np.clip(gen_fg / np.maximum(key_fg, 1e-4), 0.25, 4.0).astype(np.float32)
+        relit = (res.fg * gain).astype(np.float32)
+        comp = (relit * a + generated * (1.0 - a)).astype(np.float32)
+        return FrameLayers(comp, relit, generated, res.alpha)

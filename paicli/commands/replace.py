@@ -72,6 +72,8 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
     Setting("guidance", 5.0, "DiT classifier-free guidance scale (1 = off).", parse_float(1.0, 30.0)),
     Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000)),
     Setting("overlap", 4, "DiT window overlap, latent frames.", parse_int(0, 999)),
+    Setting("keep_foreground", False, "DiT: keep the keyed plate's own subject (pixel-exact) over the generated "
+            "frame, relit by the generated frame's light; default regenerates the whole frame.", parse_bool),
     Setting("lora_scale", 1.0, "Strength of the LoRA weights merged into the DiT (--lora, or the checkpoint's "
             "lora/ folder).", parse_float(0.0, 4.0)),
     Setting("vae_tile", 64, "DiT VAE decode tile, latent px (8 picture px each; 0 = whole frames).",
@@ -149,6 +151,7 @@ def replace(
         "--lora", help="LoRA safetensors merged into the DiT (repeatable; default: the checkpoint's lora/ folder).",
         show_default=False)] = None,
     lora_scale: _opt("lora_scale", "--lora-scale", float) = None,
+    keep_foreground: _flag("keep_foreground", "--keep-foreground/--regenerate-foreground") = None,
     device: _opt("device", "--device") = None,
     dtype: _opt("dtype", "--dtype") = None,
     preset: PresetOpt = None,
@@ -194,7 +197,8 @@ def replace(
             raise UsageError(f"--overlap {s.overlap} must be below --window {s.window}")
         dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
                        seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None,
-                       loras=tuple(lora or ()), lora_scale=s.lora_scale)
+                       loras=tuple(lora or ()), lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
+                       key_params=key)
     info = probe(shot)
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])

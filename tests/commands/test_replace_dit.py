@@ -72,3 +72,23 @@ def test_a_dit_run_without_usable_weights_fails_with_one_line(setup, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").glob("plate_comp*"))
+
+
+def test_keep_foreground_keeps_the_keyed_subject_under_a_smooth_relighting_gain(setup, tmp_path, capsys):
+    import cv2
+
+    assert _replace(setup, tmp_path / "k", "--keep-foreground", "--layers", "--despot", "4") == 0  # a tiny frame
+    assert _replace(setup, tmp_path / "g") == 0
+    capsys.readouterr()
+    from paicli.media.exr import read_layers
+
+    layers, _ = read_layers(tmp_path / "k" / "plate_layers.1004.exr")
+    alpha = cv2.imread(str(setup / "shot" / "gt" / "alpha.0003.png"), cv2.IMREAD_UNCHANGED) / 65535.0
+    solid = cv2.erode((alpha > 0.999).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    comp, generated = layers["rgba"][..., :3], _frames(tmp_path / "g")[3][..., :3]
+    # the subject: the example's flat orange, times a gain that varies slowly; the tiny model's
+    # own frame is noise there
+    ratio = comp[solid] / np.array([0.55, 0.38, 0.28]) / 0.9
+    assert np.std(np.diff(np.log(np.clip(comp, 1e-3, None))[solid], axis=0)) < np.std(
+        np.diff(np.log(np.clip(generated, 1e-3, None))[solid], axis=0))
+    assert np.isfinite(ratio).all()
