@@ -289,7 +289,10 @@ class DitSetup:
 
     def __init__(self, model: Path, *, steps: int, guidance: float, window: int, overlap: int, seed: int,
                  device: str = "auto", dtype: str = "auto", tile: int | None = 64, loras: tuple = (),
-                 lora_scale: float = 1.0, keep_foreground: bool = False, key_params=None):
+                 lora_scale: float = 1.0, keep_foreground: bool = False, key_params=None, prompt: str | None = None,
+                 prompt_embeds: str | None = None, references: tuple = ()):
+        from paicli.prompt import default_prompt, load_prompt
+
         self.model = Path(model)
         if not self.model.exists():
             raise MissingInputError(f"no such checkpoint: {self.model}")
@@ -300,6 +303,10 @@ class DitSetup:
         self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
         self.lora_scale = lora_scale
         self.keep_foreground, self.key_params = keep_foreground, key_params
+        self.prompt = load_prompt(prompt) if prompt else default_prompt([str(r) for r in references], 0)
+        self.embeds = Path(prompt_embeds) if prompt_embeds else self.model / "prompt_embeds.safetensors"
+        if prompt_embeds and not self.embeds.is_file():
+            raise MissingInputError(f"no such prompt embeddings file: {self.embeds}")
 
     @property
     def dtype(self):
@@ -328,7 +335,7 @@ class DitSetup:
         if cls is None:
             raise ConfigError(f"{self.model}/scheduler: unsupported scheduler {sched_cfg.get('_class_name')!r} "
                               f"(use {', '.join(classes)})")
-        embeds = self.model / "prompt_embeds.safetensors"
+        embeds = self.embeds
         if not embeds.is_file():
             raise EngineUnavailableError(f"{self.model} has no prompt_embeds.safetensors, and this build has no "
                                          "text encoder: give precomputed prompt embeddings")
@@ -345,7 +352,7 @@ class DitSetup:
         return {"model": str(self.model), "model_sha256": describe(self.model)["sha256"],
                 "lora": [{"path": str(p), "scale": self.lora_scale} for p in self.loras], "steps": self.steps,
                 "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
-                "keep_foreground": self.keep_foreground,
+                "keep_foreground": self.keep_foreground, "prompt": self.prompt, "prompt_embeds": str(self.embeds),
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
 
 

@@ -72,6 +72,10 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
     Setting("guidance", 5.0, "DiT classifier-free guidance scale (1 = off).", parse_float(1.0, 30.0)),
     Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000)),
     Setting("overlap", 4, "DiT window overlap, latent frames.", parse_int(0, 999)),
+    Setting("prompt", None, "DiT: structured prompt JSON (scene, lighting, camera_motion, subject); default "
+            "built from the inputs.", lambda v: None if v in (None, "") else str(v)),
+    Setting("prompt_embeds", None, "DiT: precomputed text embeddings (safetensors with 'prompt_embeds'); default: "
+            "the checkpoint's.", lambda v: None if v in (None, "") else str(v)),
     Setting("keep_foreground", False, "DiT: keep the keyed plate's own subject (pixel-exact) over the generated "
             "frame, relit by the generated frame's light; default regenerates the whole frame.", parse_bool),
     Setting("lora_scale", 1.0, "Strength of the LoRA weights merged into the DiT (--lora, or the checkpoint's "
@@ -152,6 +156,8 @@ def replace(
         show_default=False)] = None,
     lora_scale: _opt("lora_scale", "--lora-scale", float) = None,
     keep_foreground: _flag("keep_foreground", "--keep-foreground/--regenerate-foreground") = None,
+    prompt: _opt("prompt", "--prompt") = None,
+    prompt_embeds: _opt("prompt_embeds", "--prompt-embeds") = None,
     device: _opt("device", "--device") = None,
     dtype: _opt("dtype", "--dtype") = None,
     preset: PresetOpt = None,
@@ -198,7 +204,7 @@ def replace(
         dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
                        seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None,
                        loras=tuple(lora or ()), lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
-                       key_params=key)
+                       key_params=key, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=bg)
     info = probe(shot)
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])

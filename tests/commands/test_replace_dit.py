@@ -92,3 +92,13 @@ def test_keep_foreground_keeps_the_keyed_subject_under_a_smooth_relighting_gain(
     assert np.std(np.diff(np.log(np.clip(comp, 1e-3, None))[solid], axis=0)) < np.std(
         np.diff(np.log(np.clip(generated, 1e-3, None))[solid], axis=0))
     assert np.isfinite(ratio).all()
+
+
+def test_the_sidecar_records_the_structured_prompt_and_its_embeddings(setup, tmp_path, capsys):
+    prompt = {"scene": "a mountain lake", "lighting": "overcast", "camera_motion": "pan", "subject": "a figure"}
+    (tmp_path / "p.json").write_text(json.dumps(prompt))
+    assert _replace(setup, tmp_path / "p", "--prompt", str(tmp_path / "p.json")) == 0
+    capsys.readouterr()
+    side = json.loads((tmp_path / "p" / "plate_replace.json").read_text())
+    assert side["engine"]["prompt"] == prompt and side["engine"]["prompt_embeds"].endswith("prompt_embeds.safetensors")
+    assert _replace(setup, tmp_path / "q", "--prompt-embeds", str(tmp_path / "none.safetensors")) == 66
