@@ -36,7 +36,7 @@ def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states
     (with the model's output channels)."""
     rope = install(model)
     p_t, p_h, p_w = model.config.patch_size
-    tokens, positions, steps, shapes = [], [], [], []
+    tokens, positions, shapes = [], [], []
     for seg in segments:
         b, _, f, h, w = seg.latents.shape
         if f % p_t or h % p_h or w % p_w:
@@ -47,20 +47,29 @@ def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states
         x = model.patch_embedding(seg.latents).flatten(2).transpose(1, 2)
         tokens.append(x)
         positions.append(grid_positions(seg.t_positions, ph, pw))
-        steps.append(seg.timestep.reshape(b, 1).expand(b, x.shape[1]))
         shapes.append((pf, ph, pw))
     hidden = torch.cat(tokens, dim=1).contiguous()
-    n = hidden.shape[1]
     rotary = rope.at(*(torch.cat(parts) for parts in zip(*positions)))
-    timestep = torch.cat(steps, dim=1)  # (B, N): per-token timesteps, as Wan 2.2's TI2V path takes them
-    temb, timestep_proj, context, _ = model.condition_embedder(timestep.flatten(), encoder_hidden_states, None,
-                                                                timestep_seq_len=n)
-    timestep_proj = timestep_proj.unflatten(2, (6, -1))
+    # modulation per segment, not per token: every segment has one timestep, so its six
+    # modulation vectors are (B, 6, D) and are applied to its slice of the sequence (a
+    # per-token table would be (B, N, 6, D): gigabytes at 1080p)
+    spans, start = [], 0
+    for x in tokens:
+        spans.append((start, start + x.shape[1]))
+        start += x.shape[1]
+    temb, proj, context = [], [], None
+    for seg in segments:
+        te, tp, ctx, _ = model.condition_embedder(seg.timestep.reshape(-1), encoder_hidden_states, None)
+        temb.append(te)
+        proj.append(tp.unflatten(1, (6, -1)))
+        context = ctx if context is None else context
     for block in model.blocks:
-        hidden = block(hidden, context, timestep_proj, rotary)
-    shift, scale = (model.scale_shift_table.unsqueeze(0).to(temb.device) + temb.unsqueeze(2)).chunk(2, dim=2)
-    hidden = (model.norm_out(hidden.float()) * (1 + scale.squeeze(2)) + shift.squeeze(2)).type_as(hidden)
-    hidden = model.proj_out(hidden)
+        hidden = _block(block, hidden, context, proj, spans, rotary)
+    out = model.norm_out(hidden.float())
+    for (a, b), te in zip(spans, temb):
+        shift, scale = (model.scale_shift_table.to(te.device) + te.unsqueeze(1)).chunk(2, dim=1)
+        out[:, a:b] = out[:, a:b] * (1 + scale) + shift
+    hidden = model.proj_out(out.type_as(hidden))
     outputs, start = [], 0
     for seg, (pf, ph, pw) in zip(segments, shapes):
         count = pf * ph * pw
@@ -69,3 +78,34 @@ def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states
             outputs.append(x.permute(0, 7, 1, 4, 2, 5, 3, 6).flatten(6, 7).flatten(4, 5).flatten(2, 3))
         start += count
     return outputs
+
+
+def _modulated(x: torch.Tensor, table: torch.Tensor, proj: list[torch.Tensor], spans, shift_i: int,
+               scale_i: int) -> torch.Tensor:
+    """``x * (1 + scale) + shift`` with each segment's own modulation vectors (float32)."""
+    out = x.float()
+    for (a, b), p in zip(spans, proj):
+        mod = table + p.float()  # (B, 6, D)
+        out[:, a:b] = out[:, a:b] * (1 + mod[:, scale_i:scale_i + 1]) + mod[:, shift_i:shift_i + 1]
+    return out
+
+
+def _gated(h: torch.Tensor, y: torch.Tensor, table: torch.Tensor, proj: list[torch.Tensor], spans,
+           gate_i: int) -> torch.Tensor:
+    """``h + y * gate`` with each segment's own gate (float32)."""
+    out = h.float()
+    for (a, b), p in zip(spans, proj):
+        gate = (table + p.float())[:, gate_i:gate_i + 1]
+        out[:, a:b] = out[:, a:b] + y[:, a:b].float() * gate
+    return out
+
+
+def _block(block, hidden: torch.Tensor, context: torch.Tensor, proj: list[torch.Tensor], spans, rotary) -> torch.Tensor:
+    """``WanTransformerBlock.forward`` with per-segment modulation (same order of operations,
+    same sub-modules): self-attention, cross-attention to the text, feed-forward."""
+    table = block.scale_shift_table  # (1, 6, D): shift, scale, gate (attention); shift, scale, gate (ffn)
+    norm = _modulated(block.norm1(hidden.float()), table, proj, spans, 0, 1).type_as(hidden)
+    hidden = _gated(hidden, block.attn1(norm, None, None, rotary), table, proj, spans, 2).type_as(hidden)
+    hidden = hidden + block.attn2(block.norm2(hidden.float()).type_as(hidden), context, None, None)
+    norm = _modulated(block.norm3(hidden.float()), table, proj, spans, 3, 4).type_as(hidden)
+    return _gated(hidden, block.ffn(norm), table, proj, spans, 5).type_as(hidden)

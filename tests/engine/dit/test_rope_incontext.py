@@ -117,3 +117,30 @@ def test_condition_segments_are_not_predicted_and_shapes_are_checked():
         in_context_forward(model, [Segment(video, [0, 1], t, predict=True)], text)
     with pytest.raises(ValueError, match="patch size"):
         in_context_forward(model, [Segment(torch.zeros(1, 4, 3, 7, 10), [0, 1, 2], t)], text)
+
+
+def test_per_segment_modulation_equals_the_per_token_timesteps_of_wan_2_2():
+    """Each segment's timestep applied to its own slice gives what diffusers' per-token
+    timestep path (Wan 2.2 TI2V) gives, without a (tokens x 6 x dim) table."""
+    model = tiny_model()
+    video, fg, ref, text = _inputs()
+    t, zero = torch.tensor([700.0]), torch.tensor([0.0])
+    segs = [Segment(video, [0, 1, 2], t, predict=True), Segment(fg, [0, 1, 2], zero), Segment(ref, [1], zero)]
+    with torch.no_grad():
+        got = in_context_forward(model, segs, text)[0]
+        # reference: every token carries its segment's timestep through the stock blocks
+        toks = [model.patch_embedding(s.latents).flatten(2).transpose(1, 2) for s in segs]
+        hidden = torch.cat(toks, 1)
+        pos = [grid_positions(s.t_positions, 4, 5) for s in segs]
+        rotary = model.rope.at(*(torch.cat(p) for p in zip(*pos)))
+        steps = torch.cat([s.timestep.expand(x.shape[1]) for s, x in zip(segs, toks)])[None]
+        temb, proj, ctx, _ = model.condition_embedder(steps.flatten(), text, None, timestep_seq_len=hidden.shape[1])
+        proj = proj.unflatten(2, (6, -1))
+        for block in model.blocks:
+            hidden = block(hidden, ctx, proj, rotary)
+        shift, scale = (model.scale_shift_table.unsqueeze(0) + temb.unsqueeze(2)).chunk(2, dim=2)
+        hidden = model.proj_out(model.norm_out(hidden.float()) * (1 + scale.squeeze(2)) + shift.squeeze(2))
+        n = toks[0].shape[1]
+        want = hidden[:, :n].reshape(1, 3, 4, 5, 1, 2, 2, -1).permute(0, 7, 1, 4, 2, 5, 3, 6)
+        want = want.flatten(6, 7).flatten(4, 5).flatten(2, 3)
+    torch.testing.assert_close(got, want, atol=2e-5, rtol=1e-4)
