@@ -89,7 +89,7 @@ def main() -> None:
         a0, a1 = figures["lengths"][0], figures["lengths"][-1]
         print(f"peak RSS growth {a0['frames']} -> {a1['frames']} frames: "
               f"{100 * (a1['peak_rss_mib'] / a0['peak_rss_mib'] - 1):+.1f}%")
-    print("\nagainst frame size (9 frames), VAE decode whole frames vs 32-latent-px tiles (256 px, 4 latent px overlap)")
+    print("\nagainst frame size (9 frames), VAE encode and decode whole frames vs 32-latent-px tiles (256 px, 4 latent px overlap)")
     print("| size | VAE tiling | wall s | peak RSS MiB |")
     print("|---|---|---|---|")
     for f in figures["sizes"]:

@@ -77,7 +77,8 @@ class DitReplaceEngine:
         t0 = time.perf_counter()
         with torch.no_grad():
             plate = self._encode_all(frames, count, padded)
-            refs = [(latent_frame(r.anchor), next(encode_frames(self.vae, [_to_model([r.image], p.device, p.dtype)])))
+            refs = [(latent_frame(r.anchor), next(encode_frames(self.vae, [_to_model([r.image], p.device, p.dtype)],
+                                                                p.tile, p.tile_overlap)))
                     for r in sorted(references, key=lambda r: r.anchor)]
             g = torch.Generator(device="cpu").manual_seed(p.seed)
             noise = torch.randn(plate.shape, generator=g, dtype=torch.float32).to(p.device, p.dtype)
@@ -142,7 +143,7 @@ class DitReplaceEngine:
                     yield _to_model(buf, self.p.device, self.p.dtype)
                     buf = []
 
-        return torch.cat(list(encode_frames(self.vae, chunks())), 2)
+        return torch.cat(list(encode_frames(self.vae, chunks(), self.p.tile, self.p.tile_overlap)), 2)
 
 
 class _Foreground:

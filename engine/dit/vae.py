@@ -89,20 +89,40 @@ def decode_frames(vae, z: torch.Tensor, tile: int | None = None, overlap: int = 
         vae.clear_cache()
 
 
-def encode_frames(vae, chunks) -> Iterator[torch.Tensor]:
+def encode_frames(vae, chunks, tile: int | None = None, overlap: int = 4) -> Iterator[torch.Tensor]:
     """Encode pixel chunks in order, the first (B, 3, 1, H, W) and then (B, 3, 4, H, W) each,
     carrying the encoder's causal cache; yields each chunk's latent frame (B, z, 1, h, w):
     the distribution's mode, normalised by the VAE's latent mean and std as the Wan
-    pipelines do."""
+    pipelines do. With ``tile`` (latent px) each chunk is encoded in overlapping spatial
+    tiles, each with its own cache, blended with ramps in latent space."""
     z_dim = vae.config.z_dim
+    scale = vae.config.scale_factor_spatial if getattr(vae.config, "scale_factor_spatial", None) else 8
     mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1)
     vae.clear_cache()
+    blank = list(vae._enc_feat_map)
+    caches: dict = {}
     try:
         for chunk in chunks:
-            vae._enc_conv_idx = [0]
-            out = vae.encoder(chunk, feat_cache=vae._enc_feat_map, feat_idx=vae._enc_conv_idx)
-            mu = vae.quant_conv(out)[:, :z_dim]
+            b, _, _, hp, wp = chunk.shape
+            h, w = hp // scale, wp // scale
+            rows, cols = _tiles(h, tile or h, overlap), _tiles(w, tile or w, overlap)
+            row_w, col_w = _axis_weights(rows, 1), _axis_weights(cols, 1)
+            mu = None
+            for r, (y0, y1) in enumerate(rows):
+                for c, (x0, x1) in enumerate(cols):
+                    vae._enc_feat_map = caches.setdefault((r, c), list(blank))
+                    vae._enc_conv_idx = [0]
+                    out = vae.encoder(chunk[..., y0 * scale:y1 * scale, x0 * scale:x1 * scale],
+                                      feat_cache=vae._enc_feat_map, feat_idx=vae._enc_conv_idx)
+                    part = vae.quant_conv(out)[:, :z_dim]
+                    if mu is None:
+                        mu = torch.zeros(b, z_dim, part.shape[2], h, w, dtype=part.dtype, device=part.device)
+                        total = torch.zeros(h, w, dtype=torch.float64)
+                    wgt = row_w[r].view(-1, 1) * col_w[c].view(1, -1)
+                    mu[..., y0:y1, x0:x1] += part * wgt.to(part)
+                    total[y0:y1, x0:x1] += wgt
+            mu = mu / total.to(mu)
             yield (mu - mean.to(mu)) / std.to(mu)
     finally:
         vae.clear_cache()

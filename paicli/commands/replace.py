@@ -80,7 +80,7 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
             "frame, relit by the generated frame's light; default regenerates the whole frame.", parse_bool),
     Setting("lora_scale", 1.0, "Strength of the LoRA weights merged into the DiT (--lora, or the checkpoint's "
             "lora/ folder).", parse_float(0.0, 4.0)),
-    Setting("vae_tile", 64, "DiT VAE decode tile, latent px (8 picture px each; 0 = whole frames).",
+    Setting("vae_tile", 64, "DiT VAE tile for encoding and decoding, latent px (8 picture px each; 0 = whole frames).",
             parse_int(0, 100000)),
     Setting("device", "auto", "DiT device: auto, cpu or cuda.", parse_str, ("auto", "cpu", "cuda")),
     Setting("dtype", "auto", "DiT precision: auto (bf16 on a GPU, fp32 on a CPU), bf16, fp16, fp32.", parse_str,

@@ -48,3 +48,23 @@ def test_overlapping_tiles_are_no_further_from_the_untiled_decode_than_diffusers
     assert ours.shape == whole.shape
     err, ref_err = (ours - whole).abs().mean(), (theirs - whole).abs().mean()
     assert err <= ref_err and err < 0.15 * whole.abs().mean(), (float(err), float(ref_err))
+
+
+def test_streaming_encode_gives_the_stock_encode_and_tiles_stay_close():
+    from engine.dit.vae import encode_frames
+
+    vae = tiny_vae()
+    g = torch.Generator().manual_seed(4)
+    x = torch.nn.functional.avg_pool3d(torch.randn(1, 3, 9, 192, 256, generator=g), 5, 1, 2).clamp(-1, 1)
+    chunks = [x[:, :, :1]] + [x[:, :, 1 + 4 * i:5 + 4 * i] for i in range(2)]
+    with torch.no_grad():
+        want = vae.encode(x).latent_dist.mode()
+        whole = torch.cat(list(encode_frames(vae, chunks)), 2)
+        one = torch.cat(list(encode_frames(vae, chunks, tile=32, overlap=4)), 2)
+        tiled = torch.cat(list(encode_frames(vae, chunks, tile=12, overlap=4)), 2)
+        vae.enable_tiling(tile_sample_min_height=96, tile_sample_min_width=96, tile_sample_stride_height=64,
+                          tile_sample_stride_width=64)
+        theirs = vae.encode(x).latent_dist.mode()
+    torch.testing.assert_close(whole, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(one, whole, atol=1e-6, rtol=1e-6)
+    assert (tiled - whole).abs().mean() <= (theirs - whole).abs().mean() * 1.05
