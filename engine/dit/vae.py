@@ -22,6 +22,16 @@ from typing import Iterator
 import torch
 
 
+def _patch(vae) -> int | None:
+    """Wan 2.2's VAE folds 2x2 pixels into channels before encoding (``patch_size`` 2)."""
+    return getattr(vae.config, "patch_size", None)
+
+
+def _scale(vae) -> int:
+    """Picture pixels per latent pixel (8 for Wan 2.1's VAE, 16 for Wan 2.2's)."""
+    return getattr(vae.config, "scale_factor_spatial", None) or 8
+
+
 def _tiles(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     if size <= tile:
         return [(0, size)]
@@ -56,8 +66,10 @@ def decode_frames(vae, z: torch.Tensor, tile: int | None = None, overlap: int = 
     ``tile`` and ``overlap`` are in latent pixels (the picture's are ``vae_scale`` times
     larger); ``tile`` None decodes whole frames.
     """
+    from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
     b, _, frames, h, w = z.shape
-    scale = vae.config.scale_factor_spatial if getattr(vae.config, "scale_factor_spatial", None) else 8
+    scale, patch = _scale(vae), _patch(vae)
     rows = _tiles(h, tile or h, overlap)
     cols = _tiles(w, tile or w, overlap)
     row_w, col_w = _axis_weights(rows, scale), _axis_weights(cols, scale)
@@ -74,6 +86,8 @@ def decode_frames(vae, z: torch.Tensor, tile: int | None = None, overlap: int = 
                     vae._conv_idx = [0]
                     piece = vae.decoder(x[:, :, i:i + 1, y0:y1, x0:x1], feat_cache=vae._feat_map,
                                         feat_idx=vae._conv_idx, first_chunk=(i == 0))
+                    if patch:
+                        piece = unpatchify(piece, patch_size=patch)
                     if out is None:
                         out = torch.zeros(b, piece.shape[1], piece.shape[2], h * scale, w * scale, dtype=piece.dtype)
                     wgt = (row_w[r].view(-1, 1) * col_w[c].view(1, -1)).to(piece.dtype)
@@ -95,8 +109,10 @@ def encode_frames(vae, chunks, tile: int | None = None, overlap: int = 4) -> Ite
     the distribution's mode, normalised by the VAE's latent mean and std as the Wan
     pipelines do. With ``tile`` (latent px) each chunk is encoded in overlapping spatial
     tiles, each with its own cache, blended with ramps in latent space."""
+    from diffusers.models.autoencoders.autoencoder_kl_wan import patchify
+
     z_dim = vae.config.z_dim
-    scale = vae.config.scale_factor_spatial if getattr(vae.config, "scale_factor_spatial", None) else 8
+    scale, patch = _scale(vae), _patch(vae)
     mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1)
     vae.clear_cache()
@@ -113,8 +129,10 @@ def encode_frames(vae, chunks, tile: int | None = None, overlap: int = 4) -> Ite
                 for c, (x0, x1) in enumerate(cols):
                     vae._enc_feat_map = caches.setdefault((r, c), list(blank))
                     vae._enc_conv_idx = [0]
-                    out = vae.encoder(chunk[..., y0 * scale:y1 * scale, x0 * scale:x1 * scale],
-                                      feat_cache=vae._enc_feat_map, feat_idx=vae._enc_conv_idx)
+                    piece = chunk[..., y0 * scale:y1 * scale, x0 * scale:x1 * scale]
+                    if patch:
+                        piece = patchify(piece, patch_size=patch)
+                    out = vae.encoder(piece, feat_cache=vae._enc_feat_map, feat_idx=vae._enc_conv_idx)
                     part = vae.quant_conv(out)[:, :z_dim]
                     if mu is None:
                         mu = torch.zeros(b, z_dim, part.shape[2], h, w, dtype=part.dtype, device=part.device)

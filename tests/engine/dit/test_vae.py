@@ -68,3 +68,19 @@ def test_streaming_encode_gives_the_stock_encode_and_tiles_stay_close():
     torch.testing.assert_close(whole, want, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(one, whole, atol=1e-6, rtol=1e-6)
     assert (tiled - whole).abs().mean() <= (theirs - whole).abs().mean() * 1.05
+
+
+def test_a_wan_2_2_style_vae_with_2x2_patches_streams_like_its_stock_encode_and_decode():
+    from engine.dit.vae import encode_frames
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=16, decoder_base_dim=16, z_dim=8, in_channels=12, out_channels=12,
+                           dim_mult=[1, 2, 2, 2], num_res_blocks=1, temperal_downsample=[False, True, True],
+                           is_residual=True, patch_size=2, scale_factor_spatial=16,
+                           latents_mean=[0.0] * 8, latents_std=[1.0] * 8).eval()
+    x = torch.randn(1, 3, 5, 64, 96, generator=torch.Generator().manual_seed(5)).clamp(-1, 1)
+    with torch.no_grad():
+        z = torch.cat(list(encode_frames(vae, [x[:, :, :1], x[:, :, 1:5]])), 2)
+        torch.testing.assert_close(z, vae.encode(x).latent_dist.mode(), atol=1e-5, rtol=1e-5)
+        pixels = torch.cat(list(decode_frames(vae, z)), 2)
+        torch.testing.assert_close(pixels, vae.decode(z).sample, atol=1e-5, rtol=1e-5)
