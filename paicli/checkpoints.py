@@ -74,14 +74,14 @@ def init_tiny(folder: Path, seed: int = 0) -> list[Path]:
     for name, cls_name in COMPONENTS.items():
         module = classes[cls_name](**TINY[name])
         (folder / name).mkdir(exist_ok=True)
-        config = {"_class_name": cls_name, "_diffusers_version": _diffusers_version(), **dict(module.config)}
-        config = {k: v for k, v in config.items() if not k.startswith("_") or k in ("_class_name", "_diffusers_version")}
-        _write_json(_jsonable(config), folder / name / "config.json")
+        config = {"_class_name": cls_name, "_diffusers_version": _diffusers_version(),
+                  **{k: v for k, v in module.config.items() if not k.startswith("_")}}
+        _write_json(config, folder / name / "config.json")
         _write_safetensors(module.state_dict(), folder / name / "diffusion_pytorch_model.safetensors")
         written += [folder / name / "config.json", folder / name / "diffusion_pytorch_model.safetensors"]
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
     (folder / "scheduler").mkdir(exist_ok=True)
-    _write_json(_jsonable({"_class_name": "UniPCMultistepScheduler", **dict(scheduler.config)}),
+    _write_json({"_class_name": "UniPCMultistepScheduler", **dict(scheduler.config)},
                 folder / "scheduler" / "scheduler_config.json")
     _write_safetensors({"prompt_embeds": torch.randn(1, 8, TINY["transformer"]["text_dim"])},
                        folder / "prompt_embeds.safetensors")
@@ -98,14 +98,6 @@ def _diffusers_version() -> str:
     import diffusers
 
     return diffusers.__version__
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {k: _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -303,7 +295,7 @@ class DitSetup:
         self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
         self.lora_scale = lora_scale
         self.keep_foreground, self.key_params = keep_foreground, key_params
-        self.prompt = load_prompt(prompt) if prompt else default_prompt([str(r) for r in references], 0)
+        self.prompt = load_prompt(prompt) if prompt else default_prompt([str(r) for r in references])
         self.embeds = Path(prompt_embeds) if prompt_embeds else self.model / "prompt_embeds.safetensors"
         if prompt_embeds and not self.embeds.is_file():
             raise MissingInputError(f"no such prompt embeddings file: {self.embeds}")

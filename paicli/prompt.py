@@ -31,13 +31,14 @@ SCHEMA = {
 }
 
 
-def default_prompt(references: list[str], frames: int) -> dict:
+def default_prompt(references: list[str], frames: int | None = None) -> dict:
     """A prompt built from the inputs alone, for when the user gives none."""
     names = ", ".join(Path(r).stem for r in references) or "the reference stills"
+    length = f" ({frames} frames)" if frames else ""
     return {"scene": f"the place shown in {names}",
             "lighting": "the light of that place, matched on the subject",
             "camera_motion": "as in the plate",
-            "subject": f"the keyed foreground of the plate ({frames} frames), kept as it is"}
+            "subject": f"the keyed foreground of the plate{length}, kept as it is"}
 
 
 def load_prompt(path: str | Path) -> dict:

@@ -160,15 +160,17 @@ class BackgroundRenderer:
         self.path = [camera.normalised(h) for h in path]
         self.size = size
         self._rgba = [_with_feather(s) for s in stills]  # weighted blending where stills end
-        self._plain = [np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(s[..., :3], np.float32),
-                                                         cv2.COLOR_RGB2RGBA)) for s in stills]  # A = 1
         self._frame0_to_ref = [np.linalg.inv(camera.normalised(h)) for h in ref_to_frame0]
         w, h = size
         self._focal = self.p.focal_px or camera.default_focal_px(w, h)
         self._centre = ((w - 1) / 2.0, (h - 1) / 2.0)
         self._mosaics, self._mosaic_origin = self._build_mosaics(stills, ref_to_frame0)
+        self._plain: list[np.ndarray] = []
         if self._mosaics is not None:  # the per-frame stills are no longer needed
-            self._rgba, self._plain = [], []
+            self._rgba = []
+        else:  # each frame is built from the stills: keep them also unfeathered, A = 1
+            self._plain = [np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(s[..., :3], np.float32),
+                                                             cv2.COLOR_RGB2RGBA)) for s in stills]
 
     def _build_mosaics(self, stills: list[np.ndarray], ref_to_frame0: list[np.ndarray]):
         """Per still, the stitched plate in that still's own pixel grid, extended to take in

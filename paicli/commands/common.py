@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
 
 from paicli.result import CommandResult
-from paicli.settings import Resolved
+from paicli.settings import Resolved, Schema
 
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON object on stdout: what was done and every file written (kind, path, frames, timecode).")]
@@ -19,6 +20,21 @@ PresetOpt = Annotated[Optional[str], typer.Option(
 ProgressOpt = Annotated[Optional[str], typer.Option(
     "--progress", help="Progress on stderr: auto (bars on a terminal, timestamped lines otherwise), rich, plain, json, none. "
     "Env: PAICLI_PROGRESS.", show_default=False)]
+
+
+OutputDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="Output name stem (default: the shot's name).",
+                                                show_default=False)]
+FramesOpt = Annotated[Optional[str], typer.Option(
+    "--frames", help="Range A-B: frame numbers, 0-based movie indices or timecodes.", show_default=False)]
+InputColorspaceOpt = Annotated[Optional[str], typer.Option(
+    "--input-colorspace", help="Colour space of the shot (default from its tags).", show_default=False)]
+
+
+def setting_option(schema: Schema, name: str, flag: str, type_=str):
+    """A command-line option for the schema's setting ``name``, its help taken from the setting
+    (``None`` when not given, so the setting resolves from the other sources)."""
+    return Annotated[Optional[type_], typer.Option(flag, help=schema.settings[name].help, show_default=False)]
 
 
 def progress_mode(value: str | None, json_out: bool) -> str:

@@ -6,7 +6,8 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from paicli.commands.common import DryRunOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings, progress_mode, report
+from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt, OutputDirOpt, PresetOpt,
+                                    ProgressOpt, print_settings, progress_mode, report, setting_option)
 from paicli.result import CommandResult
 from paicli.settings import Schema, Setting, parse_float, parse_int, parse_str, resolve
 
@@ -98,25 +99,22 @@ SCHEMA = Schema("key", [
 
 
 def _opt(name: str, flag: str, type_=str):
-    return Annotated[Optional[type_], typer.Option(flag, help=SCHEMA.settings[name].help, show_default=False)]
+    return setting_option(SCHEMA, name, flag, type_)
 
 
 def key(
     shot: Annotated[str, typer.Argument(metavar="SHOT", help="A screen shot: movie or image sequence.",
                                         show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")] = Path("out"),
-    name: Annotated[Optional[str], typer.Option("--name", help="Output name stem (default: the shot's name).",
-                                                show_default=False)] = None,
-    frames: Annotated[Optional[str], typer.Option(
-        "--frames", help="Range A-B: frame numbers, 0-based movie indices or timecodes.", show_default=False)] = None,
+    output: OutputDirOpt = Path("out"),
+    name: NameOpt = None,
+    frames: FramesOpt = None,
     clean_plate: Annotated[Optional[str], typer.Option(
         "--clean-plate", help="A still of the empty screen, same size as the shot.", show_default=False)] = None,
     garbage_matte: Annotated[Optional[str], typer.Option(
         "--garbage-matte", help="Matte file (still or sequence): white = always screen.", show_default=False)] = None,
     core_matte: Annotated[Optional[str], typer.Option(
         "--core-matte", help="Matte file (still or sequence): white = always foreground.", show_default=False)] = None,
-    input_colorspace: Annotated[Optional[str], typer.Option(
-        "--input-colorspace", help="Colour space of the shot (default from its tags).", show_default=False)] = None,
+    input_colorspace: InputColorspaceOpt = None,
     screen: _opt("screen", "--screen") = None,
     screen_gain: _opt("screen_gain", "--screen-gain", float) = None,
     screen_balance: _opt("screen_balance", "--screen-balance", float) = None,

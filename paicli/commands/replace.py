@@ -7,7 +7,8 @@ from typing import Annotated, List, Optional
 import typer
 
 from paicli.commands import key as key_cmd
-from paicli.commands.common import DryRunOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings, progress_mode, report
+from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt, OutputDirOpt, PresetOpt,
+                                    ProgressOpt, print_settings, progress_mode, report, setting_option)
 from paicli.result import CommandResult
 from paicli.settings import Schema, Setting, parse_bool, parse_float, parse_int, parse_str, resolve
 
@@ -20,16 +21,14 @@ _KEY_SETTINGS = ("screen", "screen_gain", "pre_blur", "clip_black", "clip_white"
                  "core_erode", "shrink_grow", "softness", "despill", "temporal")
 
 
+def _path_or_none(v):
+    return None if v in (None, "") else str(v)
+
+
 def _camera(v):
     from paicli.replacing import parse_camera
 
     return parse_camera(v)
-
-
-def _first_frame(v):
-    from paicli.media.writers import parse_first_frame
-
-    return parse_first_frame(v)
 
 
 SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] + [
@@ -59,23 +58,20 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
     Setting("prores_profile", "hq", "ProRes profile of the composite.", parse_str,
             ("proxy", "lt", "standard", "hq", "4444", "4444xq")),
     Setting("layers", False, "Also write a multi-layer EXR: comp, relit fg (premultiplied), bg, alpha.", parse_bool),
-    Setting("exr_compression", "zip", "EXR compression.", parse_str,
-            ("none", "zip", "zips", "piz", "dwaa", "dwab", "rle")),
-    Setting("first_frame", 1001, "First EXR frame number, or 'timecode' or 'source'.", _first_frame),
-    Setting("handles", 0, "Extra frames before and after the range.", parse_int(0, 100000)),
+] + [key_cmd.SCHEMA.settings[n] for n in ("exr_compression", "first_frame", "handles")] + [
     Setting("seed", 0, "Seed of the grain and of the DiT's noise, so reruns are identical.", parse_int(0, 2**31 - 1)),
     Setting("engine", "classic", "classic (CPU, no weights) or dit (the in-context Wan DiT; needs --model).",
             parse_str, ("classic", "dit")),
     Setting("model", None, "DiT checkpoint folder (diffusers layout, safetensors; see `paicli model`).",
-            lambda v: None if v in (None, "") else str(v)),
+            _path_or_none),
     Setting("steps", 30, "DiT sampling steps.", parse_int(1, 1000)),
     Setting("guidance", 5.0, "DiT classifier-free guidance scale (1 = off).", parse_float(1.0, 30.0)),
     Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000)),
     Setting("overlap", 4, "DiT window overlap, latent frames.", parse_int(0, 999)),
     Setting("prompt", None, "DiT: structured prompt JSON (scene, lighting, camera_motion, subject); default "
-            "built from the inputs.", lambda v: None if v in (None, "") else str(v)),
+            "built from the inputs.", _path_or_none),
     Setting("prompt_embeds", None, "DiT: precomputed text embeddings (safetensors with 'prompt_embeds'); default: "
-            "the checkpoint's.", lambda v: None if v in (None, "") else str(v)),
+            "the checkpoint's.", _path_or_none),
     Setting("keep_foreground", False, "DiT: keep the keyed plate's own subject (pixel-exact) over the generated "
             "frame, relit by the generated frame's light; default regenerates the whole frame.", parse_bool),
     Setting("lora_scale", 1.0, "Strength of the LoRA weights merged into the DiT (--lora, or the checkpoint's "
@@ -89,11 +85,11 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
 
 
 def _opt(name: str, flag: str, type_=str):
-    return Annotated[Optional[type_], typer.Option(flag, help=SCHEMA.settings[name].help, show_default=False)]
+    return setting_option(SCHEMA, name, flag, type_)
 
 
 def _flag(name: str, flag: str):
-    return Annotated[Optional[bool], typer.Option(flag, help=SCHEMA.settings[name].help, show_default=False)]
+    return setting_option(SCHEMA, name, flag, bool)
 
 
 def replace(
@@ -102,17 +98,14 @@ def replace(
     bg: Annotated[List[str], typer.Option("--bg", help="Reference stills: a folder or files (repeatable). Anchored "
                                           "by frame numbers in their names (ref.0047.png), by --bg-at, or at "
                                           "start/middle/end in name order.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")] = Path("out"),
-    name: Annotated[Optional[str], typer.Option("--name", help="Output name stem (default: the shot's name).",
-                                                show_default=False)] = None,
+    output: OutputDirOpt = Path("out"),
+    name: NameOpt = None,
     bg_at: Annotated[Optional[str], typer.Option("--bg-at", help="Anchor frames of the references in name order, "
                                                  "e.g. 0,47,95.", show_default=False)] = None,
     bg_colorspace: Annotated[Optional[str], typer.Option(
         "--bg-colorspace", help="Colour space of the stills (default: sRGB; EXR linear).", show_default=False)] = None,
-    frames: Annotated[Optional[str], typer.Option(
-        "--frames", help="Range A-B: frame numbers, 0-based movie indices or timecodes.", show_default=False)] = None,
-    input_colorspace: Annotated[Optional[str], typer.Option(
-        "--input-colorspace", help="Colour space of the shot (default from its tags).", show_default=False)] = None,
+    frames: FramesOpt = None,
+    input_colorspace: InputColorspaceOpt = None,
     screen: _opt("screen", "--screen") = None,
     screen_gain: _opt("screen_gain", "--screen-gain", float) = None,
     pre_blur: _opt("pre_blur", "--pre-blur", float) = None,
