@@ -9,6 +9,10 @@
 2. Frame size: one 9-frame shot at each square size, decoded with and without VAE tiling:
    wall time and peak RSS.
 
+3. Sequence plan of full-size configs (Wan 1.3B, 14B and 5B shapes, built on the meta device:
+   exact parameter counts, nothing allocated): windows and in-context tokens per window at
+   480p/720p/1080p for 81 and 241 frames, the counts a GPU run would face. Computed, not timed.
+
 Each run is a separate process whose peak RSS (children included) is polled. The tiny
 checkpoint exercises the machinery, not the model: its pictures are noise. GPU figures for
 full-size configs need a session lent a GPU (see README).
@@ -57,6 +61,42 @@ def replace_cmd(shot: Path, model: Path, out: Path, *extra: str) -> list[str]:
             "--format", "exr", "--progress", "none", *extra]
 
 
+SHAPES = {  # diffusers WanTransformer3DModel configs of the released models; VAE px per latent px
+    "Wan2.1-1.3B": (dict(num_attention_heads=12, ffn_dim=8960, num_layers=30, in_channels=16, out_channels=16), 8),
+    "Wan2.1-14B": (dict(num_attention_heads=40, ffn_dim=13824, num_layers=40, in_channels=16, out_channels=16), 8),
+    "Wan2.2-TI2V-5B": (dict(num_attention_heads=24, ffn_dim=14336, num_layers=30, in_channels=48, out_channels=48), 16),
+}
+SIZES = {"480p": (480, 832), "720p": (720, 1280), "1080p": (1080, 1920)}
+
+
+def sequence_plan(references: int = 3, window: int = 21, overlap: int = 4) -> list[dict]:
+    """Per config, size and length: parameters, windows and tokens per window (target + plate + refs)."""
+    from diffusers import WanTransformer3DModel
+
+    from engine.dit.chunking import plan_windows
+    from engine.dit.rope import TEMPORAL_COMPRESSION
+    from paicli.checkpoints import _ParametersOnMeta
+
+    rows = []
+    for name, (cfg, scale) in SHAPES.items():
+        with _ParametersOnMeta():
+            model = WanTransformer3DModel(attention_head_dim=128, text_dim=4096, freq_dim=256, patch_size=(1, 2, 2),
+                                          cross_attn_norm=True, qk_norm="rms_norm_across_heads", **cfg)
+        params = sum(p.numel() for p in model.parameters())
+        step = scale * 2
+        for size, (h, w) in SIZES.items():
+            per_frame = (-(-h // step)) * (-(-w // step))
+            for frames in (81, 241):
+                latent = (frames - 1) // TEMPORAL_COMPRESSION + 1
+                spans = plan_windows(latent, window, overlap)
+                longest = max(e - s for s, e in spans)
+                rows.append({"config": name, "parameters": params, "size": size, "frames": frames,
+                             "latent_frames": latent, "windows": len(spans),
+                             "tokens_per_window": (2 * longest + references) * per_frame,
+                             "tokens_unchunked": (2 * latent + references) * per_frame})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", type=int, nargs="*", default=[48, 96, 192])
@@ -95,6 +135,16 @@ def main() -> None:
     for f in figures["sizes"]:
         print(f"| {f['size']}x{f['size']} | {'yes' if f['vae_tiling'] else 'no'} | {f['wall_s']:.1f} | "
               f"{f['peak_rss_mib']:.0f} |")
+    figures["plan"] = sequence_plan()
+    print("\nsequence plan of full-size configs (computed; window 21 latent frames, overlap 4, 3 references; "
+          "bf16 weights)")
+    print("| config | parameters | weights GiB | size | frames | latent frames | windows | tokens per window | "
+          "tokens unchunked |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f in figures["plan"]:
+        print(f"| {f['config']} | {f['parameters'] / 1e9:.2f} B | {2 * f['parameters'] / 2**30:.1f} | {f['size']} | "
+              f"{f['frames']} | {f['latent_frames']} | {f['windows']} | {f['tokens_per_window']:,} | "
+              f"{f['tokens_unchunked']:,} |")
     if a.json:
         Path(a.json).write_text(json.dumps(figures, indent=1))
 

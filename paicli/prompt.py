@@ -5,9 +5,9 @@ JSON with four fields and writes the one it used into the sidecar::
 
     {"scene": "...", "lighting": "...", "camera_motion": "...", "subject": "..."}
 
-Without a text encoder in this build the JSON itself is not encoded: the checkpoint's
-``prompt_embeds.safetensors`` (or ``--prompt-embeds FILE``) supply the embeddings, and the
-JSON documents what they stand for.
+The DiT's text encoder reads the JSON itself (:func:`prompt_text`, compact, keys in schema
+order). Precomputed embeddings (``--prompt-embeds FILE`` or a checkpoint's
+``prompt_embeds.safetensors``) replace the encoder; the JSON then documents what they stand for.
 """
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def default_prompt(references: list[str], frames: int | None = None) -> dict:
             "lighting": "the light of that place, matched on the subject",
             "camera_motion": "as in the plate",
             "subject": f"the keyed foreground of the plate{length}, kept as it is"}
+
+
+def prompt_text(prompt: dict) -> str:
+    """The text the encoder reads: the prompt as one line of JSON, keys in schema order."""
+    ordered = {k: prompt[k] for k in SCHEMA["properties"] if k in prompt}
+    return json.dumps(ordered, ensure_ascii=False)
 
 
 def load_prompt(path: str | Path) -> dict:

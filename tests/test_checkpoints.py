@@ -38,7 +38,8 @@ def test_the_tiny_checkpoint_loads_through_the_real_loader_and_is_seeded(tiny, t
 def test_info_describes_components_sizes_and_hash(tiny, capsys):
     assert run(["model", "info", str(tiny), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)["summary"]
-    assert doc["tiny"] is True and doc["scheduler"] == "UniPCMultistepScheduler" and doc["prompt_embeds"]
+    assert doc["tiny"] is True and doc["scheduler"] == "UniPCMultistepScheduler" and doc["tokenizer"]
+    assert doc["components"]["text_encoder"]["class"] == "UMT5EncoderModel" and not doc["prompt_embeds"]
     tr = doc["components"]["transformer"]
     assert tr["class"] == "WanTransformer3DModel" and tr["num_layers"] == 2 and tr["parameters"] > 0
     assert tr["dtypes"] == ["F32"] and len(doc["sha256"]) == 64
@@ -116,3 +117,63 @@ def test_a_lora_for_layers_the_model_lacks_is_refused(tiny, tmp_path):
               str(tmp_path / "l.safetensors"))
     with pytest.raises(ConfigError, match="blocks.9"):
         apply_lora(load_component(tiny, "transformer"), tmp_path / "l.safetensors")
+
+
+def test_the_structured_prompt_is_encoded_as_the_stock_wan_pipeline_encodes_text(tiny):
+    from diffusers import WanPipeline
+
+    from engine.dit.text import encode_prompt
+    from paicli.checkpoints import MAX_TEXT_TOKENS, load_tokenizer
+
+    tokenizer, encoder = load_tokenizer(tiny), load_component(tiny, "text_encoder")
+    texts = ['{"scene": "a lake &amp; hills",  "lighting": "dusk"}', ""]
+    ours = encode_prompt(tokenizer, encoder, texts, MAX_TEXT_TOKENS)
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=encoder, transformer=None, vae=None, scheduler=None)
+    stock = pipe._get_t5_prompt_embeds(texts, max_sequence_length=MAX_TEXT_TOKENS, device="cpu",
+                                      dtype=torch.float32)
+    torch.testing.assert_close(ours, stock)
+    assert ours.shape == (2, MAX_TEXT_TOKENS, 16) and ours[1, 1:].abs().sum() == 0 and ours[0, 20].abs().sum() > 0
+
+
+def _original_wan_names(state: dict) -> dict:
+    """diffusers' transformer names back to the original Wan release's (as single files carry them)."""
+    renames = [("condition_embedder.time_embedder.linear_1", "time_embedding.0"),
+               ("condition_embedder.time_embedder.linear_2", "time_embedding.2"),
+               ("condition_embedder.text_embedder.linear_1", "text_embedding.0"),
+               ("condition_embedder.text_embedder.linear_2", "text_embedding.2"),
+               ("condition_embedder.time_proj", "time_projection.1"), ("attn1", "self_attn"), ("attn2", "cross_attn"),
+               (".to_out.0.", ".o."), (".to_q.", ".q."), (".to_k.", ".k."), (".to_v.", ".v."),
+               ("ffn.net.0.proj", "ffn.0"), ("ffn.net.2", "ffn.2"), (".norm2.", ".normX."), (".norm3.", ".norm2."),
+               (".normX.", ".norm3."), (".scale_shift_table", ".modulation"), ("proj_out", "head.head")]
+    out = {}
+    for key, value in state.items():
+        for a, b in renames:
+            key = key.replace(a, b)
+        out["model.diffusion_model." + ("head.modulation" if key == "scale_shift_table" else key)] = value
+    return out
+
+
+def test_a_single_file_transformer_in_the_original_wan_layout_loads_with_a_local_config(tiny, tmp_path):
+    stock = load_component(tiny, "transformer")
+    original = _original_wan_names(stock.state_dict())
+    assert "model.diffusion_model.blocks.0.self_attn.q.weight" in original
+    save_file(original, str(tmp_path / "wan.safetensors"))
+    model = load_component(tiny, "transformer", weights=tmp_path / "wan.safetensors")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in stock.state_dict().items())
+    save_file({k: v for k, v in original.items() if ".ffn." not in k}, str(tmp_path / "cut.safetensors"))
+    with pytest.raises(ConfigError, match=r"weights missing for blocks\.0.*cut\.safetensors|cut\.safetensors.*blocks\.0"):
+        load_component(tiny, "transformer", weights=tmp_path / "cut.safetensors")
+
+
+def test_the_loader_allocates_nothing_before_the_names_and_shapes_are_checked(tiny, tmp_path, monkeypatch):
+    import paicli.checkpoints as ck
+
+    d = _copy(tiny, tmp_path)
+    cfg = json.loads((d / "transformer" / "config.json").read_text())
+    cfg["num_layers"] = 400  # a model far larger than the file: refused before anything is built for real
+    (d / "transformer" / "config.json").write_text(json.dumps(cfg))
+    reads, read = [], ck._read_weights
+    monkeypatch.setattr(ck, "_read_weights", lambda files, header_only: reads.append(header_only) or read(files, header_only))
+    with pytest.raises(ConfigError, match="weights missing"):
+        load_component(d, "transformer")
+    assert reads == [True]

@@ -10,7 +10,9 @@ tiles (:mod:`engine.dit.vae`). Conditions are clean (timestep 0) and never decod
 
 The model sees display-encoded video in [-1, 1] (BT.709 here); the engine interface is
 scene-linear, so frames are encoded on the way in and decoded on the way out. Shots are
-padded to 4k+1 frames (the causal VAE's length) and trimmed back.
+padded to 4k+1 frames (the causal VAE's length) and to a whole number of transformer patches
+(16 px with Wan 2.1's VAE, 32 with 2.2's: 1080 lines become 1088), and trimmed back;
+reference stills are scaled to cover the plate's frame and centre-cropped.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from engine.colour import bt709_inverse_oetf, bt709_oetf
 from engine.dit.chunking import plan_windows, sample
 from engine.dit.incontext import Segment, in_context_forward
 from engine.dit.rope import TEMPORAL_COMPRESSION, latent_frame
-from engine.dit.vae import decode_frames, denormalise, encode_frames
+from engine.dit.vae import decode_frames, denormalise, encode_frames, pixels_per_latent
 from engine.interface import EngineInputError, FrameLayers, Progress, Reference
 
 
@@ -38,21 +40,56 @@ class DitParams:
     tile: int | None = 64  # latent pixels per VAE decode tile (None: whole frames)
     tile_overlap: int = 4
     seed: int = 0
+    perturb_light: float = 0.0  # 0..1: the plate condition relit by a seeded smooth gain (as in training)
     keep_foreground: bool = False  # the keyed plate's own subject over the generated frame, relit by a smooth gain
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
 
 
-def _to_model(frames: list[np.ndarray], device, dtype) -> torch.Tensor:
-    """Linear float32 (H, W, 3|4) frames -> (1, 3, n, H, W) BT.709-encoded in [-1, 1]."""
+def light_perturbation(height: int, width: int, strength: float, seed: int) -> np.ndarray:
+    """A seeded smooth illumination change (H, W, 3) float32 linear-light gain, the kind
+    training perturbs the foreground with so the model relights rather than copies it: a
+    per-channel colour gain of up to +-40 % and a linear ramp of up to +-50 % across the frame
+    in a random direction, both scaled by ``strength`` (0..1). One map for the whole shot, so
+    the perturbation does not flicker."""
+    rng = np.random.default_rng(seed + 7919)
+    colour = 1.0 + 0.4 * strength * rng.uniform(-1.0, 1.0, 3)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    ramp = (np.cos(angle) * (x / max(width - 1, 1) - 0.5) + np.sin(angle) * (y / max(height - 1, 1) - 0.5))
+    gain = (1.0 + 1.0 * strength * ramp)[..., None] * colour[None, None]
+    return np.clip(gain, 0.05, None).astype(np.float32)
+
+
+def fit_reference(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A still scaled to cover (height, width) and centre-cropped to it (no distortion), so
+    its tokens lie on the plate's grid."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image[..., :3]
+    k = max(height / h, width / w)
+    nh, nw = max(height, round(h * k)), max(width, round(w * k))
+    scaled = cv2.resize(np.ascontiguousarray(image[..., :3]), (nw, nh),
+                        interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+    y, x = (nh - height) // 2, (nw - width) // 2
+    return scaled[y:y + height, x:x + width]
+
+
+def _to_model(frames: list[np.ndarray], device, dtype, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Linear float32 (H, W, 3|4) frames -> (1, 3, n, H', W') BT.709-encoded in [-1, 1],
+    edge-extended at the bottom and right to ``size`` (H', W') when given."""
     arr = np.stack([bt709_oetf(np.clip(f[..., :3], 0.0, 1.0)) for f in frames])  # n, H, W, 3
+    if size is not None and size != arr.shape[1:3]:
+        arr = np.pad(arr, ((0, 0), (0, size[0] - arr.shape[1]), (0, size[1] - arr.shape[2]), (0, 0)), mode="edge")
     t = torch.from_numpy(np.ascontiguousarray(arr)).permute(3, 0, 1, 2)[None]
     return (t * 2.0 - 1.0).to(device=device, dtype=dtype)
 
 
-def _to_linear(pixels: torch.Tensor) -> list[np.ndarray]:
-    """(1, 3, n, H, W) in [-1, 1] -> linear float32 (H, W, 3) frames."""
-    enc = ((pixels[0].float().clamp(-1, 1) + 1.0) / 2.0).permute(1, 2, 3, 0).cpu().numpy()
+def _to_linear(pixels: torch.Tensor, height: int, width: int) -> list[np.ndarray]:
+    """(1, 3, n, H', W') in [-1, 1] -> linear float32 (height, width, 3) frames (the top-left crop)."""
+    enc = ((pixels[0, :, :, :height, :width].float().clamp(-1, 1) + 1.0) / 2.0).permute(1, 2, 3, 0).cpu().numpy()
     return [np.ascontiguousarray(bt709_inverse_oetf(f), np.float32) for f in enc]
 
 
@@ -77,9 +114,10 @@ class DitReplaceEngine:
         t0 = time.perf_counter()
         with torch.no_grad():
             plate = self._encode_all(frames, count, padded)
-            refs = [(latent_frame(r.anchor), next(encode_frames(self.vae, [_to_model([r.image], p.device, p.dtype)],
-                                                                p.tile, p.tile_overlap)))
-                    for r in sorted(references, key=lambda r: r.anchor)]
+            (height, width), size = self._size
+            refs = [(latent_frame(r.anchor), next(encode_frames(
+                self.vae, [_to_model([fit_reference(r.image, height, width)], p.device, p.dtype, size)],
+                p.tile, p.tile_overlap))) for r in sorted(references, key=lambda r: r.anchor)]
             g = torch.Generator(device="cpu").manual_seed(p.seed)
             noise = torch.randn(plate.shape, generator=g, dtype=torch.float32).to(p.device, p.dtype)
             zero = torch.zeros(1, device=p.device, dtype=p.dtype)
@@ -110,13 +148,13 @@ class DitReplaceEngine:
                                references=[{"anchor_latent": a} for a, _ in refs])
             self.timing["analysis_s"] += time.perf_counter() - t0
             done = 0
-            keyed = _Foreground(frames(), self.key_params) if p.keep_foreground else None
+            keyed = _Foreground(frames(), self.key_params, p.keep_foreground)
             t0 = time.perf_counter()
             for pixels in decode_frames(self.vae, denormalise(self.vae, latents), p.tile, p.tile_overlap):
-                for img in _to_linear(pixels):
+                for img in _to_linear(pixels, height, width):
                     if done >= count:
                         break
-                    layers = keyed.over(img) if keyed else FrameLayers(img, img, img, np.ones(img.shape[:2], np.float32))
+                    layers = keyed.over(img)
                     self.timing["render_s"] += time.perf_counter() - t0
                     self.timing["frames"] += 1
                     if callback:
@@ -129,47 +167,68 @@ class DitReplaceEngine:
 
     def _encode_all(self, frames, count: int, padded: int) -> torch.Tensor:
         """The plate's latents (1, z, F, h, w), encoded in causal chunks as frames arrive
-        (padded to 4k+1 frames by repeating the last)."""
+        (padded to 4k+1 frames by repeating the last, and to a whole number of transformer
+        patches by extending the edges; ``self._size`` keeps both sizes)."""
+        step = pixels_per_latent(self.vae) * max(self.model.config.patch_size[1:])
         def chunks():
             it = iter(frames())
-            buf, last = [], None
+            buf, last, gain = [], None, None
             for i in range(padded):
                 img = next(it, None) if i < count else None
+                if img is not None and self.p.perturb_light > 0:
+                    if gain is None:
+                        gain = light_perturbation(img.shape[0], img.shape[1], self.p.perturb_light, self.p.seed)
+                    img = img[..., :3] * gain
                 last = img if img is not None else last
                 if last is None:
                     raise EngineInputError("the shot has no frames")
+                if i == 0:
+                    h, w = last.shape[:2]
+                    self._size = (h, w), (-(-h // step) * step, -(-w // step) * step)
                 buf.append(last)
                 if len(buf) == (1 if i == 0 else TEMPORAL_COMPRESSION):
-                    yield _to_model(buf, self.p.device, self.p.dtype)
+                    yield _to_model(buf, self.p.device, self.p.dtype, self._size[1])
                     buf = []
 
         return torch.cat(list(encode_frames(self.vae, chunks(), self.p.tile, self.p.tile_overlap)), 2)
 
 
 class _Foreground:
-    """``--keep-foreground``: the plate keyed by the classic keyer, composited over each
-    generated frame. The generated frame's relighting of the subject is carried over as a
-    smooth per-channel gain (heavily blurred generated / keyed foreground inside the matte),
-    so the subject stays pixel-exact in identity and detail but takes the new light."""
+    """The layers of each generated frame, from the plate keyed by the classic keyer.
 
-    def __init__(self, frames: Iterator[np.ndarray], key_params):
+    By default the generated frame is the comp, the fg and the bg (the DiT makes no separate
+    background), and the plate's key is the matte (the subject stays where the plate has it;
+    a plate with no screen to key gets a full matte). With ``keep`` (``--keep-foreground``) the
+    keyed subject is composited over the generated frame, the generated relighting carried
+    over as a smooth per-channel gain (heavily blurred generated / keyed foreground inside the
+    matte), so the subject stays pixel-exact in identity and detail but takes the new light."""
+
+    def __init__(self, frames: Iterator[np.ndarray], key_params, keep: bool):
         from engine.classic.keyer import Keyer, KeyParams
 
         self._frames = iter(frames)
         self._keyer = Keyer(key_params or KeyParams())
-        self._first = True
+        self._keep, self._keyable = keep, None
 
     def over(self, generated: np.ndarray) -> FrameLayers:
         import cv2
 
         from engine.classic.screen import detect_screen
 
-        img = next(self._frames)[..., :3]
-        if self._keyer.screen is None:
+        img = next(self._frames)
+        if img.shape[-1] == 4 and not self._keep:  # a matted plate brings its own matte
+            return FrameLayers(generated, generated, generated, np.ascontiguousarray(img[..., 3], np.float32))
+        img = img[..., :3]
+        if self._keyable is None:
             self._keyer.screen = detect_screen(img)
-            if self._keyer.screen is None:
+            self._keyable = self._keyer.screen is not None
+            if not self._keyable and self._keep:
                 raise EngineInputError("--keep-foreground: no green or blue screen found to key the subject")
+        if not self._keyable:
+            return FrameLayers(generated, generated, generated, np.ones(generated.shape[:2], np.float32))
         res = self._keyer.key(img)
+        if not self._keep:
+            return FrameLayers(generated, generated, generated, res.alpha)
         a = res.alpha[..., None]
         sigma = 0.05 * max(img.shape[:2])
         wsum = cv2.GaussianBlur(res.alpha, (0, 0), sigma)[..., None] + 1e-4

@@ -27,7 +27,7 @@ def _patch(vae) -> int | None:
     return getattr(vae.config, "patch_size", None)
 
 
-def _scale(vae) -> int:
+def pixels_per_latent(vae) -> int:
     """Picture pixels per latent pixel (8 for Wan 2.1's VAE, 16 for Wan 2.2's)."""
     return getattr(vae.config, "scale_factor_spatial", None) or 8
 
@@ -69,7 +69,7 @@ def decode_frames(vae, z: torch.Tensor, tile: int | None = None, overlap: int = 
     from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
 
     b, _, frames, h, w = z.shape
-    scale, patch = _scale(vae), _patch(vae)
+    scale, patch = pixels_per_latent(vae), _patch(vae)
     rows = _tiles(h, tile or h, overlap)
     cols = _tiles(w, tile or w, overlap)
     row_w, col_w = _axis_weights(rows, scale), _axis_weights(cols, scale)
@@ -112,7 +112,7 @@ def encode_frames(vae, chunks, tile: int | None = None, overlap: int = 4) -> Ite
     from diffusers.models.autoencoders.autoencoder_kl_wan import patchify
 
     z_dim = vae.config.z_dim
-    scale, patch = _scale(vae), _patch(vae)
+    scale, patch = pixels_per_latent(vae), _patch(vae)
     mean = torch.tensor(vae.config.latents_mean).view(1, z_dim, 1, 1, 1)
     std = torch.tensor(vae.config.latents_std).view(1, z_dim, 1, 1, 1)
     vae.clear_cache()

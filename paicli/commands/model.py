@@ -14,8 +14,8 @@ HELP = "DiT engine checkpoints: write a tiny random one to try the engine withou
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
 
 
-@app.command("init-tiny", help="Write a tiny random checkpoint (Wan transformer, VAE, scheduler, prompt "
-                                "embeddings) in the on-disk format real weights use, so the DiT path runs on a CPU "
+@app.command("init-tiny", help="Write a tiny random checkpoint (Wan transformer, VAE, UMT5 text encoder and "
+                                "tokenizer, scheduler) in the on-disk format real weights use, so the DiT path runs on a CPU "
                                 "in seconds. Its output is noise: it exercises the machinery, not the model.")
 def init_tiny(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to write (created if missing).")],
@@ -49,7 +49,9 @@ def info(
         for name, c in desc["components"].items():
             sizes = ", ".join(f"{k} {v}" for k, v in c.items() if k not in ("class", "parameters", "dtypes", "files"))
             print(f"  {name}: {c['class']}, {c['parameters']:,} parameters, {'/'.join(c['dtypes'])}; {sizes}")
-        print(f"  scheduler: {desc['scheduler']}; prompt embeddings: {'yes' if desc['prompt_embeds'] else 'no'}; "
+        text = ("text encoder" if "text_encoder" in desc["components"] else
+                "precomputed prompt embeddings" if desc["prompt_embeds"] else "none (give --prompt-embeds)")
+        print(f"  scheduler: {desc['scheduler']}; text: {text}; "
               f"LoRA: {', '.join(desc['lora']) or 'none'}")
         print(f"  sha256: {desc['sha256']}")
 

@@ -62,8 +62,10 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
     Setting("seed", 0, "Seed of the grain and of the DiT's noise, so reruns are identical.", parse_int(0, 2**31 - 1)),
     Setting("engine", "classic", "classic (CPU, no weights) or dit (the in-context Wan DiT; needs --model).",
             parse_str, ("classic", "dit")),
-    Setting("model", None, "DiT checkpoint folder (diffusers layout, safetensors; see `paicli model`).",
-            _path_or_none),
+    Setting("model", None, "DiT checkpoint folder (diffusers layout, safetensors; see `paicli model`), or one "
+            "transformer .safetensors file (diffusers or original Wan names) with --model-config.", _path_or_none),
+    Setting("model_config", None, "DiT: checkpoint folder giving the configs, VAE, scheduler and text encoder "
+            "when --model is a single weights file.", _path_or_none),
     Setting("steps", 30, "DiT sampling steps.", parse_int(1, 1000)),
     Setting("guidance", 5.0, "DiT classifier-free guidance scale (1 = off).", parse_float(1.0, 30.0)),
     Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000)),
@@ -72,6 +74,9 @@ SCHEMA = Schema("replace", [key_cmd.SCHEMA.settings[n] for n in _KEY_SETTINGS] +
             "built from the inputs.", _path_or_none),
     Setting("prompt_embeds", None, "DiT: precomputed text embeddings (safetensors with 'prompt_embeds'); default: "
             "the checkpoint's.", _path_or_none),
+    Setting("perturb_light", 0.0, "DiT: relight the plate condition by a seeded smooth gain before encoding "
+            "(0..1, as in training), so the model relights the subject rather than copying the plate's light.",
+            parse_float(0.0, 1.0)),
     Setting("keep_foreground", False, "DiT: keep the keyed plate's own subject (pixel-exact) over the generated "
             "frame, relit by the generated frame's light; default regenerates the whole frame.", parse_bool),
     Setting("lora_scale", 1.0, "Strength of the LoRA weights merged into the DiT (--lora, or the checkpoint's "
@@ -139,6 +144,7 @@ def replace(
     seed: _opt("seed", "--seed", int) = None,
     engine: _opt("engine", "--engine") = None,
     model: _opt("model", "--model") = None,
+    model_config: _opt("model_config", "--model-config") = None,
     steps: _opt("steps", "--steps", int) = None,
     guidance: _opt("guidance", "--guidance", float) = None,
     window: _opt("window", "--window", int) = None,
@@ -148,6 +154,7 @@ def replace(
         "--lora", help="LoRA safetensors merged into the DiT (repeatable; default: the checkpoint's lora/ folder).",
         show_default=False)] = None,
     lora_scale: _opt("lora_scale", "--lora-scale", float) = None,
+    perturb_light: _opt("perturb_light", "--perturb-light", float) = None,
     keep_foreground: _flag("keep_foreground", "--keep-foreground/--regenerate-foreground") = None,
     prompt: _opt("prompt", "--prompt") = None,
     prompt_embeds: _opt("prompt_embeds", "--prompt-embeds") = None,
@@ -197,7 +204,9 @@ def replace(
         dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
                        seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None,
                        loras=tuple(lora or ()), lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
-                       key_params=key, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=bg)
+                       key_params=key, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=bg,
+                       model_config=Path(s.model_config) if s.model_config else None,
+                       perturb_light=s.perturb_light)
     info = probe(shot)
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
@@ -219,10 +228,12 @@ def replace(
                                bg=bg, bg_at=bg_at, bg_colourspace=bg_colorspace, camera_file=camera_file,
                                settings=s.plain(), progress=prog, result=result, dit=dit)
         result.summary.update(summary)
-        prog.log(_tracking_line(summary))
+        if s.engine == "classic":
+            prog.log(_tracking_line(summary))
 
     def human() -> None:
-        print(_tracking_line(summary))
+        if s.engine == "classic":
+            print(_tracking_line(summary))
         g = (summary.get("relight") or {}).get("gains")
         if g:
             print(f"relight gains r,g,b: {g[0]:.3f}, {g[1]:.3f}, {g[2]:.3f}")

@@ -100,5 +100,66 @@ def test_the_sidecar_records_the_structured_prompt_and_its_embeddings(setup, tmp
     assert _replace(setup, tmp_path / "p", "--prompt", str(tmp_path / "p.json")) == 0
     capsys.readouterr()
     side = json.loads((tmp_path / "p" / "plate_replace.json").read_text())
-    assert side["engine"]["prompt"] == prompt and side["engine"]["prompt_embeds"].endswith("prompt_embeds.safetensors")
+    assert side["engine"]["prompt"] == prompt and side["engine"]["text_embeddings"] == "text_encoder"
+    assert json.loads(side["engine"]["prompt_text"]) == prompt
+    assert _replace(setup, tmp_path / "d") == 0  # the default prompt: another text, another result
+    capsys.readouterr()
+    assert not all(np.array_equal(x, y) for x, y in zip(_frames(tmp_path / "p"), _frames(tmp_path / "d")))
     assert _replace(setup, tmp_path / "q", "--prompt-embeds", str(tmp_path / "none.safetensors")) == 66
+
+
+def test_precomputed_prompt_embeddings_replace_the_text_encoder(setup, tmp_path, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"prompt_embeds": torch.randn(1, 8, 16)}, str(tmp_path / "e.safetensors"))
+    assert _replace(setup, tmp_path / "e", "--prompt-embeds", str(tmp_path / "e.safetensors")) == 0
+    capsys.readouterr()
+    side = json.loads((tmp_path / "e" / "plate_replace.json").read_text())
+    assert side["engine"]["text_embeddings"] == str(tmp_path / "e.safetensors")
+    save_file({"prompt_embeds": torch.randn(1, 8, 24)}, str(tmp_path / "w.safetensors"))
+    assert _replace(setup, tmp_path / "w", "--prompt-embeds", str(tmp_path / "w.safetensors")) == 78
+    assert "16" in capsys.readouterr().err
+
+
+def test_a_single_transformer_file_runs_with_its_configs_from_a_local_folder(setup, tmp_path, capsys):
+    import shutil
+
+    assert _replace(setup, tmp_path / "a") == 0
+    weights = shutil.copy(setup / "tiny" / "transformer" / "diffusion_pytorch_model.safetensors", tmp_path / "t.safetensors")
+    argv = ["replace", str(setup / "shot" / "plate.mov"), "--bg", str(setup / "shot" / "refs"), "--engine", "dit",
+            "--steps", "2", "--window", "2", "--overlap", "1", "--format", "exr", "--progress", "none",
+            "--model", str(weights)]
+    assert run([*argv, "-o", str(tmp_path / "b"), "--model-config", str(setup / "tiny")]) == 0
+    assert all(np.array_equal(x, y) for x, y in zip(_frames(tmp_path / "a"), _frames(tmp_path / "b")))
+    capsys.readouterr()
+    assert run([*argv, "-o", str(tmp_path / "c")]) == 78
+    assert "--model-config" in capsys.readouterr().err
+
+
+def test_the_default_layers_carry_the_plates_key_as_the_matte(setup, tmp_path, capsys):
+    import cv2
+
+    from paicli.media.exr import read_layers
+
+    assert _replace(setup, tmp_path / "l", "--layers", "--despot", "4") == 0  # a tiny frame
+    capsys.readouterr()
+    layers, _ = read_layers(tmp_path / "l" / "plate_layers.1004.exr")
+    truth = cv2.imread(str(setup / "shot" / "gt" / "alpha.0003.png"), cv2.IMREAD_UNCHANGED) / 65535.0
+    assert np.abs(layers["rgba"][..., 3] - truth).mean() < 0.05
+    np.testing.assert_array_equal(layers["rgba"][..., :3], _frames(tmp_path / "l")[3][..., :3])
+
+
+def test_light_perturbation_is_seeded_smooth_and_changes_the_condition(setup, tmp_path, capsys):
+    from engine.dit.engine import light_perturbation
+
+    gain = light_perturbation(64, 96, 1.0, seed=3)
+    assert gain.shape == (64, 96, 3) and np.array_equal(gain, light_perturbation(64, 96, 1.0, seed=3))
+    assert np.abs(np.diff(gain, axis=1)).max() < 0.05 and gain.max() / gain.min() > 1.3
+    np.testing.assert_array_equal(light_perturbation(64, 96, 0.0, seed=3), np.ones((64, 96, 3), np.float32))
+    assert _replace(setup, tmp_path / "a") == 0
+    assert _replace(setup, tmp_path / "p", "--perturb-light", "0.8") == 0
+    capsys.readouterr()
+    assert not all(np.array_equal(x, y) for x, y in zip(_frames(tmp_path / "a"), _frames(tmp_path / "p")))
+    side = json.loads((tmp_path / "p" / "plate_replace.json").read_text())
+    assert side["engine"]["perturb_light"] == 0.8
