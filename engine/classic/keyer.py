@@ -337,13 +337,17 @@ class Keyer:
     """Keys a shot frame by frame, carrying temporal state (the previous matte and plate).
 
     ``screen`` is detected on the first frame unless given; a user ``clean_plate`` replaces
-    the per-frame estimate.
+    the per-frame estimate. ``reuse_buffers`` tunes the process's allocator for frame-sized
+    arrays (:mod:`engine.memory`); a process that also runs torch models of many tensor sizes
+    (the DiT engine) leaves it off, as the tuned heap fragments under them.
     """
 
-    def __init__(self, params: KeyParams, screen: Screen | None = None, user_plate: np.ndarray | None = None):
+    def __init__(self, params: KeyParams, screen: Screen | None = None, user_plate: np.ndarray | None = None,
+                 reuse_buffers: bool = True):
         from engine.memory import reuse_large_buffers
 
-        reuse_large_buffers()
+        if reuse_buffers:
+            reuse_large_buffers()
         self.p = params
         self.screen = screen
         self.user_plate = user_plate

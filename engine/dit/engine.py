@@ -207,7 +207,7 @@ class _Foreground:
         from engine.classic.keyer import Keyer, KeyParams
 
         self._frames = iter(frames)
-        self._keyer = Keyer(key_params or KeyParams())
+        self._keyer = Keyer(key_params or KeyParams(), reuse_buffers=False)
         self._keep, self._keyable = keep, None
 
     def over(self, generated: np.ndarray) -> FrameLayers:
