@@ -1,0 +1,236 @@
+"""CMX 3600 edit decision lists: read into events and an OTIO timeline, and write back.
+
+Our own reader, because OpenTimelineIO's ignores ``FCM: DROP FRAME`` and ``;`` timecodes,
+cannot infer a list's rate and stops at the first event it dislikes. Here:
+
+- Timecodes are counted at the list's nominal rate, drop-frame where ``FCM: DROP FRAME``
+  is in force or the timecode says ``;`` (29.97/59.94 only).
+- The rate is the one given; without one it is inferred from the largest frame number
+  the list uses (frames up to 23: 24 fps; 24: 25 fps; 25-29: 30, or 29.97 when drop-frame),
+  and the reason is recorded. A given rate the timecodes contradict is refused.
+- Transitions (``D``, ``Wnnn``, ``K``) follow the standard layout: a zero-length cut of the
+  outgoing clip, then the event of the incoming clip with the transition's length. They
+  become an OTIO :class:`Transition` that starts at the cut (``in_offset`` 0), as the OTIO
+  adapter models them.
+- ``M2`` lines retime the event they follow (0 = freeze frame); the event keeps its source
+  range as written and is flagged.
+- ``* FROM CLIP NAME:``, ``* TO CLIP NAME:``, ``* SOURCE FILE:`` / ``* FROM FILE:`` and
+  ``* LOC:`` comments are kept (with or without the ``*``); other comments too, verbatim.
+- Video events go to V1 (an event overlapping the previous one on the record side goes to
+  V2, and so on); audio events go to one track per channel label.
+
+Timecodes, reels and names are data: nothing here touches a file.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from paicli.errors import BadDataError, PaicliError
+from paicli.media.timing import Timecode, drop_frame_allowed, format_rate
+
+_TC = r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.,]\d{2,3}"
+_EVENT = re.compile(rf"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(C|D|W\d{{3}}|K[BO]?)\s+(?:(\d+)\s+)?({_TC})\s+({_TC})\s+({_TC})\s+({_TC})\s*$",
+                    re.IGNORECASE)
+_M2 = re.compile(rf"^\s*M2\s+(\S+)\s+(-?\d+(?:\.\d*)?)\s+({_TC})\s*$", re.IGNORECASE)
+_COMMENT_KEYS = {"FROM CLIP NAME": "clip_name", "TO CLIP NAME": "to_clip_name", "SOURCE FILE": "source_file",
+                 "FROM FILE": "source_file", "LOC": "locator"}
+STANDARD_RATES = (Fraction(24), Fraction(25), Fraction(30))
+
+
+@dataclass
+class Event:
+    """One event line of the list (a transition's incoming side is its own event)."""
+
+    number: str
+    reel: str
+    channels: str  # V, A, A2, AA, AA/V, B ...
+    edit: str  # C, D, Wnnn, K, KB, KO
+    transition: int  # frames, for D/W/K
+    src_in: Timecode
+    src_out: Timecode
+    rec_in: Timecode
+    rec_out: Timecode
+    line: int
+    clip_name: str | None = None
+    to_clip_name: str | None = None
+    source_file: str | None = None
+    locator: str | None = None
+    speed: float | None = None  # M2: frames per second of source played per record second
+    comments: list[str] = field(default_factory=list)
+
+    @property
+    def video(self) -> bool:
+        ch = self.channels.upper()
+        return "V" in ch or ch == "B"
+
+    @property
+    def duration(self) -> int:
+        return self.rec_out.frames - self.rec_in.frames
+
+    @property
+    def name(self) -> str:
+        """The clip's name: FROM CLIP NAME, else the reel (for a transition: TO CLIP NAME)."""
+        if self.edit != "C" and self.to_clip_name:
+            return self.to_clip_name
+        return self.clip_name or self.reel
+
+
+@dataclass
+class EditList:
+    title: str | None
+    rate: Fraction
+    drop: bool  # the list's first FCM (events carry their own)
+    rate_note: str  # where the rate came from
+    events: list[Event]
+    notes: list[str] = field(default_factory=list)
+
+
+def _frame_numbers(lines: list[str]) -> list[int]:
+    out = []
+    for ln in lines:
+        if _EVENT.match(ln) or _M2.match(ln):
+            out += [int(tc[-2:]) for tc in re.findall(_TC, ln)]
+    return out
+
+
+def choose_rate(lines: list[str], given: Fraction | None, any_drop: bool) -> tuple[Fraction, str]:
+    """The list's rate and why (see the module notes)."""
+    top = max(_frame_numbers(lines), default=0)
+    if given is not None:
+        if any_drop and not drop_frame_allowed(given):
+            raise BadDataError(f"the list uses drop-frame timecode, which needs 29.97 or 59.94 fps, "
+                               f"not --rate {format_rate(given)}")
+        if top >= round(given):
+            raise BadDataError(f"the list's timecodes count frames up to {top}, beyond {format_rate(given)} fps: "
+                               f"it is not at that rate (try --rate {25 if top == 24 else 30})")
+        return given, "given"
+    if any_drop:
+        rate = Fraction(60000, 1001) if top >= 30 else Fraction(30000, 1001)
+        return rate, f"drop-frame timecode: {format_rate(rate)} fps"
+    for rate in STANDARD_RATES + (Fraction(50), Fraction(60)):
+        if top < rate:
+            why = "the default" if rate == 24 else f"inferred: its timecodes count frames up to {top}"
+            return rate, f"{format_rate(rate)} fps ({why}; --rate to say otherwise)"
+    raise BadDataError(f"the list's timecodes count frames up to {top}: no frame rate fits")
+
+
+def parse(text: str, rate: Fraction | None = None) -> EditList:
+    """Read a CMX 3600 list (see the module notes). Errors name the line."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    any_drop = any(re.match(r"^\s*FCM:\s*DROP", ln, re.I) for ln in lines) or any(
+        ";" in tc for ln in lines if _EVENT.match(ln) for tc in re.findall(_TC, ln))
+    rate, why = choose_rate(lines, rate, any_drop)
+    title, drop, first_drop = None, False, None
+    events: list[Event] = []
+    notes: list[str] = []
+    for n, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        upper = line.upper()
+        if upper.startswith("TITLE:"):
+            title = line[6:].strip() or None
+            continue
+        if upper.startswith("FCM:"):
+            drop = "NON" not in upper and "DROP" in upper
+            first_drop = drop if first_drop is None else first_drop
+            continue
+        m = _EVENT.match(line)
+        if m:
+            num, reel, channels, edit, trans, *tcs = m.groups()
+            try:
+                src_in, src_out, rec_in, rec_out = (Timecode.parse(tc, rate, True if drop or ";" in tc else None)
+                                                    for tc in tcs)
+            except PaicliError as e:
+                raise BadDataError(f"line {n}: {e}") from None
+            if rec_out < rec_in or src_out < src_in:
+                raise BadDataError(f"line {n}: event {num} ends before it starts")
+            events.append(Event(num, reel, channels, edit.upper(), int(trans or 0), src_in, src_out, rec_in, rec_out,
+                                n))
+            continue
+        m = _M2.match(line)
+        if m:
+            if not events:
+                raise BadDataError(f"line {n}: M2 before any event")
+            events[-1].speed = float(m.group(2))
+            continue
+        body = line.lstrip("*").strip()
+        key, _, value = body.partition(":")
+        attr = _COMMENT_KEYS.get(key.strip().upper())
+        if attr and events:
+            setattr(events[-1], attr, value.strip() or None)
+        elif events:
+            events[-1].comments.append(body)
+        elif not upper.startswith(("*", "AUD", "SPLIT")):
+            notes.append(f"line {n} ignored: {line[:60]}")
+    if not events:
+        raise BadDataError("no events: not a CMX 3600 edit list")
+    for ev in events:
+        src = ev.src_out.frames - ev.src_in.frames
+        if ev.speed is None and src != ev.duration and ev.duration:
+            notes.append(f"event {ev.number} (line {ev.line}): source is {src} frames, record {ev.duration}; "
+                         "the record length is used")
+    return EditList(title, rate, bool(first_drop), why, events, notes)
+
+
+def to_timeline(edl: EditList, name: str | None = None):
+    """The list as an OTIO timeline: video tracks V1.., audio tracks by channel label; gaps
+    where the record side jumps; transitions as OTIO transitions starting at the cut."""
+    import opentimelineio as otio
+
+    rate = float(edl.rate)
+
+    def rt(frames: int) -> otio.opentime.RationalTime:
+        return otio.opentime.RationalTime(frames, rate)
+
+    timeline = otio.schema.Timeline(name=name or edl.title or "edit list")
+    timeline.global_start_time = rt(min(e.rec_in.frames for e in edl.events))
+    video: list[tuple[otio.schema.Track, list[int]]] = []  # track, [end frame]
+    audio: dict[str, tuple[otio.schema.Track, list[int]]] = {}
+    start = timeline.global_start_time.value
+    events = edl.events
+    for ev in events:
+        if ev.edit == "C" and ev.duration == 0:
+            continue  # the outgoing side of a transition, or an empty event
+        if ev.video:
+            slot = next((t for t in video if t[1][0] <= ev.rec_in.frames), None)
+            if slot is None:
+                slot = (otio.schema.Track(name=f"V{len(video) + 1}", kind=otio.schema.TrackKind.Video), [start])
+                video.append(slot)
+                timeline.tracks.append(slot[0])
+        else:
+            label = ev.channels.upper()
+            if label not in audio:
+                audio[label] = (otio.schema.Track(name=label, kind=otio.schema.TrackKind.Audio), [start])
+                timeline.tracks.append(audio[label][0])
+            slot = audio[label]
+            if slot[1][0] > ev.rec_in.frames:
+                raise BadDataError(f"line {ev.line}: event {ev.number} overlaps the previous event on {label}")
+        track, end = slot
+        if ev.edit != "C" and ev.transition:
+            prev = next((c for c in reversed(track) if isinstance(c, otio.schema.Clip)), None)
+            if prev is not None and end[0] == ev.rec_in.frames:
+                kind = (otio.schema.TransitionTypes.SMPTE_Dissolve if ev.edit == "D" else
+                        otio.schema.TransitionTypes.Custom)
+                track.append(otio.schema.Transition(name=ev.edit, transition_type=kind, in_offset=rt(0),
+                                                    out_offset=rt(ev.transition)))
+        elif ev.rec_in.frames > end[0]:
+            track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(rt(0), rt(ev.rec_in.frames - end[0]))))
+        clip = otio.schema.Clip(name=ev.name, source_range=otio.opentime.TimeRange(
+            rt(ev.src_in.frames), rt(ev.duration)))
+        url = ev.source_file
+        clip.media_reference = (otio.schema.ExternalReference(target_url=url) if url else
+                                otio.schema.MissingReference())
+        clip.metadata["cmx_3600"] = {"reel": ev.reel, "event": ev.number, "line": ev.line, "channels": ev.channels,
+                                     "source_out": str(ev.src_out), "drop_frame": ev.src_in.drop,
+                                     "comments": list(ev.comments), **({"speed": ev.speed} if ev.speed is not None
+                                                                        else {}),
+                                     **({"locator": ev.locator} if ev.locator else {})}
+        if ev.speed is not None:
+            clip.effects.append(otio.schema.LinearTimeWarp(name="M2", time_scalar=ev.speed / rate)
+                                if ev.speed else otio.schema.FreezeFrame(name="M2"))
+        track.append(clip)
+        end[0] = ev.rec_out.frames
+    return timeline

@@ -1,0 +1,200 @@
+"""Read any edit list into an OTIO timeline, or refuse it in one line that says why.
+
+Formats, by file name: CMX 3600 ``.edl`` (our reader, :mod:`paicli.timeline.cmx3600`),
+OTIO ``.otio`` / ``.otioz`` / ``.otiod``, FCP7 ``.xml`` (``xmeml``; otio-fcp-adapter),
+FCPX ``.fcpxml`` / ``.fcpxmld`` (otio-fcpx-xml-adapter) and Avid ``.aaf`` (otio-aaf-adapter,
+the ``aaf`` extra). A file holding several sequences gives the one ``sequence`` names, or
+the first with a note.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from paicli.errors import BadDataError, EngineUnavailableError, MissingInputError, UsageError
+from paicli.media.timing import parse_rate
+
+FORMATS = {".edl": "cmx_3600", ".otio": "otio_json", ".otioz": "otioz", ".otiod": "otiod", ".xml": "fcp_xml",
+           ".fcpxml": "fcpx_xml", ".fcpxmld": "fcpx_xml", ".aaf": "AAF"}
+_PACKAGES = {"fcp_xml": "otio-fcp-adapter", "fcpx_xml": "otio-fcpx-xml-adapter", "AAF": "otio-aaf-adapter"}
+
+
+@dataclass
+class EditListFile:
+    """An edit list as read: the timeline, its format and rate, and what reading it noticed."""
+
+    path: Path
+    format: str
+    timeline: object  # opentimelineio.schema.Timeline
+    rate: Fraction
+    drop_frame: bool
+    rate_note: str
+    notes: list[str] = field(default_factory=list)
+    edl: object | None = None  # the parsed CMX list, for writing one back
+
+    def video_clips(self) -> list:
+        return [c for t in self.timeline.video_tracks() for c in t.find_clips(shallow_search=False)]
+
+
+def exact_rate(value: float) -> Fraction:
+    """OTIO's float rate as the exact rate it stands for (29.97002997 -> 30000/1001)."""
+    return parse_rate(f"{value:.3f}".rstrip("0").rstrip(".") if abs(value - round(value)) > 1e-6 else int(round(value)))
+
+
+def read_edit_list(path: str | Path, rate: str | Fraction | None = None, sequence: str | None = None) -> EditListFile:
+    """Read ``path`` (see the module notes); ``rate`` for lists that do not carry one (EDL)."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"no such edit list: {path}")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{path.name}: not an edit list paicli reads (use {', '.join(sorted(FORMATS))})")
+    given = parse_rate(rate) if rate is not None else None
+    if fmt == "cmx_3600":
+        return _read_edl(path, given)
+    return _read_otio(path, fmt, given, sequence)
+
+
+def _read_edl(path: Path, rate: Fraction | None) -> EditListFile:
+    from paicli.timeline import cmx3600
+
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # old lists are 8-bit; every byte is a character
+    edl = cmx3600.parse(text, rate)
+    timeline = cmx3600.to_timeline(edl, name=path.stem)
+    return EditListFile(path, "cmx_3600", timeline, edl.rate, edl.drop, edl.rate_note, list(edl.notes), edl)
+
+
+def _read_otio(path: Path, fmt: str, given: Fraction | None, sequence: str | None) -> EditListFile:
+    import opentimelineio as otio
+
+    if fmt == "fcp_xml" and b"<xmeml" not in path.read_bytes()[:4096]:
+        raise BadDataError(f"{path.name}: an .xml file that is not FCP7 XML (no <xmeml>)")
+    names = {a.name for a in otio.plugins.ActiveManifest().adapters}
+    if fmt not in names:
+        extra = " (pip install 'paicli[aaf]')" if fmt == "AAF" else ""
+        raise EngineUnavailableError(f"{path.name}: reading {fmt} needs the {_PACKAGES[fmt]} package{extra}")
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # some adapters log arithmetic warnings through the root logger
+    try:
+        result = otio.adapters.read_from_file(str(path), adapter_name=fmt)
+    except otio.exceptions.UnsupportedSchemaError:
+        raise BadDataError(f"{path.name}: written by a newer OpenTimelineIO than {otio.__version__} "
+                           f"({_newer_schemas(path)}); re-export it for OTIO 0.18 or upgrade opentimelineio") from None
+    except Exception as e:  # adapters raise anything from ValueError to KeyError on bad files
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise BadDataError(f"{path.name}: cannot be read as {fmt} ({first})") from None
+    finally:
+        quiet.setLevel(level)
+    notes: list[str] = []
+    timeline = _pick_timeline(path, result, sequence, notes)
+    clips = [c for t in timeline.video_tracks() for c in t.find_clips(shallow_search=False)]
+    rates = [c.source_range.duration.rate for c in clips if c.source_range is not None]
+    if timeline.global_start_time is not None:
+        rates.append(timeline.global_start_time.rate)
+    if given is not None:
+        rate, why = given, "given"
+    elif rates:
+        rate = exact_rate(rates[0])
+        why = f"{rate} fps (from the list)"
+    else:
+        rate, why = Fraction(24), "24 fps (the list has no timed video clip; --rate to say otherwise)"
+    drop = _aaf_drop_frame(path) if fmt == "AAF" else _find_drop(timeline)
+    return EditListFile(path, fmt, timeline, rate, drop, why, notes)
+
+
+def _pick_timeline(path: Path, result, sequence: str | None, notes: list[str]):
+    import opentimelineio as otio
+
+    if isinstance(result, otio.schema.Timeline):
+        found = [result]
+    elif isinstance(result, otio.schema.SerializableCollection):
+        found = [t for t in result.find_children(descended_from_type=otio.schema.Timeline)] or \
+                [t for t in result if isinstance(t, otio.schema.Timeline)]
+        if not found:
+            what = ", ".join(sorted({type(x).__name__.lower() for x in result})) or "nothing"
+            raise BadDataError(f"{path.name}: holds no sequence to render, only loose items ({what})")
+    else:
+        raise BadDataError(f"{path.name}: holds a {type(result).__name__}, not a sequence")
+    if sequence is not None:
+        named = [t for t in found if t.name == sequence]
+        if not named:
+            raise UsageError(f"{path.name}: no sequence named {sequence!r} (it has: "
+                             f"{', '.join(repr(t.name) for t in found)})")
+        return named[0]
+    if len(found) > 1:
+        notes.append(f"{len(found)} sequences in the file; using the first, {found[0].name!r} (--sequence to choose)")
+    return found[0]
+
+
+def _newer_schemas(path: Path) -> str:
+    """Which schemas in an .otio file are newer than this OpenTimelineIO knows."""
+    import json
+
+    import opentimelineio as otio
+
+    known = otio.core.type_version_map()
+    seen: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, dict):
+            if isinstance(x.get("OTIO_SCHEMA"), str):
+                seen.add(x["OTIO_SCHEMA"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    try:
+        walk(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return "schema versions it does not know"
+    newer = []
+    for s in sorted(seen):
+        name, _, version = s.rpartition(".")
+        if name in known and version.isdigit() and int(version) > known[name]:
+            newer.append(f"{s}, this one reads {name}.{known[name]}")
+    return "; ".join(newer) or "schema versions it does not know"
+
+
+def _aaf_drop_frame(path: Path) -> bool:
+    """The AAF composition's timecode track says drop-frame (the adapter does not carry it)."""
+    try:
+        import aaf2
+
+        with aaf2.open(str(path), "r") as f:
+            for mob in f.content.compositionmobs():
+                for slot in mob.slots:
+                    seg = slot.segment
+                    for c in getattr(seg, "components", [seg]):
+                        if type(c).__name__ == "Timecode" and getattr(c, "drop", False):
+                            return True
+    except Exception:  # unreadable timecode metadata: fall back to non-drop
+        return False
+    return False
+
+
+def _find_drop(timeline) -> bool:
+    """Whether the timeline says its timecode is drop-frame (FCP7 XML and AAF metadata)."""
+    def walk(meta) -> bool:
+        if isinstance(meta, dict) or hasattr(meta, "items"):
+            for k, v in meta.items():
+                if str(k).lower() in ("displayformat", "drop_frame", "dropframe") and str(v).upper() in ("DF", "TRUE", "1"):
+                    return True
+                if walk(v):
+                    return True
+        elif isinstance(meta, (list, tuple)) or hasattr(meta, "__iter__") and not isinstance(meta, str):
+            try:
+                return any(walk(x) for x in meta)
+            except TypeError:
+                return False
+        return False
+
+    return walk(timeline.metadata) or any(walk(t.metadata) for t in timeline.tracks)
