@@ -58,9 +58,10 @@ class Schema:
 
     registry: dict[str, "Schema"] = {}
 
-    def __init__(self, command: str, settings: Iterable[Setting]):
+    def __init__(self, command: str, settings: Iterable[Setting], inherits: tuple[str, ...] = ()):
         self.command = command
         self.settings = {s.name: s for s in settings}
+        self.inherits = inherits  # other commands' [tables] whose keys apply too (before its own)
         Schema.registry[command] = self
 
     def __iter__(self):
@@ -203,6 +204,10 @@ def _section(data: dict[str, Any], schema: Schema, where: str) -> dict[str, Any]
             raise ConfigError(f"{where}: unknown setting {k!r}")
         if k in schema or k == "preset":
             out[k] = v
+    for table in schema.inherits:
+        for k, v in data.get(table, {}).items():
+            if k in schema:
+                out[k] = v
     for k, v in data.get(schema.command, {}).items():
         if k not in schema and k != "preset":
             raise ConfigError(f"{where}: [{schema.command}] has no setting {k!r}")

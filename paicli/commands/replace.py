@@ -165,48 +165,17 @@ def replace(
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> int:
-    from engine.classic.harmonise import HarmoniseParams
-    from engine.classic.keyer import KeyParams
-    from engine.classic.plate import PlateParams
-    from engine.classic.replace import ReplaceParams
     from paicli.media.colourspace import canonical
     from paicli.media.probe import probe
     from paicli.paths import sanitize_name
     from paicli.progress import Progress
-    from paicli.replacing import ReplaceOutputs, output_names, replace_shot
+    from paicli.replacing import output_names, replace_shot
     from paicli.result import OutputFile
     from paicli.transcode import source_range
 
     cli = {k: v for k, v in locals().items() if k in SCHEMA}
     s = resolve(SCHEMA, cli, preset=preset)
-    key = KeyParams(screen=s.screen, screen_gain=s.screen_gain, pre_blur=s.pre_blur, clip_black=s.clip_black,
-                    clip_white=s.clip_white, edge_protect_px=s.edge_protect, despot_px=s.despot, core_erode_px=s.core_erode, shrink_grow_px=s.shrink_grow,
-                    softness_px=s.softness, despill=s.despill, temporal=s.temporal)
-    camera_file = None if s.camera in ("auto", "track", "static") else s.camera
-    params = ReplaceParams(
-        key=key,
-        plate=PlateParams(shutter=s.shutter_angle / 360.0, parallax=s.parallax, defocus_px=s.defocus),
-        harmonise=HarmoniseParams(strength=0.0 if s.keep_lighting else s.strength, adapt=s.adapt, tone=s.tone,
-                                  spill_replace=s.spill_replace, light_wrap=s.light_wrap, grain=s.grain),
-        camera=s.camera if camera_file is None else "auto", anchor_to_references=s.pin_to_refs, seed=s.seed)
-    outs = ReplaceOutputs(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
-                          first_frame=s.first_frame, layers=s.layers)
-    dit = None
-    if s.engine == "dit":
-        from paicli.checkpoints import DitSetup
-        from paicli.errors import UsageError
-
-        if not s.model:
-            raise UsageError("--engine dit needs --model PATH (a checkpoint; `paicli model init-tiny DIR` makes a "
-                             "tiny random one)")
-        if s.overlap >= s.window:
-            raise UsageError(f"--overlap {s.overlap} must be below --window {s.window}")
-        dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
-                       seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None,
-                       loras=tuple(lora or ()), lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
-                       key_params=key, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=bg,
-                       model_config=Path(s.model_config) if s.model_config else None,
-                       perturb_light=s.perturb_light)
+    params, outs, dit, camera_file = engine_inputs(s, bg, tuple(lora or ()))
     info = probe(shot)
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
@@ -246,6 +215,48 @@ def replace(
 
     report(result, json_out, human)
     return 0
+
+
+def engine_inputs(s, bg, loras: tuple = ()):
+    """What the engine needs, from resolved settings ``s`` (of replace or render): the classic
+    engine's parameters, the outputs, a :class:`DitSetup` for ``--engine dit`` (else None) and
+    a supplied camera file (else None)."""
+    from engine.classic.harmonise import HarmoniseParams
+    from engine.classic.keyer import KeyParams
+    from engine.classic.plate import PlateParams
+    from engine.classic.replace import ReplaceParams
+    from paicli.replacing import ReplaceOutputs
+
+    key = KeyParams(screen=s.screen, screen_gain=s.screen_gain, pre_blur=s.pre_blur, clip_black=s.clip_black,
+                    clip_white=s.clip_white, edge_protect_px=s.edge_protect, despot_px=s.despot,
+                    core_erode_px=s.core_erode, shrink_grow_px=s.shrink_grow, softness_px=s.softness,
+                    despill=s.despill, temporal=s.temporal)
+    camera_file = None if s.camera in ("auto", "track", "static") else s.camera
+    params = ReplaceParams(
+        key=key,
+        plate=PlateParams(shutter=s.shutter_angle / 360.0, parallax=s.parallax, defocus_px=s.defocus),
+        harmonise=HarmoniseParams(strength=0.0 if s.keep_lighting else s.strength, adapt=s.adapt, tone=s.tone,
+                                  spill_replace=s.spill_replace, light_wrap=s.light_wrap, grain=s.grain),
+        camera=s.camera if camera_file is None else "auto", anchor_to_references=s.pin_to_refs, seed=s.seed)
+    outs = ReplaceOutputs(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
+                          first_frame=s.first_frame, layers=s.layers)
+    dit = None
+    if s.engine == "dit":
+        from paicli.checkpoints import DitSetup
+        from paicli.errors import UsageError
+
+        if not s.model:
+            raise UsageError("--engine dit needs --model PATH (a checkpoint; `paicli model init-tiny DIR` makes a "
+                             "tiny random one)")
+        if s.overlap >= s.window:
+            raise UsageError(f"--overlap {s.overlap} must be below --window {s.window}")
+        dit = DitSetup(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
+                       seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None,
+                       loras=loras, lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
+                       key_params=key, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=bg,
+                       model_config=Path(s.model_config) if s.model_config else None,
+                       perturb_light=s.perturb_light)
+    return params, outs, dit, camera_file
 
 
 def _tracking_line(summary: dict) -> str:

@@ -1,0 +1,145 @@
+"""Render the shots of a plan, one after another, so that a killed run loses nothing.
+
+Each shot renders into its own staging folder under ``OUT/.paicli-partial/`` and moves into
+place only when every file is complete: its render sidecar (``<stem>_render.json``, the
+shot's key, inputs, settings, engine and outputs) goes in last and is what marks the shot
+finished. Where the name template gives every version its own folder, the staging folder
+is renamed whole (one atomic step). A rerun skips finished shots whose key still matches,
+and restarts an unfinished one from scratch.
+
+A shot that fails is reported and the others go on; the run's exit code says whether any
+failed and whether retrying may help (75) or not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paicli.batch.plan import RENDER_SIDECAR, Plan, ShotPlan
+from paicli.errors import ExitCode, OutputError, PaicliError
+
+PARTIAL = ".paicli-partial"
+
+
+@dataclass
+class ShotOutcome:
+    shot: ShotPlan
+    status: str  # rendered, skipped (done), failed, not-renderable
+    seconds: float = 0.0
+    error: str | None = None
+    code: int = 0
+    outputs: list = field(default_factory=list)  # OutputFile
+
+    def to_dict(self) -> dict:
+        return {"shot": self.shot.shot.id, "status": self.status, "version": self.shot.version,
+                "seconds": round(self.seconds, 2), "error": self.error, "exit_code": self.code,
+                "outputs": [o.path for o in self.outputs]}
+
+
+def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
+                progress) -> list[dict]:
+    """Render one planned shot into place; returns its outputs (final paths)."""
+    from paicli import __version__
+    from paicli.commands.replace import engine_inputs
+    from paicli.media import atomic
+    from paicli.replacing import replace_shot
+    from paicli.result import CommandResult, OutputFile
+
+    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}"
+    if staging.exists():
+        shutil.rmtree(staging)  # left by a killed run: this shot starts again
+    staging.mkdir(parents=True)
+    params, outs, dit, camera_file = engine_inputs(settings, ps.refs, loras)
+    info = ps.media.info
+    first = info.first_frame if info.kind == "sequence" else 0
+    frames = f"{first + ps.start}-{first + ps.start + ps.count - 1}"
+    result = CommandResult(command="render")
+    replace_shot(info, staging, params, outs, stem=ps.stem, frames=frames, handles=0,
+                 input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
+                 camera_file=camera_file, settings=settings.plain(), progress=progress, result=result, dit=dit)
+    final = out_root / ps.folder if ps.folder else out_root
+    outputs = list(result.outputs)
+    for o in outputs:
+        o.path = str(final / Path(o.path).name)
+        o.extra["shot"] = ps.shot.id
+    _retarget_sidecar(staging, staging, final)
+    sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(),
+               "outputs": [o.to_dict() for o in outputs]}
+    side_path = staging / f"{ps.stem}{RENDER_SIDECAR}"
+    with atomic.atomic_output(side_path) as tmp:
+        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    _move_into_place(staging, final, side_path.name, whole=ps.own_folder)
+    return outputs + [OutputFile(kind="sidecar", path=str(final / side_path.name), format="json",
+                                 extra={"shot": ps.shot.id, "render": True})]
+
+
+def _retarget_sidecar(staging: Path, old: Path, new: Path) -> None:
+    """The replace sidecar names its outputs where they will be, not where they were written."""
+    for p in staging.glob("*_replace.json"):
+        p.write_text(p.read_text().replace(json.dumps(str(old))[1:-1], json.dumps(str(new))[1:-1]))
+
+
+def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> None:
+    try:
+        if whole and not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, final)
+            return
+        final.mkdir(parents=True, exist_ok=True)
+        for p in sorted(staging.iterdir()):
+            if p.name != sidecar:
+                os.replace(p, final / p.name)
+        os.replace(staging / sidecar, final / sidecar)  # last: the shot is finished
+        staging.rmdir()
+    except OSError as e:
+        raise OutputError(f"cannot move the render into {final}: {e.strerror or e}") from None
+
+
+def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_colourspace: str | None = None,
+             progress=None, on_shot=None) -> list[ShotOutcome]:
+    """Render this shard's ready shots; every shot gets an outcome, failures included."""
+    outcomes = []
+    mine = plan.mine()
+    for n, ps in enumerate(mine, 1):
+        if ps.status == "done":
+            outcomes.append(ShotOutcome(ps, "skipped"))
+        elif ps.status != "ready":
+            outcomes.append(ShotOutcome(ps, "not-renderable", error=ps.reason, code=int(ExitCode.NOINPUT)))
+        else:
+            t0 = time.perf_counter()
+            if progress is not None:
+                progress.log(f"shot {n}/{len(mine)}: {ps.shot.id} v{ps.version:03d} ({ps.count} frames)")
+            try:
+                outputs = render_shot(ps, out_root, settings, loras=loras, input_colourspace=input_colourspace,
+                                      progress=progress)
+                outcomes.append(ShotOutcome(ps, "rendered", time.perf_counter() - t0, outputs=outputs))
+            except PaicliError as e:
+                outcomes.append(ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code)))
+            except MemoryError:
+                outcomes.append(ShotOutcome(ps, "failed", time.perf_counter() - t0, "out of memory",
+                                            int(ExitCode.TEMPFAIL)))
+            except OSError as e:
+                outcomes.append(ShotOutcome(ps, "failed", time.perf_counter() - t0, f"{e.strerror or e}",
+                                            int(ExitCode.CANTCREAT)))
+        if on_shot is not None:
+            on_shot(outcomes[-1])
+    try:
+        (out_root / PARTIAL).rmdir()  # only when empty: a concurrent shard may be using it
+    except OSError:
+        pass
+    return outcomes
+
+
+def exit_code(outcomes: list[ShotOutcome]) -> int:
+    """0 when no shot failed; 75 when every failure may pass on a retry; else the first
+    fatal failure's code."""
+    failed = [o for o in outcomes if o.status == "failed"]
+    if not failed:
+        return 0
+    fatal = [o for o in failed if o.code != int(ExitCode.TEMPFAIL)]
+    return fatal[0].code if fatal else int(ExitCode.TEMPFAIL)

@@ -1,0 +1,172 @@
+"""``paicli render EDIT_LIST -o OUT``: every shot of an edit list, resumable, farm-ready, conformed."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from paicli.commands import replace as replace_cmd
+from paicli.commands.common import InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, progress_mode, report
+from paicli.result import CommandResult
+from paicli.settings import Schema, Setting, parse_bool, parse_str, resolve
+
+HELP = ("Render every shot of an edit list (EDL, FCP7/FCPX XML, OTIO, AAF): find each shot's media and "
+        "reference stills, replace its background over its source range plus handles, and write a timeline "
+        "that relinks to the renders with the edit's timing. Finished shots are skipped on a rerun; --shard "
+        "splits the list across farm jobs.")
+
+SCHEMA = Schema("render", list(replace_cmd.SCHEMA) + [
+    Setting("name_template", "{shot}/v{version}/{shot}_v{version}", "Output names: tokens {shot} {clip} {reel} "
+            "{index} {version}, optional trailing .####; folders are created under the output folder.", parse_str),
+    Setting("strict", False, "Fail the plan when any shot has no media or no references (default: skip them "
+            "with a warning).", parse_bool),
+], inherits=("replace",))
+
+
+def _opt(name: str, flag: str, type_=str):
+    from paicli.commands.common import setting_option
+
+    return setting_option(SCHEMA, name, flag, type_)
+
+
+def render(
+    edit_list: Annotated[Path, typer.Argument(metavar="EDIT_LIST", help="EDL, FCP7 .xml, .fcpxml, .otio/.otioz or "
+                                             ".aaf.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")] = Path(
+        "renders"),
+    bg_map: Annotated[Optional[Path], typer.Option("--bg-map", help="Shot -> reference stills map (TOML, CSV or "
+                                                   "JSON).", show_default=False)] = None,
+    refs_root: Annotated[Optional[Path], typer.Option("--refs-root", help="Folder of refs/<shot>/ folders "
+                                                      "(default: refs/ beside the list).", show_default=False)] = None,
+    media_root: Annotated[Optional[List[Path]], typer.Option(
+        "--media-root", help="Folder to search for media by clip name, reel and timecode (repeatable).",
+        show_default=False)] = None,
+    rate: Annotated[Optional[str], typer.Option("--rate", help="The list's frame rate (EDL; default: inferred "
+                                                "from its timecodes, else 24).", show_default=False)] = None,
+    sequence: Annotated[Optional[str], typer.Option("--sequence", help="Which sequence of a file that holds "
+                                                    "several.", show_default=False)] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Render slice I of N (1-based), e.g. 3/8; "
+                                                 "default from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, "
+                                                 "CUE_IFRAME ... with PAICLI_SHARD_COUNT.", show_default=False)] = None,
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (shots, media, references, "
+                                            "outputs, versions) and render nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Render finished shots again, as a new version.")] = False,
+    name_template: _opt("name_template", "--name-template") = None,
+    strict: _opt("strict", "--strict/--no-strict", bool) = None,
+    handles: _opt("handles", "--handles", int) = None,
+    engine: _opt("engine", "--engine") = None,
+    model: _opt("model", "--model") = None,
+    format: _opt("format", "--format") = None,
+    layers: _opt("layers", "--layers/--no-layers", bool) = None,
+    seed: _opt("seed", "--seed", int) = None,
+    lora: Annotated[Optional[List[str]], typer.Option("--lora", help="LoRA safetensors for the DiT (repeatable).",
+                                                      show_default=False)] = None,
+    input_colorspace: InputColorspaceOpt = None,
+    preset: PresetOpt = None,
+    progress: ProgressOpt = None,
+    log_format: Annotated[Optional[str], typer.Option("--log-format", help="Progress lines when stderr is not a "
+                                                      "terminal: plain or json (same as --progress).",
+                                                      show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> int:
+    from paicli.batch.conform import conform
+    from paicli.batch.plan import check_template, make_plan
+    from paicli.batch.run import exit_code, run_plan
+    from paicli.batch.shard import parse_shard, shard_from_env
+    from paicli.errors import MissingInputError
+    from paicli.media.colourspace import canonical
+    from paicli.progress import Progress
+    from paicli.result import OutputFile
+    from paicli.timeline.read import read_edit_list
+
+    cli = {k: v for k, v in locals().items() if k in SCHEMA}
+    s = resolve(SCHEMA, cli, preset=preset)
+    template = check_template(s.name_template)
+    if shard:
+        slice_, shard_from = parse_shard(shard), "--shard"
+    else:
+        found = shard_from_env(os.environ)
+        slice_, shard_from = found if found else ((0, 1), None)
+    el = read_edit_list(edit_list, rate=rate, sequence=sequence)
+    settings = {k: v for k, v in s.plain().items() if k not in ("name_template", "strict")}
+    roots = [Path(r) for r in (media_root or [])]
+    for r in roots:
+        if not r.is_dir():
+            raise MissingInputError(f"no such --media-root folder: {r}")
+    plan = make_plan(el, output, template=template, handles=s.handles, settings=settings, engine=s.engine,
+                     media_roots=roots, bg_map=bg_map, refs_root=refs_root, shard=slice_, force=force)
+    result = CommandResult(command="render", inputs=[{"path": str(edit_list), "format": el.format}],
+                           settings=s.plain())
+    result.summary = plan.to_dict()
+    if shard_from:
+        result.summary["shard"]["from"] = shard_from
+    blocked = [ps for ps in plan.shots if ps.status in ("unresolved", "no-refs")]
+    result.warnings += plan.notes + [f"{ps.shot.id}: {ps.status}: {ps.reason}" for ps in blocked]
+    mode = progress_mode(progress or log_format, json_out)
+    if plan_only or (s.strict and blocked):
+        report(result, json_out, lambda: _print_plan(plan))
+        if s.strict and blocked and not plan_only:
+            from paicli.errors import BadDataError
+
+            raise BadDataError(f"{len(blocked)} shot(s) cannot be rendered (--strict): "
+                               + "; ".join(f"{ps.shot.id}: {ps.reason}" for ps in blocked[:3]))
+        return 0
+    if blocked and not json_out:
+        _print_plan(plan, only_blocked=True)
+    output.mkdir(parents=True, exist_ok=True)
+    with Progress(mode) as prog:
+        outcomes = run_plan(plan, output, s, loras=tuple(lora or ()),
+                            input_colourspace=canonical(input_colorspace) if input_colorspace else None,
+                            progress=prog)
+        for o in outcomes:
+            for out in o.outputs:
+                result.add_output(out)
+        timelines, why_not = conform(plan, output)
+        for t in timelines:
+            result.add_output(OutputFile(kind="timeline", path=t["path"], format=t["format"],
+                                         extra={"clips": t["clips"]}))
+        if why_not:
+            result.warnings.append(why_not)
+    result.summary["results"] = [o.to_dict() for o in outcomes]
+    result.warnings += [f"{o.shot.shot.id} failed: {o.error}" for o in outcomes if o.status == "failed"]
+    code = exit_code(outcomes)
+    result.ok = code == 0
+    report(result, json_out, lambda: _print_results(outcomes, timelines, why_not))
+    return code
+
+
+def _print_plan(plan, only_blocked: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [ps for ps in plan.shots if not only_blocked or ps.status in ("unresolved", "no-refs")]
+    table = Table(title="shots that cannot be rendered" if only_blocked else
+                  f"{plan.edit_list.path.name}: {len(plan.shots)} shots at {plan.edit_list.rate} fps",
+                  title_justify="left")
+    for col in ("shot", "record", "source", "status", "media / reason", "version"):
+        table.add_column(col)
+    for ps in rows:
+        table.add_row(ps.shot.id, ps.shot.record_tc, ps.shot.source_tc, ps.status,
+                      ps.reason or str(ps.media.path), f"v{ps.version:03d}" if ps.version else "-")
+    Console(file=__import__("sys").stdout).print(table)
+    for note in plan.notes:
+        print(f"note: {note}")
+
+
+def _print_results(outcomes, timelines, why_not) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="render", title_justify="left")
+    for col in ("shot", "version", "status", "seconds", "error"):
+        table.add_column(col)
+    for o in outcomes:
+        table.add_row(o.shot.shot.id, f"v{o.shot.version:03d}" if o.shot.version else "-", o.status,
+                      f"{o.seconds:.1f}", o.error or "")
+    Console(file=__import__("sys").stdout).print(table)
+    for t in timelines:
+        print(f"wrote timeline: {t['path']} ({t['clips']} clips)")
+    if why_not:
+        print(f"note: {why_not}")

@@ -1,0 +1,149 @@
+"""``paicli render``: an edit list in, every shot rendered, a conformed timeline out."""
+from __future__ import annotations
+
+import json
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from paicli.cli import run
+
+EDL = """TITLE: test cut
+FCM: NON-DROP FRAME
+001  A001C001 V     C        01:00:00:04 01:00:00:12 00:00:00:00 00:00:00:08
+* FROM CLIP NAME:  A001C001
+002  A001C002 V     C        02:00:00:02 02:00:00:10 00:00:00:08 00:00:00:16
+* FROM CLIP NAME:  A001C002
+003  A001C001 V     C        01:00:00:14 01:00:00:20 00:00:00:20 00:00:01:02
+* FROM CLIP NAME:  A001C001
+004  AX       AA    C        00:00:00:00 00:00:01:00 00:00:00:00 00:00:01:00
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from paicli.example_shot import make_example_shot
+
+    root = tmp_path_factory.mktemp("render")
+    for reel, tc in (("A001C001", "01:00:00:00"), ("A001C002", "02:00:00:00")):
+        make_example_shot(root / "gen" / reel, width=64, height=48, frames=24, start_tc=tc, reel=reel,
+                          rate=Fraction(24))
+        (root / "media").mkdir(exist_ok=True)
+        shutil.copy(root / "gen" / reel / "plate.mov", root / "media" / f"{reel}_take1.mov")
+        shutil.copytree(root / "gen" / reel / "refs", root / "refs" / reel)
+    (root / "cut.edl").write_text(EDL)
+    return root
+
+
+def _render(project, out, *extra, json_out=True):
+    argv = ["render", str(project / "cut.edl"), "--media-root", str(project / "media"), "-o", str(out),
+            "--format", "exr", "--handles", "2", "--progress", "none", *extra]
+    return run(argv + (["--json"] if json_out else []))
+
+
+def _doc(capsys):
+    return json.loads(capsys.readouterr().out)
+
+
+def test_every_shot_renders_and_the_conformed_edl_keeps_the_record_timing(project, tmp_path, capsys):
+    from paicli.timeline.read import read_edit_list
+
+    assert _render(project, tmp_path / "o") == 0
+    doc = _doc(capsys)
+    results = doc["summary"]["results"]
+    assert [r["status"] for r in results] == ["rendered"] * 3
+    comps = [o for o in doc["outputs"] if o["kind"] == "comp"]
+    assert len(comps) == 3 and all(o["frame_count"] in (12, 10) for o in comps)
+    first = json.loads((tmp_path / "o/001_A001C001/v001/001_A001C001_v001_render.json").read_text())
+    assert first["shot"]["media"]["how"] == "media-root: reel prefix" and first["shot"]["render_range"] == [2, 13]
+    assert first["outputs"][0]["timecode"]["start"] == "01:00:00:02"  # 01:00:00:04 less 2 handles
+    timelines = {Path(o["path"]).suffix: o for o in doc["outputs"] if o["kind"] == "timeline"}
+    assert set(timelines) == {".otio", ".edl"}
+    original, conformed = read_edit_list(project / "cut.edl"), read_edit_list(timelines[".edl"]["path"])
+    for a, b in zip(original.video_clips(), conformed.video_clips(), strict=True):
+        assert a.range_in_parent() == b.range_in_parent() and a.source_range == b.source_range
+    text = Path(timelines[".edl"]["path"]).read_text()
+    assert "* SOURCE FILE: 002_A001C002/v001/002_A001C002_v001_comp.####.exr" in text
+    assert "004  AX       AA" in text  # the audio event is kept as it was
+    otio_clips = read_edit_list(timelines[".otio"]["path"]).video_clips()
+    ref = otio_clips[0].media_reference
+    assert ref.start_frame == 1001 and ref.available_range.start_time.value == 86402 and not (
+        tmp_path / "o" / ".paicli-partial").exists()
+
+
+def test_a_rerun_skips_finished_shots_and_a_changed_setting_makes_a_new_version(project, tmp_path, capsys):
+    assert _render(project, tmp_path / "o") == 0
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*.exr")}
+    assert _render(project, tmp_path / "o") == 0
+    assert [r["status"] for r in _doc(capsys)["summary"]["results"]] == ["skipped"] * 3
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*.exr")} == before
+    assert _render(project, tmp_path / "o", "--seed", "9") == 0
+    doc = _doc(capsys)
+    assert [(r["status"], r["version"]) for r in doc["summary"]["results"]] == [("rendered", 2)] * 3
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # v001 untouched
+    assert "v002" in Path(next(o["path"] for o in doc["outputs"] if o["kind"] == "timeline")).read_text()
+
+
+def test_the_plan_is_deterministic_and_lists_what_cannot_be_rendered(project, tmp_path, capsys):
+    edl = tmp_path / "cut.edl"
+    edl.write_text(EDL + "005  ZZZ999 V     C        05:00:00:00 05:00:00:08 00:00:01:02 00:00:01:10\n")
+    shutil.copytree(project / "refs", tmp_path / "refs")
+    argv = ["render", str(edl), "--media-root", str(project / "media"), "-o", str(tmp_path / "o"), "--plan-only",
+            "--json"]
+    assert run(argv) == 0
+    first = capsys.readouterr().out
+    assert run(argv) == 0
+    assert capsys.readouterr().out == first
+    plan = json.loads(first)["summary"]
+    assert plan["counts"] == {"ready": 3, "done": 0, "unresolved": 1, "no-refs": 0}
+    bad = plan["shots"][3]
+    assert bad["status"] == "unresolved" and bad["reason"] == "no media named ZZZ999 under the --media-root folders"
+    assert not (tmp_path / "o").exists()
+    assert run(argv[:-2] + ["--strict"]) == 65
+    assert "004_ZZZ999: no media named ZZZ999" in capsys.readouterr().err
+
+
+def test_shards_split_the_shots_deterministically_and_the_last_one_conforms(project, tmp_path, capsys, monkeypatch):
+    assert _render(project, tmp_path / "o", "--shard", "1/2") == 0
+    one = _doc(capsys)
+    assert [r["shot"] for r in one["summary"]["results"]] == ["001_A001C001", "003_A001C001"]
+    assert not any(o["kind"] == "timeline" for o in one["outputs"])
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "2")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")  # sbatch --array=1-2
+    assert _render(project, tmp_path / "o") == 0
+    two = _doc(capsys)
+    assert [r["shot"] for r in two["summary"]["results"]] == ["002_A001C002"]
+    assert two["summary"]["shard"] == {"index": 2, "count": 2, "from": "SLURM_ARRAY_TASK_ID"}
+    assert any(o["kind"] == "timeline" for o in two["outputs"])
+    assert run(["render", str(project / "cut.edl"), "--shard", "3/2"]) == 2
+
+
+def test_one_failed_shot_does_not_stop_the_others_and_the_exit_code_says_so(project, tmp_path, capsys, monkeypatch):
+    import paicli.batch.run as runner
+    from paicli.errors import BadDataError, TemporaryFailure
+
+    real = runner.render_shot
+
+    def flaky(ps, *a, **k):
+        if ps.shot.index == 2:
+            raise error
+        return real(ps, *a, **k)
+
+    monkeypatch.setattr(runner, "render_shot", flaky)
+    error = TemporaryFailure("the GPU is busy")
+    assert _render(project, tmp_path / "o") == 75
+    doc = _doc(capsys)
+    assert [r["status"] for r in doc["summary"]["results"]] == ["rendered", "failed", "rendered"]
+    assert not any(o["kind"] == "timeline" for o in doc["outputs"]) and not doc["ok"]
+    error = BadDataError("corrupt frame")
+    assert _render(project, tmp_path / "o") == 65
+    assert "002_A001C002 failed: corrupt frame" in _doc(capsys)["warnings"]
+    monkeypatch.setattr(runner, "render_shot", real)
+    assert _render(project, tmp_path / "o") == 0
+    doc = _doc(capsys)
+    assert [r["status"] for r in doc["summary"]["results"]] == ["skipped", "rendered", "skipped"]
+    assert any(o["kind"] == "timeline" for o in doc["outputs"])
