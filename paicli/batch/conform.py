@@ -101,11 +101,25 @@ def conform(plan: Plan, out_root: Path) -> tuple[list[dict], str | None]:
     elif own:
         adapter = el.format
         try:
-            text = otio.adapters.write_to_string(timeline, adapter)
+            text = otio.adapters.write_to_string(_first_frame_references(timeline), adapter)
         except Exception as e:  # an adapter that cannot express something of this timeline
             raise OutputError(f"cannot write the conformed {adapter} ({str(e).splitlines()[0][:120]})") from None
         outputs.append(_write(out_root / f"{stem}{own}", text, expected, el.rate))
     return outputs, None
+
+
+def _first_frame_references(timeline):
+    """A copy whose image-sequence references point at each sequence's first frame (FCP XML
+    has no image-sequence reference; NLEs import a numbered still sequence from its first file)."""
+    import opentimelineio as otio
+
+    copy = timeline.deepcopy()
+    for clip in copy.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ImageSequenceReference):
+            first = f"{ref.target_url_base}{ref.name_prefix}{ref.start_frame:0{ref.frame_zero_padding}d}{ref.name_suffix}"
+            clip.media_reference = otio.schema.ExternalReference(target_url=first, available_range=ref.available_range)
+    return copy
 
 
 def _write(path: Path, text: str, expected, rate) -> dict:
