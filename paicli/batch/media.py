@@ -178,7 +178,8 @@ class MediaResolver:
         if isinstance(info, PaicliError):
             return ShotMedia(None, how, problem=str(info).split(": ", 1)[-1][:120])
         if round(info.rate) != round(shot.rate):
-            return ShotMedia(None, how, problem=f"is {float(info.rate):.3f} fps, the list {float(shot.rate):.3f}")
+            return ShotMedia(None, how, problem=f"is {float(info.rate):.3f} fps, the list {float(shot.rate):.3f} "
+                                                f"(--rate {info.rate} if the list is at the media's rate)")
         start_tc = info.start_timecode.frames if info.start_timecode is not None else 0
         if info.kind == "sequence" and info.start_timecode is None:
             start_tc = shot.source_in if info.frame_count >= shot.source_out - shot.source_in else 0

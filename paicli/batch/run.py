@@ -46,6 +46,7 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
     from paicli import __version__
     from paicli.commands.replace import engine_inputs
     from paicli.media import atomic
+    from paicli.batch.report import thumb_strip
     from paicli.replacing import replace_shot
     from paicli.result import CommandResult, OutputFile
 
@@ -61,6 +62,14 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
     replace_shot(info, staging, params, outs, stem=ps.stem, frames=frames, handles=0,
                  input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
                  camera_file=camera_file, settings=settings.plain(), progress=progress, result=result, dit=dit)
+    comp = next(o for o in result.outputs if o.kind == "comp")
+    strip = thumb_strip(info.pattern or info.path, info, ps.media.start, comp.path, ps.media.start - ps.start,
+                        ps.media.count)
+    if strip is not None:
+        with atomic.atomic_output(staging / f"{ps.stem}_thumbs.jpg") as tmp:
+            Path(tmp).write_bytes(strip)
+        result.add_output(OutputFile(kind="report", path=str(staging / f"{ps.stem}_thumbs.jpg"), format="jpeg",
+                                     extra={"content": "source above, result below: first, middle, last frame"}))
     final = out_root / ps.folder if ps.folder else out_root
     outputs = list(result.outputs)
     for o in outputs:
@@ -103,36 +112,45 @@ def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> N
 def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_colourspace: str | None = None,
              progress=None, on_shot=None) -> list[ShotOutcome]:
     """Render this shard's ready shots; every shot gets an outcome, failures included."""
+    import contextlib
+
     outcomes = []
     mine = plan.mine()
-    for n, ps in enumerate(mine, 1):
-        if ps.status == "done":
-            outcomes.append(ShotOutcome(ps, "skipped"))
-        elif ps.status != "ready":
-            outcomes.append(ShotOutcome(ps, "not-renderable", error=ps.reason, code=int(ExitCode.NOINPUT)))
-        else:
-            t0 = time.perf_counter()
-            if progress is not None:
-                progress.log(f"shot {n}/{len(mine)}: {ps.shot.id} v{ps.version:03d} ({ps.count} frames)")
-            try:
-                outputs = render_shot(ps, out_root, settings, loras=loras, input_colourspace=input_colourspace,
-                                      progress=progress)
-                outcomes.append(ShotOutcome(ps, "rendered", time.perf_counter() - t0, outputs=outputs))
-            except PaicliError as e:
-                outcomes.append(ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code)))
-            except MemoryError:
-                outcomes.append(ShotOutcome(ps, "failed", time.perf_counter() - t0, "out of memory",
-                                            int(ExitCode.TEMPFAIL)))
-            except OSError as e:
-                outcomes.append(ShotOutcome(ps, "failed", time.perf_counter() - t0, f"{e.strerror or e}",
-                                            int(ExitCode.CANTCREAT)))
-        if on_shot is not None:
-            on_shot(outcomes[-1])
+    bar = progress.task("shots", total=len(mine)) if progress is not None else contextlib.nullcontext()
+    with bar as shots_task:
+        for n, ps in enumerate(mine, 1):
+            outcomes.append(_one(ps, f"{n}/{len(mine)}", out_root, settings, loras, input_colourspace, progress))
+            if shots_task is not None:
+                shots_task.advance()
+            if on_shot is not None:
+                on_shot(outcomes[-1])
     try:
         (out_root / PARTIAL).rmdir()  # only when empty: a concurrent shard may be using it
     except OSError:
         pass
     return outcomes
+
+
+def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colourspace, progress) -> ShotOutcome:
+    """One shot's outcome: skipped, not renderable, rendered or failed (never raises for a
+    failure a shot can have, so the others go on)."""
+    if ps.status == "done":
+        return ShotOutcome(ps, "skipped")
+    if ps.status != "ready":
+        return ShotOutcome(ps, "not-renderable", error=ps.reason, code=int(ExitCode.NOINPUT))
+    t0 = time.perf_counter()
+    if progress is not None:
+        progress.log(f"shot {label}: {ps.shot.id} v{ps.version:03d} ({ps.count} frames)")
+    try:
+        outputs = render_shot(ps, out_root, settings, loras=loras, input_colourspace=input_colourspace,
+                              progress=progress)
+        return ShotOutcome(ps, "rendered", time.perf_counter() - t0, outputs=outputs)
+    except PaicliError as e:
+        return ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code))
+    except MemoryError:
+        return ShotOutcome(ps, "failed", time.perf_counter() - t0, "out of memory", int(ExitCode.TEMPFAIL))
+    except OSError as e:
+        return ShotOutcome(ps, "failed", time.perf_counter() - t0, f"{e.strerror or e}", int(ExitCode.CANTCREAT))
 
 
 def exit_code(outcomes: list[ShotOutcome]) -> int:

@@ -73,6 +73,7 @@ def render(
 ) -> int:
     from paicli.batch.conform import conform
     from paicli.batch.plan import check_template, make_plan
+    from paicli.batch.report import write_report
     from paicli.batch.run import exit_code, run_plan
     from paicli.batch.shard import parse_shard, shard_from_env
     from paicli.errors import MissingInputError
@@ -124,6 +125,7 @@ def render(
             for out in o.outputs:
                 result.add_output(out)
         timelines, why_not = conform(plan, output)
+        result.add_output(OutputFile(kind="report", path=str(write_report(plan, output, outcomes)), format="html"))
         for t in timelines:
             result.add_output(OutputFile(kind="timeline", path=t["path"], format=t["format"],
                                          extra={"clips": t["clips"]}))
@@ -132,6 +134,9 @@ def render(
     result.summary["results"] = [o.to_dict() for o in outcomes]
     result.warnings += [f"{o.shot.shot.id} failed: {o.error}" for o in outcomes if o.status == "failed"]
     code = exit_code(outcomes)
+    if code == 0 and plan.mine() and not any(o.status in ("rendered", "skipped") for o in outcomes):
+        code = int(outcomes[0].code or 66)  # nothing of this shard could be rendered at all
+        result.warnings.append("no shot could be rendered")
     result.ok = code == 0
     report(result, json_out, lambda: _print_results(outcomes, timelines, why_not))
     return code

@@ -1,0 +1,128 @@
+"""What a render run shows a person: a thumbnail strip per shot and ``report.html``.
+
+The strip (``<stem>_thumbs.jpg``, written with the shot) has the source on top and the
+result below, at the shot's first, middle and last frame (handles left out), 120 px high,
+display-encoded (BT.709). ``report.html`` in the output folder lists every shot of the plan
+with its status, version, frames, times and camera figures and its strip inlined, so the
+file is self-contained; it is rewritten at the end of every run.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+THUMB_HEIGHT = 120
+
+
+def _display(frame: np.ndarray) -> np.ndarray:
+    from engine.colour import bt709_oetf
+
+    rgb = np.clip(bt709_oetf(np.clip(frame[..., :3], 0.0, 1.0)), 0.0, 1.0)
+    return (rgb * 255.0 + 0.5).astype(np.uint8)
+
+
+def _frame(path: str, index: int, info=None) -> np.ndarray | None:
+    from paicli.errors import PaicliError
+    from paicli.media.reader import open_source
+
+    try:
+        src = open_source(path, info=info) if info is not None else open_source(path)
+        try:
+            return next(iter(src.frames(index, 1)), None)
+        finally:
+            src.close()
+    except (PaicliError, OSError, StopIteration):
+        return None
+
+
+def thumb_strip(source_path: str, source_info, source_first: int, result_path: str, result_first: int,
+                count: int) -> bytes | None:
+    """JPEG bytes of the 2x3 strip (see the module notes), or None if no frame could be read."""
+    import cv2
+
+    picks = sorted({0, count // 2, max(count - 1, 0)})
+    rows = []
+    for path, first, info in ((source_path, source_first, source_info), (result_path, result_first, None)):
+        row = []
+        for i in picks:
+            f = _frame(path, first + i, info)
+            if f is None:
+                continue
+            h, w = f.shape[:2]
+            small = cv2.resize(_display(f), (max(1, round(w * THUMB_HEIGHT / h)), THUMB_HEIGHT),
+                               interpolation=cv2.INTER_AREA)
+            row.append(small)
+        if row:
+            rows.append(np.concatenate(row, axis=1))
+    if not rows:
+        return None
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return data.tobytes() if ok else None
+
+
+def write_report(plan, out_root: Path, outcomes: list) -> Path:
+    """``report.html`` for every shot of ``plan`` (see the module notes)."""
+    from paicli.batch.plan import finished
+    from paicli.media import atomic
+
+    by_id = {o.shot.shot.id: o for o in outcomes}
+    rows = []
+    for ps in plan.shots:
+        side = finished(out_root, ps.folder, ps.stem) if ps.version else None
+        o = by_id.get(ps.shot.id)
+        status = o.status if o is not None else ("done" if side else ps.status)
+        figures = {}
+        strip = ""
+        if side:
+            replace_side = out_root / ps.folder / f"{ps.stem}_replace.json"
+            try:
+                report = json.loads(replace_side.read_text()).get("report", {})
+            except (OSError, ValueError):
+                report = {}
+            timing = report.get("timing") or {}
+            cam = report.get("camera") or {}
+            if timing.get("frames"):
+                figures["engine ms/frame"] = round(1000 * (timing.get("analysis_s", 0) + timing.get("render_s", 0))
+                                                   / timing["frames"], 1)
+            if cam:
+                figures["camera"] = cam.get("mode")
+                if cam.get("mean_residual_px") is not None:
+                    figures["residual px"] = cam.get("mean_residual_px")
+            thumbs = out_root / ps.folder / f"{ps.stem}_thumbs.jpg"
+            if thumbs.is_file():
+                strip = (f'<img alt="source and result of {html.escape(ps.shot.id)}" '
+                         f'src="data:image/jpeg;base64,{base64.b64encode(thumbs.read_bytes()).decode()}">')
+        if o is not None and o.seconds:
+            figures["seconds"] = round(o.seconds, 1)
+        err = (o.error if o is not None and o.error else ps.reason) or ""
+        rows.append(f"<tr class=\"{html.escape(status)}\"><td>{html.escape(ps.shot.id)}</td>"
+                    f"<td>{html.escape(ps.shot.record_tc)}</td><td>{html.escape(ps.shot.source_tc)}</td>"
+                    f"<td>{'v%03d' % ps.version if ps.version else '-'}</td><td>{html.escape(status)}</td>"
+                    f"<td>{ps.count or ''}</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in figures.items()))}"
+                    f"</td><td>{html.escape(err)}</td><td>{strip}</td></tr>")
+    el = plan.edit_list
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>paicli render: {html.escape(Path(el.path).name)}</title>
+<style>body{{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}}
+table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #333;padding:4px 8px;text-align:left;vertical-align:middle}}
+tr.failed td,tr.unresolved td,tr.no-refs td,tr.not-renderable td{{color:#f77}}img{{display:block;height:120px}}</style>
+</head><body><h1>{html.escape(Path(el.path).name)}</h1>
+<p>{len(plan.shots)} shots at {html.escape(str(el.rate))} fps ({html.escape(el.format)}); written
+{time.strftime('%Y-%m-%d %H:%M:%S')}. Strips: source above, result below, first / middle / last frame.</p>
+<table><thead><tr><th>shot</th><th>record</th><th>source</th><th>version</th><th>status</th><th>frames</th>
+<th>figures</th><th>problem</th><th>source / result</th></tr></thead><tbody>
+{chr(10).join(rows)}
+</tbody></table></body></html>
+"""
+    path = out_root / "report.html"
+    with atomic.atomic_output(path) as tmp:
+        Path(tmp).write_text(page)
+    return path
