@@ -426,6 +426,9 @@ def apply_lora(module, path: Path, scale: float = 1.0) -> int:
     return len(pairs)
 
 
+_WARM: dict = {}  # the loaded transformer and VAE of the last DitSetup, by checkpoint
+
+
 class DitSetup:
     """Everything ``paicli replace --engine dit`` needs to build its engine from a checkpoint.
 
@@ -518,19 +521,30 @@ class DitSetup:
             raise ConfigError(f"{self.model}/scheduler: unsupported scheduler {sched_cfg.get('_class_name')!r} "
                               f"(use {', '.join(classes)})")
         prompt, negative = self.embeddings()  # the text encoder is freed before the transformer loads
-        transformer = load_component(self.model, "transformer", weights=self.weights)
+        transformer, vae = self._weights()
         text_dim = transformer.config.get("text_dim")
         if text_dim and prompt.shape[-1] != text_dim:
             raise ConfigError(f"the text embeddings are {prompt.shape[-1]}-wide, the transformer takes {text_dim}")
-        for lora in self.loras:
-            apply_lora(transformer, lora, self.lora_scale)
-        transformer = _cast(transformer, self.dtype).to(self.device)
-        vae = load_component(self.model, "vae", self.dtype).to(self.device)
         params = DitParams(steps=self.steps, guidance=self.guidance, window=self.window, overlap=self.overlap,
                            tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype,
                            keep_foreground=self.keep_foreground, perturb_light=self.perturb_light)
         return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), prompt, negative, params,
                                 key_params=self.key_params)
+
+    def _weights(self):
+        """(transformer, vae), loaded once per process for the same checkpoint, LoRA, dtype and
+        device: a render of many shots (or a Ray worker) keeps its engine warm."""
+        key = (str(self.model), str(self.weights), tuple(map(str, self.loras)), self.lora_scale, str(self.dtype),
+               self.device)
+        if _WARM.get("key") != key:
+            _WARM.clear()  # one checkpoint at a time: the previous one's memory goes first
+            transformer = load_component(self.model, "transformer", weights=self.weights)
+            for lora in self.loras:
+                apply_lora(transformer, lora, self.lora_scale)
+            transformer = _cast(transformer, self.dtype).to(self.device)
+            vae = load_component(self.model, "vae", self.dtype).to(self.device)
+            _WARM.update(key=key, modules=(transformer, vae))
+        return _WARM["modules"]
 
     def describe(self) -> dict:
         from paicli.prompt import prompt_text

@@ -80,6 +80,8 @@ class Resolved:
     sources: dict[str, str]
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("values", "sources"):  # unpickling: not set yet
+            raise AttributeError(name)
         try:
             return self.values[name]
         except KeyError:

@@ -53,6 +53,14 @@ def render(
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (shots, media, references, "
                                             "outputs, versions) and render nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Render finished shots again, as a new version.")] = False,
+    executor: Annotated[str, typer.Option("--executor", help="local (one shot after another here) or ray (spread "
+                                          "over a Ray cluster: the 'ray' extra).")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (ray://host:10001, "
+                                                   "auto; default: a new local instance).",
+                                                   show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Ray workers (default: one per GPU "
+                                                   "for the DiT, one per CPU for the classic engine).",
+                                                   show_default=False)] = None,
     name_template: _opt("name_template", "--name-template") = None,
     strict: _opt("strict", "--strict/--no-strict", bool) = None,
     handles: _opt("handles", "--handles", int) = None,
@@ -84,6 +92,10 @@ def render(
 
     cli = {k: v for k, v in locals().items() if k in SCHEMA}
     s = resolve(SCHEMA, cli, preset=preset)
+    if executor not in ("local", "ray"):
+        from paicli.errors import UsageError
+
+        raise UsageError(f"--executor: {executor!r} is not one of local, ray")
     template = check_template(s.name_template)
     if shard:
         slice_, shard_from = parse_shard(shard), "--shard"
@@ -118,9 +130,15 @@ def render(
         _print_plan(plan, only_blocked=True)
     output.mkdir(parents=True, exist_ok=True)
     with Progress(mode) as prog:
-        outcomes = run_plan(plan, output, s, loras=tuple(lora or ()),
-                            input_colourspace=canonical(input_colorspace) if input_colorspace else None,
-                            progress=prog)
+        colourspace = canonical(input_colorspace) if input_colorspace else None
+        if executor == "ray":
+            from paicli.batch.ray_executor import run_on_ray
+
+            outcomes = run_on_ray(plan, output, s, address=address, workers=workers, loras=tuple(lora or ()),
+                                  input_colourspace=colourspace, progress=prog)
+        else:
+            outcomes = run_plan(plan, output, s, loras=tuple(lora or ()), input_colourspace=colourspace,
+                                progress=prog)
         for o in outcomes:
             for out in o.outputs:
                 result.add_output(out)

@@ -155,3 +155,23 @@ def test_one_failed_shot_does_not_stop_the_others_and_the_exit_code_says_so(proj
     doc = _doc(capsys)
     assert [r["status"] for r in doc["summary"]["results"]] == ["skipped", "rendered", "skipped"]
     assert any(o["kind"] == "timeline" for o in doc["outputs"])
+
+
+def test_a_local_ray_instance_renders_the_same_shots_as_the_local_executor(project, tmp_path, capsys):
+    pytest.importorskip("ray")
+    assert _render(project, tmp_path / "local") == 0
+    capsys.readouterr()
+    try:
+        assert _render(project, tmp_path / "ray", "--executor", "ray", "--workers", "2") == 0
+    finally:
+        import ray
+
+        ray.shutdown()
+    doc = _doc(capsys)
+    assert [r["status"] for r in doc["summary"]["results"]] == ["rendered"] * 3
+    assert any(o["kind"] == "timeline" for o in doc["outputs"])
+
+    def frames(out):
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*_comp.*.exr"))}
+
+    assert frames(tmp_path / "ray") == frames(tmp_path / "local") and len(frames(tmp_path / "ray")) == 34
