@@ -4,7 +4,8 @@ In order: the path the list names (``FROM CLIP``/``SOURCE FILE``/``FROM FILE`` c
 OTIO/XML media references, ``file://`` URLs, image-sequence references; relative paths from
 the list's folder), then a search of ``--media-root`` folders by clip name, by reel name (an
 EDL keeps only 8 characters of it, so a reel matches any file name it begins) and by source
-timecode: a candidate must cover the shot's source span. Every file is probed once.
+timecode: a candidate must cover the shot's source span (media without timecode start at
+the time the list gives their first frame, else at 00:00:00:00). Every file is probed once.
 A shot that cannot be resolved says why; nothing is guessed.
 """
 from __future__ import annotations
@@ -160,7 +161,8 @@ class MediaResolver:
                 return ShotMedia(None, "none", problem=f"no media named {names} under the --media-root folders")
             where = "the list names no media" if named is None else f"{named} not found"
             return ShotMedia(None, "none", problem=where + " (give --media-root to search)")
-        return ShotMedia(None, "none", problem="; ".join(dict.fromkeys(tried))[:300])
+        hint = "" if self.roots else " (give --media-root to search)"
+        return ShotMedia(None, "none", problem="; ".join(dict.fromkeys(tried))[:300] + hint)
 
     def _named_path(self, shot) -> str | None:
         if shot.media_kind == "image_sequence" and shot.sequence:
@@ -180,9 +182,10 @@ class MediaResolver:
         if round(info.rate) != round(shot.rate):
             return ShotMedia(None, how, problem=f"is {float(info.rate):.3f} fps, the list {float(shot.rate):.3f} "
                                                 f"(--rate {info.rate} if the list is at the media's rate)")
+        # without embedded timecode: the time the list gives the sequence's first frame, else 00:00:00:00
         start_tc = info.start_timecode.frames if info.start_timecode is not None else 0
-        if info.kind == "sequence" and info.start_timecode is None:
-            start_tc = shot.source_in if info.frame_count >= shot.source_out - shot.source_in else 0
+        if info.start_timecode is None and shot.sequence and shot.sequence.get("available_start") is not None:
+            start_tc = shot.sequence["available_start"]
         first = shot.source_in - start_tc
         count = shot.source_out - shot.source_in
         if first < 0 or first + count > info.frame_count:

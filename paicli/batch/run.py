@@ -161,3 +161,78 @@ def exit_code(outcomes: list[ShotOutcome]) -> int:
         return 0
     fatal = [o for o in failed if o.code != int(ExitCode.TEMPFAIL)]
     return fatal[0].code if fatal else int(ExitCode.TEMPFAIL)
+
+
+def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, *, loras: tuple = (),
+                 input_colourspace: str | None = None, progress=None) -> tuple[list, bool]:
+    """Render output frames ``first``..``last`` (the shot's EXR numbering) of one shot, for a
+    farm that splits a long shot; returns (outputs, whether the shot is now finished).
+
+    Each chunk renders into its own staging folder and moves its frames into the shot's
+    folder, then leaves ``<stem>_chunk.<first>-<last>.json``; when the chunks cover the
+    shot, the render sidecar is written and the shot counts as finished. Every chunk tracks
+    its own camera (pinned to the references where they anchor inside it)."""
+    from paicli import __version__
+    from paicli.commands.replace import engine_inputs
+    from paicli.errors import UsageError
+    from paicli.media import atomic
+    from paicli.replacing import replace_shot
+    from paicli.result import CommandResult, OutputFile
+
+    params, outs, dit, camera_file = engine_inputs(settings, ps.refs, loras)
+    if outs.format != "exr":
+        raise UsageError("--frames renders part of a shot's EXR sequence: use --format exr")
+    info = ps.media.info
+    seq_first = info.first_frame if info.kind == "sequence" else 0
+    base = seq_first + ps.start if outs.first_frame == "source" else int(outs.first_frame)
+    if not base <= first <= last < base + ps.count:
+        raise UsageError(f"--frames {first}-{last} is outside {ps.shot.id}'s frames {base}-{base + ps.count - 1}")
+    k = first - base
+    if outs.first_frame != "source":
+        outs.first_frame = first
+    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}_{first}-{last}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    result = CommandResult(command="render")
+    replace_shot(info, staging, params, outs, stem=ps.stem,
+                 frames=f"{seq_first + ps.start + k}-{seq_first + ps.start + k + last - first}", handles=0,
+                 input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
+                 camera_file=camera_file, settings=settings.plain(), progress=progress, result=result, dit=dit)
+    final = out_root / ps.folder if ps.folder else out_root
+    final.mkdir(parents=True, exist_ok=True)
+    tag = f"{first}-{last}"
+    for p in sorted(staging.iterdir()):
+        frame = "_comp." in p.name or "_layers." in p.name  # frames keep their names: the sequence grows
+        name = p.name if frame else p.name.replace(ps.stem, f"{ps.stem}_chunk.{tag}", 1)
+        os.replace(p, final / name)
+    staging.rmdir()
+    marker = final / f"{ps.stem}_chunk.{tag}.json"
+    with atomic.atomic_output(marker) as tmp:
+        Path(tmp).write_text(json.dumps({"schema": "paicli.render-chunk.1", "key": ps.key, "frames": [first, last],
+                                         "paicli": __version__}, indent=1) + "\n")
+    outputs = [OutputFile(kind="comp", path=str(final / Path(o.path).name), frames=(first, last), rate=info.rate,
+                          format=o.format, extra={"shot": ps.shot.id, "chunk": tag})
+               for o in result.outputs if o.kind == "comp"]
+    outputs.append(OutputFile(kind="sidecar", path=str(marker), format="json", extra={"shot": ps.shot.id}))
+    covered = set()
+    for m in final.glob(f"{ps.stem}_chunk.*.json"):
+        try:
+            doc = json.loads(m.read_text())
+        except (OSError, ValueError):
+            continue
+        if doc.get("key") == ps.key:
+            covered.update(range(doc["frames"][0], doc["frames"][1] + 1))
+    if not covered >= set(range(base, base + ps.count)):
+        return outputs, False
+    start_tc = info.start_timecode + ps.start if info.start_timecode else None
+    comp = OutputFile(kind="comp", path=str(final / f"{ps.stem}_comp.####.exr"),
+                      frames=(base, base + ps.count - 1), rate=info.rate, format=outputs[0].format,
+                      timecode=(start_tc, start_tc + (ps.count - 1)) if start_tc else None,
+                      extra={"shot": ps.shot.id, "chunks": True})
+    sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(), "outputs": [comp.to_dict()],
+               "chunks": sorted(m.name for m in final.glob(f"{ps.stem}_chunk.*.json"))}
+    with atomic.atomic_output(final / f"{ps.stem}{RENDER_SIDECAR}") as tmp:
+        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    return outputs + [comp], True

@@ -50,6 +50,11 @@ def render(
     shard: Annotated[Optional[str], typer.Option("--shard", help="Render slice I of N (1-based), e.g. 3/8; "
                                                  "default from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, "
                                                  "CUE_IFRAME ... with PAICLI_SHARD_COUNT.", show_default=False)] = None,
+    shot: Annotated[Optional[str], typer.Option("--shot", help="Render only this shot (its id, e.g. 003_A001C004).",
+                                                show_default=False)] = None,
+    frames: Annotated[Optional[str], typer.Option("--frames", help="With --shot: render output frames A-B of it "
+                                                  "(EXR numbering, e.g. 1001-1100), a chunk of a long shot; the shot "
+                                                  "is finished when its chunks cover it.", show_default=False)] = None,
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (shots, media, references, "
                                             "outputs, versions) and render nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Render finished shots again, as a new version.")] = False,
@@ -126,6 +131,8 @@ def render(
             raise BadDataError(f"{len(blocked)} shot(s) cannot be rendered (--strict): "
                                + "; ".join(f"{ps.shot.id}: {ps.reason}" for ps in blocked[:3]))
         return 0
+    if shot is not None or frames is not None:
+        return _render_one(plan, shot, frames, output, s, tuple(lora or ()), input_colorspace, mode, result, json_out)
     if blocked and not json_out:
         _print_plan(plan, only_blocked=True)
     output.mkdir(parents=True, exist_ok=True)
@@ -157,6 +164,59 @@ def render(
         result.warnings.append("no shot could be rendered")
     result.ok = code == 0
     report(result, json_out, lambda: _print_results(outcomes, timelines, why_not))
+    return code
+
+
+def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode, result, json_out) -> int:
+    """``--shot ID [--frames A-B]``: one shot, or a chunk of it."""
+    import re
+
+    from paicli.batch.conform import conform
+    from paicli.batch.run import ShotOutcome, _one, exit_code, render_chunk
+    from paicli.errors import PaicliError, UsageError
+    from paicli.media.colourspace import canonical
+    from paicli.progress import Progress
+
+    if shot_id is None:
+        raise UsageError("--frames needs --shot ID (which shot to render part of)")
+    found = [ps for ps in plan.shots if ps.shot.id == shot_id]
+    if not found:
+        raise UsageError(f"--shot {shot_id}: no such shot (ids: {', '.join(p.shot.id for p in plan.shots[:5])}"
+                         f"{' ...' if len(plan.shots) > 5 else ''})")
+    ps = found[0]
+    colourspace = canonical(input_colorspace) if input_colorspace else None
+    output.mkdir(parents=True, exist_ok=True)
+    with Progress(mode) as prog:
+        if frames is None or ps.status != "ready":
+            outcome = _one(ps, "1/1", output, s, loras, colourspace, prog)
+        else:
+            m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", frames)
+            if not m or int(m.group(2)) < int(m.group(1)):
+                raise UsageError(f"--frames: expected A-B with A <= B (e.g. 1001-1100), got {frames!r}")
+            try:
+                outputs, complete = render_chunk(ps, output, s, int(m.group(1)), int(m.group(2)), loras=loras,
+                                                 input_colourspace=colourspace, progress=prog)
+                outcome = ShotOutcome(ps, "rendered" if complete else "chunk rendered", outputs=outputs)
+            except UsageError:
+                raise
+            except PaicliError as e:
+                outcome = ShotOutcome(ps, "failed", error=str(e), code=int(e.exit_code))
+        for out in outcome.outputs:
+            result.add_output(out)
+        timelines, why_not = conform(plan, output)
+        for t in timelines:
+            from paicli.result import OutputFile
+
+            result.add_output(OutputFile(kind="timeline", path=t["path"], format=t["format"],
+                                         extra={"clips": t["clips"]}))
+    result.summary["results"] = [outcome.to_dict()]
+    if outcome.status == "failed":
+        result.warnings.append(f"{ps.shot.id} failed: {outcome.error}")
+    if why_not:
+        result.warnings.append(why_not)
+    code = exit_code([outcome]) or (int(outcome.code) if outcome.status == "not-renderable" else 0)
+    result.ok = code == 0
+    report(result, json_out, lambda: _print_results([outcome], timelines, why_not))
     return code
 
 

@@ -86,7 +86,9 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
                 kind = "image_sequence"
                 url = ref.target_url_base
                 seq = {"base": ref.target_url_base, "prefix": ref.name_prefix, "suffix": ref.name_suffix,
-                       "start_frame": ref.start_frame, "padding": ref.frame_zero_padding}
+                       "start_frame": ref.start_frame, "padding": ref.frame_zero_padding,
+                       "available_start": _frames(ref.available_range.start_time, rate)
+                       if ref.available_range is not None else None}
             elif isinstance(ref, otio.schema.ExternalReference):
                 url = ref.target_url
             elif isinstance(ref, otio.schema.GeneratorReference):

@@ -175,3 +175,28 @@ def test_a_local_ray_instance_renders_the_same_shots_as_the_local_executor(proje
         return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*_comp.*.exr"))}
 
     assert frames(tmp_path / "ray") == frames(tmp_path / "local") and len(frames(tmp_path / "ray")) == 34
+
+
+def test_a_long_shot_renders_in_frame_chunks_and_counts_once_they_cover_it(project, tmp_path, capsys):
+    out = tmp_path / "o"
+    folder = out / "001_A001C001" / "v001"
+    assert _render(project, out, "--shot", "001_A001C001", "--frames", "1001-1006") == 0
+    assert _doc(capsys)["summary"]["results"][0]["status"] == "chunk rendered"
+    assert len(list(folder.glob("*_comp.*.exr"))) == 6 and not list(folder.glob("*_render.json"))
+    assert _render(project, out, "--shot", "001_A001C001", "--frames", "1007-1012") == 0
+    assert _doc(capsys)["summary"]["results"][0]["status"] == "rendered"
+    side = json.loads((folder / "001_A001C001_v001_render.json").read_text())
+    comp = side["outputs"][0]
+    assert comp["frame_range"] == [1001, 1012] and comp["timecode"]["start"] == "01:00:00:02"
+    assert sorted(int(p.name.split(".")[-2]) for p in folder.glob("*_comp.*.exr")) == list(range(1001, 1013))
+    assert _render(project, out) == 0  # the whole list now skips that shot and conforms
+    doc = _doc(capsys)
+    assert [r["status"] for r in doc["summary"]["results"]] == ["skipped", "rendered", "rendered"]
+    assert any(o["kind"] == "timeline" for o in doc["outputs"])
+    assert _render(project, out, "--frames", "1001-1002") == 2
+    assert "--shot" in capsys.readouterr().err
+    assert _render(project, out, "--shot", "nope") == 2
+    assert _render(project, tmp_path / "p", "--shot", "002_A001C002", "--frames", "1001-1003", "--format",
+                   "prores") == 2
+    assert _render(project, tmp_path / "p", "--shot", "002_A001C002", "--frames", "1001-1099") == 2
+    assert "outside 002_A001C002's frames 1001-1012" in capsys.readouterr().err
