@@ -74,42 +74,8 @@ def write_report(plan, out_root: Path, outcomes: list) -> Path:
     from paicli.media import atomic
 
     by_id = {o.shot.shot.id: o for o in outcomes}
-    rows = []
-    for ps in plan.shots:
-        side = finished(out_root, ps.folder, ps.stem) if ps.version else None
-        o = by_id.get(ps.shot.id)
-        status = o.status if o is not None else ("done" if side else ps.status)
-        figures = {}
-        strip = ""
-        if side:
-            replace_side = out_root / ps.folder / f"{ps.stem}_replace.json"
-            try:
-                report = json.loads(replace_side.read_text()).get("report", {})
-            except (OSError, ValueError):
-                report = {}
-            timing = report.get("timing") or {}
-            cam = report.get("camera") or {}
-            if timing.get("frames"):
-                figures["engine ms/frame"] = round(1000 * (timing.get("analysis_s", 0) + timing.get("render_s", 0))
-                                                   / timing["frames"], 1)
-            if cam:
-                figures["camera"] = cam.get("mode")
-                if cam.get("mean_residual_px") is not None:
-                    figures["residual px"] = cam.get("mean_residual_px")
-            thumbs = out_root / ps.folder / f"{ps.stem}_thumbs.jpg"
-            if thumbs.is_file():
-                strip = (f'<img alt="source and result of {html.escape(ps.shot.id)}" '
-                         f'src="data:image/jpeg;base64,{base64.b64encode(thumbs.read_bytes()).decode()}">')
-        if o is not None and o.seconds:
-            figures["seconds"] = round(o.seconds, 1)
-        err = (o.error if o is not None and o.error else ps.reason) or ""
-        rows.append(f"<tr class=\"{html.escape(status)}\"><td>{html.escape(ps.shot.id)}</td>"
-                    f"<td>{html.escape(ps.shot.record_tc)}</td><td>{html.escape(ps.shot.source_tc)}</td>"
-                    f"<td>{'v%03d' % ps.version if ps.version else '-'}</td><td>{html.escape(status)}</td>"
-                    f"<td>{ps.count or ''}</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in figures.items()))}"
-                    f"</td><td>{html.escape(err)}</td><td>{strip}</td></tr>")
     el = plan.edit_list
-    page = f"""<!doctype html>
+    head = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>paicli render: {html.escape(Path(el.path).name)}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}}
 table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #333;padding:4px 8px;text-align:left;vertical-align:middle}}
@@ -119,10 +85,44 @@ tr.failed td,tr.unresolved td,tr.no-refs td,tr.not-renderable td{{color:#f77}}im
 {time.strftime('%Y-%m-%d %H:%M:%S')}. Strips: source above, result below, first / middle / last frame.</p>
 <table><thead><tr><th>shot</th><th>record</th><th>source</th><th>version</th><th>status</th><th>frames</th>
 <th>figures</th><th>problem</th><th>source / result</th></tr></thead><tbody>
-{chr(10).join(rows)}
-</tbody></table></body></html>
 """
     path = out_root / "report.html"
-    with atomic.atomic_output(path) as tmp:
-        Path(tmp).write_text(page)
+    with atomic.atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as page:
+        page.write(head)
+        for ps in plan.shots:  # one row at a time: memory does not grow with the list
+            page.write(_row(ps, out_root, by_id.get(ps.shot.id), finished) + "\n")
+        page.write("</tbody></table></body></html>\n")
     return path
+
+
+def _row(ps, out_root: Path, o, finished) -> str:
+    side = finished(out_root, ps.folder, ps.stem) if ps.version else None
+    status = o.status if o is not None else ("done" if side else ps.status)
+    figures = {}
+    strip = ""
+    if side:
+        try:
+            report = json.loads((out_root / ps.folder / f"{ps.stem}_replace.json").read_text()).get("report", {})
+        except (OSError, ValueError):
+            report = {}
+        timing = report.get("timing") or {}
+        cam = report.get("camera") or {}
+        if timing.get("frames"):
+            figures["engine ms/frame"] = round(1000 * (timing.get("analysis_s", 0) + timing.get("render_s", 0))
+                                               / timing["frames"], 1)
+        if cam:
+            figures["camera"] = cam.get("mode")
+            if cam.get("mean_residual_px") is not None:
+                figures["residual px"] = cam.get("mean_residual_px")
+        thumbs = out_root / ps.folder / f"{ps.stem}_thumbs.jpg"
+        if thumbs.is_file():
+            strip = (f'<img alt="source and result of {html.escape(ps.shot.id)}" '
+                     f'src="data:image/jpeg;base64,{base64.b64encode(thumbs.read_bytes()).decode()}">')
+    if o is not None and o.seconds:
+        figures["seconds"] = round(o.seconds, 1)
+    err = (o.error if o is not None and o.error else ps.reason) or ""
+    return (f"<tr class=\"{html.escape(status)}\"><td>{html.escape(ps.shot.id)}</td>"
+            f"<td>{html.escape(ps.shot.record_tc)}</td><td>{html.escape(ps.shot.source_tc)}</td>"
+            f"<td>{'v%03d' % ps.version if ps.version else '-'}</td><td>{html.escape(status)}</td>"
+            f"<td>{ps.count or ''}</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in figures.items()))}"
+            f"</td><td>{html.escape(err)}</td><td>{strip}</td></tr>")
