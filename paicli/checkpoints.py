@@ -339,7 +339,7 @@ def describe(checkpoint: Path, weights: Path | None = None) -> dict:
     if not root.is_dir():
         raise ConfigError(f"{root} is not a checkpoint folder (a diffusers folder with model_index.json)")
     index = _read_config(root, "model_index.json")
-    digest = hashlib.sha256()
+    hashed: list[Path] = []
     out: dict = {"path": str(root), "class": index.get("_class_name"), "tiny": bool(index.get("tiny")),
                  "components": {}}
     names = list(COMPONENTS) + (["text_encoder"] if (root / "text_encoder").is_dir() else [])
@@ -348,10 +348,8 @@ def describe(checkpoint: Path, weights: Path | None = None) -> dict:
         files = [Path(weights)] if weights is not None and name == "transformer" else _weight_files(folder)
         config = _read_config(folder)
         params, dtypes = 0, set()
+        hashed += files
         for f in files:
-            with open(f, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
             with safe_open(str(f), framework="pt") as st:
                 for key in st.keys():
                     sl = st.get_slice(key)
@@ -372,8 +370,25 @@ def describe(checkpoint: Path, weights: Path | None = None) -> dict:
     out["prompt_embeds"] = (root / "prompt_embeds.safetensors").is_file()
     out["tokenizer"] = (root / "tokenizer").is_dir()
     out["lora"] = sorted(p.name for p in (root / "lora").glob("*.safetensors")) if (root / "lora").is_dir() else []
-    out["sha256"] = digest.hexdigest()
+    out["sha256"] = _files_sha256(hashed)
     return out
+
+
+_DIGESTS: dict[tuple, str] = {}  # (path, size, mtime) of every file -> SHA-256, for this process
+
+
+def _files_sha256(files: list[Path]) -> str:
+    """SHA-256 over ``files`` in order; computed once per process while they stay unchanged
+    (a render of many DiT shots describes the same checkpoint for every shot's sidecar)."""
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        for f in files:
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 _LORA_PREFIXES = ("transformer.", "diffusion_model.", "base_model.model.")

@@ -63,13 +63,14 @@ def _reference(comp: dict, rate, relative_to: Path):
     target = comp.get("sequence") or comp.get("path")
     rel = Path(target).relative_to(relative_to).as_posix() if Path(target).is_relative_to(relative_to) else target
     if comp.get("sequence"):
-        m = re.match(r"^(.*?)(#+)(\.[^.]+)$", Path(rel).name)
-        if m:
-            parent = Path(rel).parent.as_posix()
-            return otio.schema.ImageSequenceReference(
-                target_url_base=(parent + "/") if parent not in ("", ".") else "", name_prefix=m.group(1),
-                name_suffix=m.group(3), start_frame=int(comp["frame_range"][0]) if comp.get("frame_range") else 0,
-                frame_zero_padding=len(m.group(2)), rate=fps, available_range=available)
+        from paicli.media.sequence import SequencePattern
+
+        seq = SequencePattern.parse(rel)
+        parent = seq.folder.as_posix()
+        return otio.schema.ImageSequenceReference(
+            target_url_base=(parent + "/") if parent not in ("", ".") else "", name_prefix=seq.prefix,
+            name_suffix=seq.suffix, start_frame=int(comp["frame_range"][0]) if comp.get("frame_range") else 0,
+            frame_zero_padding=seq.padding, rate=fps, available_range=available)
     return otio.schema.ExternalReference(target_url=rel, available_range=available)
 
 
@@ -138,19 +139,21 @@ def _write(path: Path, text: str, expected, rate) -> dict:
 
 def conform_edl(el, plan: Plan, renders: dict, out_root: Path) -> str:
     """The input EDL with each rendered event's clip name and source file pointing at its render."""
+    from paicli.timeline.cmx3600 import EVENT_LINE, split_lines
+    from paicli.timeline.read import edl_text
+
     by_line = {ps.shot.event_line: ps for ps in plan.shots if ps.shot.event_line}
-    lines = Path(el.path).read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
     out, current, previous = [], None, None
-    for n, line in enumerate(lines, 1):
-        if n in by_line or re.match(r"^\s*\d+\s+\S+\s+\S+\s+(C|D|W\d{3}|K[BO]?)\s", line, re.I):
+    for n, line in enumerate(split_lines(edl_text(el.path)), 1):
+        event = EVENT_LINE.match(line)
+        if event:
             previous = current if current is not None else previous
             current = by_line.get(n)
             out.append(line)
             if current is not None:
                 r = renders[current.shot.id]
                 path = r["comp"].get("sequence") or r["comp"].get("path")
-                edit = line.split()[3].upper() if len(line.split()) > 3 else "C"
-                if edit != "C" and previous is not None:
+                if event.group(4).upper() != "C" and previous is not None:
                     out.append(f"* FROM CLIP NAME:  {renders[previous.shot.id]['stem']}")
                     out.append(f"* TO CLIP NAME:  {r['stem']}")
                 else:

@@ -95,12 +95,15 @@ def _stem(name: str) -> str:
 
 
 def _as_pattern(p: Path) -> str | None:
-    import re
+    """The ``####`` pattern of a numbered file (3 digits or more), else None (a still)."""
+    from paicli.errors import UsageError
+    from paicli.media.sequence import SequencePattern
 
-    m = re.match(r"^(.*?)(\d{3,})(\.[A-Za-z0-9]+)$", p.name)
-    if not m:
+    try:
+        pattern, _ = SequencePattern.parse_member(p)
+    except UsageError:
         return None
-    return str(p.parent / f"{m.group(1)}{'#' * len(m.group(2))}{m.group(3)}")
+    return str(pattern) if pattern.padding >= 3 else None
 
 
 class MediaResolver:

@@ -139,15 +139,16 @@ def finished(out_root: Path, folder: str, stem: str) -> dict | None:
         return None
 
 
-def choose_version(out_root: Path, template: str, ps: ShotPlan) -> tuple[int, bool]:
-    """(version, done): the finished version with this key, else the first never finished."""
+def choose_version(out_root: Path, template: str, ps: ShotPlan, reuse: bool = True) -> tuple[int, bool]:
+    """(version, done): the finished version with this key (unless not ``reuse``), else the
+    first never finished."""
     version = 1
     while True:
         folder, stem = fill(template, ps.shot, version)
         side = finished(out_root, folder, stem)
         if side is None:
             return version, False
-        if side.get("key") == ps.key:
+        if reuse and side.get("key") == ps.key:
             return version, True
         version += 1
 
@@ -185,9 +186,7 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
             ps.start = max(0, media.start - handles)
             ps.count = min(info.frame_count, media.start + media.count + handles) - ps.start
             ps.key = shot_key(ps, settings, engine, __version__)
-            version, done = choose_version(out_root, template, ps)
-            if done and force:
-                version, done = _next_free(out_root, template, ps, version), False
+            version, done = choose_version(out_root, template, ps, reuse=not force)
             ps.version = version
             ps.folder, ps.stem = fill(template, shot, version)
             ps.own_folder = bool(ps.folder) and ps.folder != fill(template, shot, version + 1)[0]
@@ -196,8 +195,3 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
         planned.append(ps)
     return Plan(edit_list, planned, notes, shard)
 
-
-def _next_free(out_root: Path, template: str, ps: ShotPlan, version: int) -> int:
-    while finished(out_root, *fill(template, ps.shot, version)) is not None:
-        version += 1
-    return version

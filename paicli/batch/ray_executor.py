@@ -9,6 +9,7 @@ worker that dies costs its shot (reported as failed, retryable) and the others g
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from paicli.errors import EngineUnavailableError, ExitCode
@@ -61,7 +62,7 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
         progress.log(f"ray: {len(todo)} shot(s) on {count} worker(s) ({'GPU' if on_gpu else 'CPU'})")
     queue = list(enumerate(todo, 1))
     running: dict = {}  # object ref -> (shot plan, worker)
-    with (progress.task("shots (ray)", total=len(todo)) if progress is not None else _Null()) as task:
+    with (progress.task("shots (ray)", total=len(todo)) if progress is not None else nullcontext()) as task:
         while queue or running:
             while queue and idle:
                 n, ps = queue.pop(0)
@@ -89,11 +90,3 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
             if task is not None:
                 task.advance()
     return [outcomes[ps.shot.id] for ps in mine if ps.shot.id in outcomes]
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False

@@ -26,18 +26,27 @@ def _display(frame: np.ndarray) -> np.ndarray:
     return (rgb * 255.0 + 0.5).astype(np.uint8)
 
 
-def _frame(path: str, index: int, info=None) -> np.ndarray | None:
+def _frames(path: str, indices: list[int], info=None) -> list[np.ndarray]:
+    """The frames at ``indices`` of a movie or sequence, opened once; unreadable ones left out."""
     from paicli.errors import PaicliError
     from paicli.media.reader import open_source
 
     try:
         src = open_source(path, info=info) if info is not None else open_source(path)
-        try:
-            return next(iter(src.frames(index, 1)), None)
-        finally:
-            src.close()
-    except (PaicliError, OSError, StopIteration):
-        return None
+    except (PaicliError, OSError):
+        return []
+    out = []
+    try:
+        for i in indices:
+            try:
+                f = next(iter(src.frames(i, 1)), None)
+            except (PaicliError, OSError):
+                f = None
+            if f is not None:
+                out.append(f)
+    finally:
+        src.close()
+    return out
 
 
 def thumb_strip(source_path: str, source_info, source_first: int, result_path: str, result_first: int,
@@ -49,10 +58,7 @@ def thumb_strip(source_path: str, source_info, source_first: int, result_path: s
     rows = []
     for path, first, info in ((source_path, source_first, source_info), (result_path, result_first, None)):
         row = []
-        for i in picks:
-            f = _frame(path, first + i, info)
-            if f is None:
-                continue
+        for f in _frames(path, [first + i for i in picks], info):
             h, w = f.shape[:2]
             small = cv2.resize(_display(f), (max(1, round(w * THUMB_HEIGHT / h)), THUMB_HEIGHT),
                                interpolation=cv2.INTER_AREA)

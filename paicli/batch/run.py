@@ -40,28 +40,52 @@ class ShotOutcome:
                 "outputs": [o.path for o in self.outputs]}
 
 
-def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
-                progress) -> list[dict]:
-    """Render one planned shot into place; returns its outputs (final paths)."""
-    from paicli import __version__
+def _render_into(ps: ShotPlan, staging: Path, settings, loras: tuple, input_colourspace: str | None, progress,
+                 first: int = 0, count: int | None = None, first_frame: int | None = None):
+    """Run the replace engine on media frames ``first``.. (``count`` of them; default the
+    whole planned range) of ``ps`` into a fresh ``staging`` folder; returns its CommandResult.
+    ``first_frame`` renumbers the output sequence (a chunk continues the shot's numbering)."""
     from paicli.commands.replace import engine_inputs
-    from paicli.media import atomic
-    from paicli.batch.report import thumb_strip
     from paicli.replacing import replace_shot
-    from paicli.result import CommandResult, OutputFile
+    from paicli.result import CommandResult
 
-    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}"
     if staging.exists():
-        shutil.rmtree(staging)  # left by a killed run: this shot starts again
+        shutil.rmtree(staging)  # left by a killed run: this part starts again
     staging.mkdir(parents=True)
     params, outs, dit, camera_file = engine_inputs(settings, ps.refs, loras)
+    if first_frame is not None and outs.first_frame != "source":
+        outs.first_frame = first_frame
     info = ps.media.info
-    first = info.first_frame if info.kind == "sequence" else 0
-    frames = f"{first + ps.start}-{first + ps.start + ps.count - 1}"
+    start = (info.first_frame if info.kind == "sequence" else 0) + ps.start + first
     result = CommandResult(command="render")
-    replace_shot(info, staging, params, outs, stem=ps.stem, frames=frames, handles=0,
-                 input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
+    replace_shot(info, staging, params, outs, stem=ps.stem, frames=f"{start}-{start + (count or ps.count) - 1}",
+                 handles=0, input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
                  camera_file=camera_file, settings=settings.plain(), progress=progress, result=result, dit=dit)
+    return result
+
+
+def _write_sidecar(path: Path, ps: ShotPlan, outputs: list, **extra) -> None:
+    """The render sidecar that marks ``ps`` finished."""
+    from paicli import __version__
+    from paicli.media import atomic
+
+    sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(),
+               "outputs": [o.to_dict() for o in outputs], **extra}
+    with atomic.atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+
+
+def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
+                progress) -> list:
+    """Render one planned shot into place; returns its outputs (OutputFile, final paths)."""
+    from paicli.batch.report import thumb_strip
+    from paicli.media import atomic
+    from paicli.result import OutputFile
+
+    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}"
+    result = _render_into(ps, staging, settings, loras, input_colourspace, progress)
+    info = ps.media.info
     comp = next(o for o in result.outputs if o.kind == "comp")
     strip = thumb_strip(info.pattern or info.path, info, ps.media.start, comp.path, ps.media.start - ps.start,
                         ps.media.count)
@@ -75,22 +99,18 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
     for o in outputs:
         o.path = str(final / Path(o.path).name)
         o.extra["shot"] = ps.shot.id
-    _retarget_sidecar(staging, staging, final)
-    sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
-               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(),
-               "outputs": [o.to_dict() for o in outputs]}
+    _retarget_sidecar(staging, final)
     side_path = staging / f"{ps.stem}{RENDER_SIDECAR}"
-    with atomic.atomic_output(side_path) as tmp:
-        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    _write_sidecar(side_path, ps, outputs)
     _move_into_place(staging, final, side_path.name, whole=ps.own_folder)
     return outputs + [OutputFile(kind="sidecar", path=str(final / side_path.name), format="json",
                                  extra={"shot": ps.shot.id, "render": True})]
 
 
-def _retarget_sidecar(staging: Path, old: Path, new: Path) -> None:
+def _retarget_sidecar(staging: Path, final: Path) -> None:
     """The replace sidecar names its outputs where they will be, not where they were written."""
     for p in staging.glob("*_replace.json"):
-        p.write_text(p.read_text().replace(json.dumps(str(old))[1:-1], json.dumps(str(new))[1:-1]))
+        p.write_text(p.read_text().replace(json.dumps(str(staging))[1:-1], json.dumps(str(final))[1:-1]))
 
 
 def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> None:
@@ -112,11 +132,11 @@ def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> N
 def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_colourspace: str | None = None,
              progress=None, on_shot=None) -> list[ShotOutcome]:
     """Render this shard's ready shots; every shot gets an outcome, failures included."""
-    import contextlib
+    from contextlib import nullcontext
 
     outcomes = []
     mine = plan.mine()
-    bar = progress.task("shots", total=len(mine)) if progress is not None else contextlib.nullcontext()
+    bar = progress.task("shots", total=len(mine)) if progress is not None else nullcontext()
     with bar as shots_task:
         for n, ps in enumerate(mine, 1):
             outcomes.append(_one(ps, f"{n}/{len(mine)}", out_root, settings, loras, input_colourspace, progress))
@@ -173,35 +193,24 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     shot, the render sidecar is written and the shot counts as finished. Every chunk tracks
     its own camera (pinned to the references where they anchor inside it)."""
     from paicli import __version__
-    from paicli.commands.replace import engine_inputs
     from paicli.errors import UsageError
     from paicli.media import atomic
-    from paicli.replacing import replace_shot
-    from paicli.result import CommandResult, OutputFile
+    from paicli.result import OutputFile
 
-    params, outs, dit, camera_file = engine_inputs(settings, ps.refs, loras)
-    if outs.format != "exr":
+    if settings.format != "exr":
         raise UsageError("--frames renders part of a shot's EXR sequence: use --format exr")
     info = ps.media.info
     seq_first = info.first_frame if info.kind == "sequence" else 0
-    base = seq_first + ps.start if outs.first_frame == "source" else int(outs.first_frame)
+    base = seq_first + ps.start if settings.first_frame == "source" else int(settings.first_frame)
     if not base <= first <= last < base + ps.count:
         raise UsageError(f"--frames {first}-{last} is outside {ps.shot.id}'s frames {base}-{base + ps.count - 1}")
-    k = first - base
-    if outs.first_frame != "source":
-        outs.first_frame = first
     staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}_{first}-{last}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    result = CommandResult(command="render")
-    replace_shot(info, staging, params, outs, stem=ps.stem,
-                 frames=f"{seq_first + ps.start + k}-{seq_first + ps.start + k + last - first}", handles=0,
-                 input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
-                 camera_file=camera_file, settings=settings.plain(), progress=progress, result=result, dit=dit)
+    result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,
+                          count=last - first + 1, first_frame=first)
     final = out_root / ps.folder if ps.folder else out_root
     final.mkdir(parents=True, exist_ok=True)
     tag = f"{first}-{last}"
+    _retarget_sidecar(staging, final)
     for p in sorted(staging.iterdir()):
         frame = "_comp." in p.name or "_layers." in p.name  # frames keep their names: the sequence grows
         name = p.name if frame else p.name.replace(ps.stem, f"{ps.stem}_chunk.{tag}", 1)
@@ -230,9 +239,6 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
                       frames=(base, base + ps.count - 1), rate=info.rate, format=outputs[0].format,
                       timecode=(start_tc, start_tc + (ps.count - 1)) if start_tc else None,
                       extra={"shot": ps.shot.id, "chunks": True})
-    sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
-               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(), "outputs": [comp.to_dict()],
-               "chunks": sorted(m.name for m in final.glob(f"{ps.stem}_chunk.*.json"))}
-    with atomic.atomic_output(final / f"{ps.stem}{RENDER_SIDECAR}") as tmp:
-        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    _write_sidecar(final / f"{ps.stem}{RENDER_SIDECAR}", ps, [comp],
+                   chunks=sorted(m.name for m in final.glob(f"{ps.stem}_chunk.*.json")))
     return outputs + [comp], True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -84,15 +85,12 @@ def render(
                                                       show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.batch.conform import conform
     from paicli.batch.plan import check_template, make_plan
-    from paicli.batch.report import write_report
-    from paicli.batch.run import exit_code, run_plan
+    from paicli.batch.run import run_plan
     from paicli.batch.shard import parse_shard, shard_from_env
     from paicli.errors import MissingInputError
     from paicli.media.colourspace import canonical
     from paicli.progress import Progress
-    from paicli.result import OutputFile
     from paicli.timeline.read import read_edit_list
 
     cli = {k: v for k, v in locals().items() if k in SCHEMA}
@@ -146,33 +144,14 @@ def render(
         else:
             outcomes = run_plan(plan, output, s, loras=tuple(lora or ()), input_colourspace=colourspace,
                                 progress=prog)
-        for o in outcomes:
-            for out in o.outputs:
-                result.add_output(out)
-        timelines, why_not = conform(plan, output)
-        result.add_output(OutputFile(kind="report", path=str(write_report(plan, output, outcomes)), format="html"))
-        for t in timelines:
-            result.add_output(OutputFile(kind="timeline", path=t["path"], format=t["format"],
-                                         extra={"clips": t["clips"]}))
-        if why_not:
-            result.warnings.append(why_not)
-    result.summary["results"] = [o.to_dict() for o in outcomes]
-    result.warnings += [f"{o.shot.shot.id} failed: {o.error}" for o in outcomes if o.status == "failed"]
-    code = exit_code(outcomes)
-    if code == 0 and plan.mine() and not any(o.status in ("rendered", "skipped") for o in outcomes):
-        code = int(outcomes[0].code or 66)  # nothing of this shard could be rendered at all
-        result.warnings.append("no shot could be rendered")
-    result.ok = code == 0
-    report(result, json_out, lambda: _print_results(outcomes, timelines, why_not))
-    return code
+    return _finish(plan, output, outcomes, result, json_out)
 
 
 def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode, result, json_out) -> int:
     """``--shot ID [--frames A-B]``: one shot, or a chunk of it."""
     import re
 
-    from paicli.batch.conform import conform
-    from paicli.batch.run import ShotOutcome, _one, exit_code, render_chunk
+    from paicli.batch.run import ShotOutcome, _one, render_chunk
     from paicli.errors import PaicliError, UsageError
     from paicli.media.colourspace import canonical
     from paicli.progress import Progress
@@ -201,22 +180,33 @@ def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode,
                 raise
             except PaicliError as e:
                 outcome = ShotOutcome(ps, "failed", error=str(e), code=int(e.exit_code))
-        for out in outcome.outputs:
-            result.add_output(out)
-        timelines, why_not = conform(plan, output)
-        for t in timelines:
-            from paicli.result import OutputFile
+    return _finish(plan, output, [outcome], result, json_out)
 
-            result.add_output(OutputFile(kind="timeline", path=t["path"], format=t["format"],
-                                         extra={"clips": t["clips"]}))
-    result.summary["results"] = [outcome.to_dict()]
-    if outcome.status == "failed":
-        result.warnings.append(f"{ps.shot.id} failed: {outcome.error}")
+
+def _finish(plan, output: Path, outcomes: list, result: CommandResult, json_out: bool) -> int:
+    """Outputs, conform, report.html, warnings, the printed result and the exit code of a run."""
+    from paicli.batch.conform import conform
+    from paicli.batch.report import write_report
+    from paicli.batch.run import exit_code
+    from paicli.result import OutputFile
+
+    for o in outcomes:
+        for out in o.outputs:
+            result.add_output(out)
+    timelines, why_not = conform(plan, output)
+    result.add_output(OutputFile(kind="report", path=str(write_report(plan, output, outcomes)), format="html"))
+    for t in timelines:
+        result.add_output(OutputFile(kind="timeline", path=t["path"], format=t["format"], extra={"clips": t["clips"]}))
     if why_not:
         result.warnings.append(why_not)
-    code = exit_code([outcome]) or (int(outcome.code) if outcome.status == "not-renderable" else 0)
+    result.summary["results"] = [o.to_dict() for o in outcomes]
+    result.warnings += [f"{o.shot.shot.id} failed: {o.error}" for o in outcomes if o.status == "failed"]
+    code = exit_code(outcomes)
+    if code == 0 and outcomes and not any(o.status in ("rendered", "chunk rendered", "skipped") for o in outcomes):
+        code = int(outcomes[0].code or 66)  # nothing could be rendered at all
+        result.warnings.append("no shot could be rendered")
     result.ok = code == 0
-    report(result, json_out, lambda: _print_results([outcome], timelines, why_not))
+    report(result, json_out, lambda: _print_results(outcomes, timelines, why_not))
     return code
 
 
@@ -233,7 +223,7 @@ def _print_plan(plan, only_blocked: bool = False) -> None:
     for ps in rows:
         table.add_row(ps.shot.id, ps.shot.record_tc, ps.shot.source_tc, ps.status,
                       ps.reason or str(ps.media.path), f"v{ps.version:03d}" if ps.version else "-")
-    Console(file=__import__("sys").stdout).print(table)
+    Console(file=sys.stdout).print(table)
     for note in plan.notes:
         print(f"note: {note}")
 
@@ -248,7 +238,7 @@ def _print_results(outcomes, timelines, why_not) -> None:
     for o in outcomes:
         table.add_row(o.shot.shot.id, f"v{o.shot.version:03d}" if o.shot.version else "-", o.status,
                       f"{o.seconds:.1f}", o.error or "")
-    Console(file=__import__("sys").stdout).print(table)
+    Console(file=sys.stdout).print(table)
     for t in timelines:
         print(f"wrote timeline: {t['path']} ({t['clips']} clips)")
     if why_not:

@@ -31,7 +31,7 @@ from paicli.errors import BadDataError, PaicliError
 from paicli.media.timing import Timecode, drop_frame_allowed, format_rate
 
 _TC = r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.,]\d{2,3}"
-_EVENT = re.compile(rf"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(C|D|W\d{{3}}|K[BO]?)\s+(?:(\d+)\s+)?({_TC})\s+({_TC})\s+({_TC})\s+({_TC})\s*$",
+EVENT_LINE = re.compile(rf"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(C|D|W\d{{3}}|K[BO]?)\s+(?:(\d+)\s+)?({_TC})\s+({_TC})\s+({_TC})\s+({_TC})\s*$",
                     re.IGNORECASE)
 _M2 = re.compile(rf"^\s*M2\s+(\S+)\s+(-?\d+(?:\.\d*)?)\s+({_TC})\s*$", re.IGNORECASE)
 _COMMENT_KEYS = {"FROM CLIP NAME": "clip_name", "TO CLIP NAME": "to_clip_name", "SOURCE FILE": "source_file",
@@ -90,7 +90,7 @@ class EditList:
 def _frame_numbers(lines: list[str]) -> list[int]:
     out = []
     for ln in lines:
-        if _EVENT.match(ln) or _M2.match(ln):
+        if EVENT_LINE.match(ln) or _M2.match(ln):
             out += [int(tc[-2:]) for tc in re.findall(_TC, ln)]
     return out
 
@@ -116,11 +116,16 @@ def choose_rate(lines: list[str], given: Fraction | None, any_drop: bool) -> tup
     raise BadDataError(f"the list's timecodes count frames up to {top}: no frame rate fits")
 
 
+def split_lines(text: str) -> list[str]:
+    """The list's lines, whatever its line endings (CR LF, LF or old Mac CR)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def parse(text: str, rate: Fraction | None = None) -> EditList:
     """Read a CMX 3600 list (see the module notes). Errors name the line."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = split_lines(text)
     any_drop = any(re.match(r"^\s*FCM:\s*DROP", ln, re.I) for ln in lines) or any(
-        ";" in tc for ln in lines if _EVENT.match(ln) for tc in re.findall(_TC, ln))
+        ";" in tc for ln in lines if EVENT_LINE.match(ln) for tc in re.findall(_TC, ln))
     rate, why = choose_rate(lines, rate, any_drop)
     title, drop, first_drop = None, False, None
     events: list[Event] = []
@@ -137,7 +142,7 @@ def parse(text: str, rate: Fraction | None = None) -> EditList:
             drop = "NON" not in upper and "DROP" in upper
             first_drop = drop if first_drop is None else first_drop
             continue
-        m = _EVENT.match(line)
+        m = EVENT_LINE.match(line)
         if m:
             num, reel, channels, edit, trans, *tcs = m.groups()
             try:

@@ -57,15 +57,19 @@ def read_edit_list(path: str | Path, rate: str | Fraction | None = None, sequenc
     return _read_otio(path, fmt, given, sequence)
 
 
+def edl_text(path: Path) -> str:
+    """An EDL's text: UTF-8, else Latin-1 (old lists are 8-bit; every byte is a character)."""
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _read_edl(path: Path, rate: Fraction | None) -> EditListFile:
     from paicli.timeline import cmx3600
 
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # old lists are 8-bit; every byte is a character
-    edl = cmx3600.parse(text, rate)
+    edl = cmx3600.parse(edl_text(path), rate)
     timeline = cmx3600.to_timeline(edl, name=path.stem)
     return EditListFile(path, "cmx_3600", timeline, edl.rate, edl.drop, edl.rate_note, list(edl.notes), edl)
 
@@ -181,20 +185,24 @@ def _aaf_drop_frame(path: Path) -> bool:
     return False
 
 
+def metadata_values(meta, keys: set[str], depth: int = 0, max_depth: int = 6):
+    """The values stored under any of ``keys`` (lower case) anywhere in OTIO metadata, walking
+    nested dictionaries and lists, depth first."""
+    if depth > max_depth or isinstance(meta, (str, bytes)):
+        return
+    if hasattr(meta, "items"):
+        for k, v in meta.items():
+            if str(k).lower() in keys:
+                yield v
+            yield from metadata_values(v, keys, depth + 1, max_depth)
+    elif hasattr(meta, "__iter__"):
+        for v in meta:
+            yield from metadata_values(v, keys, depth + 1, max_depth)
+
+
 def _find_drop(timeline) -> bool:
     """Whether the timeline says its timecode is drop-frame (FCP7 XML and AAF metadata)."""
-    def walk(meta) -> bool:
-        if isinstance(meta, dict) or hasattr(meta, "items"):
-            for k, v in meta.items():
-                if str(k).lower() in ("displayformat", "drop_frame", "dropframe") and str(v).upper() in ("DF", "TRUE", "1"):
-                    return True
-                if walk(v):
-                    return True
-        elif isinstance(meta, (list, tuple)) or hasattr(meta, "__iter__") and not isinstance(meta, str):
-            try:
-                return any(walk(x) for x in meta)
-            except TypeError:
-                return False
-        return False
-
-    return walk(timeline.metadata) or any(walk(t.metadata) for t in timeline.tracks)
+    keys = {"displayformat", "drop_frame", "dropframe"}
+    return any(str(v).upper() in ("DF", "TRUE", "1")
+               for meta in [timeline.metadata, *(t.metadata for t in timeline.tracks)]
+               for v in metadata_values(meta, keys))

@@ -134,15 +134,7 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
 
 def _reel_of(clip) -> str | None:
     """The reel/tape name adapters keep in metadata (FCP7 XML, AAF), if any."""
-    def find(meta, depth=0):
-        if depth > 4 or not hasattr(meta, "items"):
-            return None
-        for k, v in meta.items():
-            if str(k).lower() in ("reel", "reel_name", "reelname", "tape", "tapename") and isinstance(v, str):
-                return v
-            got = find(v, depth + 1)
-            if got:
-                return got
-        return None
+    from paicli.timeline.read import metadata_values
 
-    return find(clip.metadata)
+    keys = {"reel", "reel_name", "reelname", "tape", "tapename"}
+    return next((v for v in metadata_values(clip.metadata, keys, max_depth=4) if isinstance(v, str) and v), None)
