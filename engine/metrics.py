@@ -220,13 +220,10 @@ def psnr(mse: float) -> float:
     return float(10 * np.log10(1 / max(mse, PSNR_FLOOR_MSE)))
 
 
-def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean structural similarity of two float32 (H, W) or (H, W, C) images, data range 1.
-
-    Matches ``skimage.metrics.structural_similarity(pred, gt, channel_axis=-1,
-    data_range=1.0)`` with its defaults: 7x7 uniform window, K1 = 0.01, K2 = 0.03, sample
-    covariance, the 3-pixel border excluded from the mean, channels averaged.
-    """
+def ssim_map(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-pixel structural similarity of two float32 (H, W) or (H, W, C) images, data range 1,
+    the same shape as the input (7x7 uniform windows; values within 3 pixels of the border
+    come from reflected windows and are left out by :func:`ssim`)."""
     x, y = _f32(pred), _f32(gt)
     _check_same_shape(x, y, "image")
     if min(x.shape[:2]) < SSIM_WIN:
@@ -234,7 +231,6 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     win = (SSIM_WIN, SSIM_WIN)
 
     def mean(img):
-        # border handling is irrelevant: only windows wholly inside the image are kept
         return cv2.blur(img, win, borderType=cv2.BORDER_REFLECT)
 
     ux, uy = mean(x), mean(y)
@@ -243,9 +239,18 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     vy = cov_norm * (mean(y * y) - uy * uy)
     vxy = cov_norm * (mean(x * y) - ux * uy)
     c1, c2 = np.float32(SSIM_K1**2), np.float32(SSIM_K2**2)
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+
+
+def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean structural similarity of two float32 (H, W) or (H, W, C) images, data range 1.
+
+    Matches ``skimage.metrics.structural_similarity(pred, gt, channel_axis=-1,
+    data_range=1.0)`` with its defaults: 7x7 uniform window, K1 = 0.01, K2 = 0.03, sample
+    covariance, the 3-pixel border excluded from the mean, channels averaged.
+    """
     pad = (SSIM_WIN - 1) // 2
-    s = s[pad:-pad, pad:-pad]
+    s = ssim_map(pred, gt)[pad:-pad, pad:-pad]  # only windows wholly inside the image
     if s.ndim == 2:
         return float(s.mean(dtype=np.float64))
     # per-channel means (float64, like skimage), then their average

@@ -18,6 +18,7 @@ from paicli.commands import example as example_cmd
 from paicli.commands import key as key_cmd
 from paicli.commands import model as model_cmd
 from paicli.commands import probe as probe_cmd
+from paicli.commands import relight_check as relight_check_cmd
 from paicli.commands import render as render_cmd
 from paicli.commands import replace as replace_cmd
 from paicli.errors import ExitCode, PaicliError
@@ -48,6 +49,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 app.command("key", help=key_cmd.HELP)(key_cmd.key)
 app.command("replace", help=replace_cmd.HELP)(replace_cmd.replace)
 app.command("render", help=render_cmd.HELP)(render_cmd.render)
+app.command("relight-check", help=relight_check_cmd.HELP)(relight_check_cmd.relight_check)
 app.command("probe", help=probe_cmd.HELP)(probe_cmd.probe)
 app.command("convert", help=convert_cmd.HELP)(convert_cmd.convert)
 app.command("example", help=example_cmd.HELP)(example_cmd.example)

@@ -3,8 +3,9 @@
 The strip (``<stem>_thumbs.jpg``, written with the shot) has the source on top and the
 result below, at the shot's first, middle and last frame (handles left out), 120 px high,
 display-encoded (BT.709). ``report.html`` in the output folder lists every shot of the plan
-with its status, version, frames, times and camera figures and its strip inlined, so the
-file is self-contained; it is rewritten at the end of every run.
+with its status, version, frames, times and camera figures, a link to its relight-check
+report (``<stem>_qc.html``, verdict and score) and its strip inlined, so the file is
+self-contained; it is rewritten at the end of every run.
 """
 from __future__ import annotations
 
@@ -17,13 +18,6 @@ from pathlib import Path
 import numpy as np
 
 THUMB_HEIGHT = 120
-
-
-def _display(frame: np.ndarray) -> np.ndarray:
-    from engine.colour import bt709_oetf
-
-    rgb = np.clip(bt709_oetf(np.clip(frame[..., :3], 0.0, 1.0)), 0.0, 1.0)
-    return (rgb * 255.0 + 0.5).astype(np.uint8)
 
 
 def _frames(path: str, indices: list[int], info=None) -> list[np.ndarray]:
@@ -52,7 +46,7 @@ def _frames(path: str, indices: list[int], info=None) -> list[np.ndarray]:
 def thumb_strip(source_path: str, source_info, source_first: int, result_path: str, result_first: int,
                 count: int) -> bytes | None:
     """JPEG bytes of the 2x3 strip (see the module notes), or None if no frame could be read."""
-    import cv2
+    from paicli.media.stills import display_uint8, jpeg_bytes
 
     picks = sorted({0, count // 2, max(count - 1, 0)})
     rows = []
@@ -60,18 +54,14 @@ def thumb_strip(source_path: str, source_info, source_first: int, result_path: s
         row = []
         for f in _frames(path, [first + i for i in picks], info):
             h, w = f.shape[:2]
-            small = cv2.resize(_display(f), (max(1, round(w * THUMB_HEIGHT / h)), THUMB_HEIGHT),
-                               interpolation=cv2.INTER_AREA)
-            row.append(small)
+            row.append(display_uint8(f, height=THUMB_HEIGHT))
         if row:
             rows.append(np.concatenate(row, axis=1))
     if not rows:
         return None
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return data.tobytes() if ok else None
+    return jpeg_bytes(np.concatenate(rows, axis=0))
 
 
 def write_report(plan, out_root: Path, outcomes: list) -> Path:
@@ -85,12 +75,13 @@ def write_report(plan, out_root: Path, outcomes: list) -> Path:
 <html lang="en"><head><meta charset="utf-8"><title>paicli render: {html.escape(Path(el.path).name)}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}}
 table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #333;padding:4px 8px;text-align:left;vertical-align:middle}}
-tr.failed td,tr.unresolved td,tr.no-refs td,tr.not-renderable td{{color:#f77}}img{{display:block;height:120px}}</style>
+tr.failed td,tr.unresolved td,tr.no-refs td,tr.not-renderable td{{color:#f77}}img{{display:block;height:120px}}
+a{{color:#58a6ff}}a.qc.fail{{color:#f77}}a.qc.warn{{color:#e3b341}}</style>
 </head><body><h1>{html.escape(Path(el.path).name)}</h1>
 <p>{len(plan.shots)} shots at {html.escape(str(el.rate))} fps ({html.escape(el.format)}); written
 {time.strftime('%Y-%m-%d %H:%M:%S')}. Strips: source above, result below, first / middle / last frame.</p>
 <table><thead><tr><th>shot</th><th>record</th><th>source</th><th>version</th><th>status</th><th>frames</th>
-<th>figures</th><th>problem</th><th>source / result</th></tr></thead><tbody>
+<th>figures</th><th>check</th><th>problem</th><th>source / result</th></tr></thead><tbody>
 """
     path = out_root / "report.html"
     with atomic.atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as page:
@@ -105,7 +96,7 @@ def _row(ps, out_root: Path, o, finished) -> str:
     side = finished(out_root, ps.folder, ps.stem) if ps.version else None
     status = o.status if o is not None else ("done" if side else ps.status)
     figures = {}
-    strip = ""
+    strip = qc = ""
     if side:
         try:
             report = json.loads((out_root / ps.folder / f"{ps.stem}_replace.json").read_text()).get("report", {})
@@ -120,6 +111,7 @@ def _row(ps, out_root: Path, o, finished) -> str:
             figures["camera"] = cam.get("mode")
             if cam.get("mean_residual_px") is not None:
                 figures["residual px"] = cam.get("mean_residual_px")
+        qc = _qc_link(out_root, ps)
         thumbs = out_root / ps.folder / f"{ps.stem}_thumbs.jpg"
         if thumbs.is_file():
             strip = (f'<img alt="source and result of {html.escape(ps.shot.id)}" '
@@ -131,4 +123,19 @@ def _row(ps, out_root: Path, o, finished) -> str:
             f"<td>{html.escape(ps.shot.record_tc)}</td><td>{html.escape(ps.shot.source_tc)}</td>"
             f"<td>{'v%03d' % ps.version if ps.version else '-'}</td><td>{html.escape(status)}</td>"
             f"<td>{ps.count or ''}</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in figures.items()))}"
-            f"</td><td>{html.escape(err)}</td><td>{strip}</td></tr>")
+            f"</td><td>{qc}</td><td>{html.escape(err)}</td><td>{strip}</td></tr>")
+
+
+def _qc_link(out_root: Path, ps) -> str:
+    """A link to the shot's relight-check report with its verdict and score, if it has one."""
+    from urllib.parse import quote
+
+    doc_path = out_root / ps.folder / f"{ps.stem}_qc.json"
+    try:
+        doc = json.loads(doc_path.read_text())
+    except (OSError, ValueError):
+        return ""
+    href = quote(str(Path(ps.folder) / f"{ps.stem}_qc.html").replace("\\", "/"))
+    verdict = str(doc.get("verdict", "?"))
+    return (f'<a class="qc {html.escape(verdict)}" href="{html.escape(href)}">{html.escape(verdict)} '
+            f'{html.escape(str(doc.get("score")))}</a>')

@@ -94,6 +94,9 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
             Path(tmp).write_bytes(strip)
         result.add_output(OutputFile(kind="report", path=str(staging / f"{ps.stem}_thumbs.jpg"), format="jpeg",
                                      extra={"content": "source above, result below: first, middle, last frame"}))
+    if settings.qc:
+        for o in _quality_check(staging, settings, progress):
+            result.add_output(o)
     final = out_root / ps.folder if ps.folder else out_root
     outputs = list(result.outputs)
     for o in outputs:
@@ -107,9 +110,30 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
                                  extra={"shot": ps.shot.id, "render": True})]
 
 
+def _quality_check(staging: Path, settings, progress) -> list:
+    """``relight-check`` on the shot just rendered into ``staging`` (limits from presets/qc.toml,
+    the run's preset and project file): ``<stem>_qc.html`` and ``.json`` beside the render.
+    A check that cannot run leaves a note instead of failing the render."""
+    from paicli.commands.relight_check import SCHEMA, limits_from
+    from paicli.qc.inputs import resolve_inputs
+    from paicli.qc.runner import check_into
+    from paicli.settings import resolve
+
+    s = resolve(SCHEMA, {}, preset=settings.plain().get("preset"))
+    try:
+        inputs = resolve_inputs(str(staging), screen=s.screen)
+        _, outputs = check_into(staging, inputs, limits_from(s), adapt=settings.adapt, settings=s.plain(),
+                                progress=progress)
+    except PaicliError as e:
+        progress.log(f"quality check skipped: {e.message}")
+        return []
+    return outputs
+
+
 def _retarget_sidecar(staging: Path, final: Path) -> None:
-    """The replace sidecar names its outputs where they will be, not where they were written."""
-    for p in staging.glob("*_replace.json"):
+    """The replace sidecar and the quality report name files where they will be, not where
+    they were written."""
+    for p in [*staging.glob("*_replace.json"), *staging.glob("*_qc.json"), *staging.glob("*_qc.html")]:
         p.write_text(p.read_text().replace(json.dumps(str(staging))[1:-1], json.dumps(str(final))[1:-1]))
 
 

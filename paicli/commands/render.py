@@ -21,6 +21,8 @@ HELP = ("Render every shot of an edit list (EDL, FCP7/FCPX XML, OTIO, AAF): find
 SCHEMA = Schema("render", list(replace_cmd.SCHEMA) + [
     Setting("name_template", "{shot}/v{version}/{shot}_v{version}", "Output names: tokens {shot} {clip} {reel} "
             "{index} {version}, optional trailing .####; folders are created under the output folder.", parse_str),
+    Setting("qc", True, "Check every rendered shot with relight-check and link its report (<stem>_qc.html) "
+            "from report.html; its verdict never fails the render.", parse_bool),
     Setting("strict", False, "Fail the plan when any shot has no media or no references (default: skip them "
             "with a warning).", parse_bool),
 ], inherits=("replace",))
@@ -69,6 +71,7 @@ def render(
                                                    show_default=False)] = None,
     name_template: _opt("name_template", "--name-template") = None,
     strict: _opt("strict", "--strict/--no-strict", bool) = None,
+    qc: _opt("qc", "--qc/--no-qc", bool) = None,
     handles: _opt("handles", "--handles", int) = None,
     engine: _opt("engine", "--engine") = None,
     model: _opt("model", "--model") = None,
@@ -106,7 +109,7 @@ def render(
         found = shard_from_env(os.environ)
         slice_, shard_from = found if found else ((0, 1), None)
     el = read_edit_list(edit_list, rate=rate, sequence=sequence)
-    settings = {k: v for k, v in s.plain().items() if k not in ("name_template", "strict")}
+    settings = {k: v for k, v in s.plain().items() if k not in ("name_template", "strict", "qc")}
     roots = [Path(r) for r in (media_root or [])]
     for r in roots:
         if not r.is_dir():

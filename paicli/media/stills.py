@@ -162,6 +162,26 @@ def write_png16(path: str | os.PathLike, image: np.ndarray) -> Path:
     return final
 
 
+def display_uint8(frame: np.ndarray, height: int | None = None) -> np.ndarray:
+    """A scene-linear Rec.709 frame (H, W, >=3) as 8-bit BT.709-encoded RGB for viewing,
+    scaled to ``height`` lines (area filter) when given."""
+    from engine.colour import bt709_oetf
+
+    rgb = (np.clip(bt709_oetf(np.clip(frame[..., :3], 0.0, 1.0)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if height is not None and height != rgb.shape[0]:
+        h, w = rgb.shape[:2]
+        rgb = _cv2().resize(rgb, (max(1, round(w * height / h)), height), interpolation=_cv2().INTER_AREA)
+    return rgb
+
+
+def jpeg_bytes(rgb8: np.ndarray, quality: int = 85) -> bytes | None:
+    """JPEG file bytes of an 8-bit RGB image (H, W, 3), or None if it cannot be encoded."""
+    cv2 = _cv2()
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return data.tobytes() if ok else None
+
+
 def _cv2():
     """OpenCV, with its warning log off: corrupt files already become one-line errors."""
     global _cv2_quietened

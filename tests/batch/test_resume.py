@@ -43,6 +43,12 @@ def _frames(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*_comp.*.exr"))}
 
 
+def _finished_count(out: Path) -> int:
+    """Render sidecars under ``out`` while the run moves folders about (os.walk skips a
+    staging folder that is renamed away mid-walk; Path.rglob would raise)."""
+    return sum(n.endswith("_render.json") for _, _, names in os.walk(out) for n in names)
+
+
 def test_a_killed_render_resumes_to_the_same_bytes(tmp_path, capsys):
     edl = _project(tmp_path)
     assert run(_argv(edl, tmp_path / "whole")) == 0
@@ -51,7 +57,7 @@ def test_a_killed_render_resumes_to_the_same_bytes(tmp_path, capsys):
     proc = subprocess.Popen([sys.executable, "-m", "paicli.cli", *_argv(edl, out)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(out.rglob("*_render.json"))) < 6 and proc.poll() is None:
+    while time.monotonic() < deadline and _finished_count(out) < 6 and proc.poll() is None:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -67,13 +67,19 @@ def test_every_shot_renders_and_the_conformed_edl_keeps_the_record_timing(projec
     text = Path(timelines[".edl"]["path"]).read_text()
     assert "* SOURCE FILE: 002_A001C002/v001/002_A001C002_v001_comp.####.exr" in text
     assert "004  AX       AA" in text  # the audio event is kept as it was
-    reports = [o["path"] for o in doc["outputs"] if o["kind"] == "report"]
-    assert len(reports) == 4 and reports[-1] == str(tmp_path / "o" / "report.html")
-    page = Path(reports[-1]).read_text()
+    reports = [o for o in doc["outputs"] if o["kind"] == "report"]
+    strips = [o["path"] for o in reports if o.get("format") == "jpeg"]
+    checks = [o for o in reports if o.get("format") == "html" and o["path"].endswith("_qc.html")]
+    assert len(strips) == 3 and reports[-1]["path"] == str(tmp_path / "o" / "report.html")
+    assert len(checks) == 3 and all(o["verdict"] in ("pass", "warn", "fail") for o in checks)
+    assert checks[0]["path"] == str(tmp_path / "o" / "001_A001C001" / "v001" / "001_A001C001_v001_qc.html")
+    page = Path(reports[-1]["path"]).read_text()
     assert page.count('src="data:image/jpeg;base64,') == 3 and "001_A001C001" in page and "http" not in page
+    assert 'href="001_A001C001/v001/001_A001C001_v001_qc.html"' in page  # each shot links its check
+    assert str(tmp_path / "o" / ".paicli-partial") not in Path(checks[0]["path"]).read_text()
     import cv2
 
-    strip = cv2.imread(reports[0])
+    strip = cv2.imread(strips[0])
     assert strip.shape[0] == 240 and strip.shape[1] == 3 * 160  # 64x48 frames at 120 px high, 3 per row
     otio_clips = read_edit_list(timelines[".otio"]["path"]).video_clips()
     ref = otio_clips[0].media_reference

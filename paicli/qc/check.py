@@ -1,0 +1,142 @@
+"""Run ``relight-check``: stream the result with its matte, plate, camera and references
+through :class:`engine.qc.shot.ShotChecker`, judge the figures and keep what the report shows.
+
+Memory holds a few frames at a time (the checker's window and three thumbnails), however
+long the shot.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from paicli.errors import BadDataError
+from paicli.progress import Progress
+from paicli.qc.inputs import CheckInputs
+
+
+@dataclass
+class CheckOutcome:
+    """The judged figures (``engine.qc.verdict.judge``), the per-frame series, the frames
+    kept for the report (index -> (result linear RGB, matte)) and notes."""
+
+    judged: dict
+    series: dict
+    details: dict
+    notes: list[str]
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    screen: str = "auto"
+
+    @property
+    def verdict(self) -> str:
+        return self.judged["verdict"]
+
+
+def _exr_alpha(pattern: str, first: int, start: int, count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    from paicli.media.exr import read_exr
+    from paicli.media.sequence import SequencePattern
+
+    pat = SequencePattern.parse(pattern)
+    for i in range(count):
+        a, _ = read_exr(pat.path(first + start + i), layer="alpha")
+        if a.shape[:2] != (size[1], size[0]):
+            raise BadDataError(f"matte {pat.path(first + start + i)} is {a.shape[1]}x{a.shape[0]}, "
+                               f"the result is {size[0]}x{size[1]}")
+        yield np.clip(a[..., 0] if a.ndim == 3 else a, 0, 1).astype(np.float32)
+
+
+def _keyed(plates: Iterator[np.ndarray], screen: str) -> Iterator[np.ndarray]:
+    from engine.classic.keyer import Keyer, KeyParams
+    from engine.classic.screen import detect_screen
+
+    keyer = None
+    for img in plates:
+        if keyer is None:
+            found = detect_screen(img[..., :3], None if screen == "auto" else screen)
+            if found is None:
+                raise BadDataError("the plate shows no green or blue screen to key; give --matte")
+            keyer = Keyer(KeyParams(screen=found.kind), found, reuse_buffers=False)
+        yield keyer.key(img[..., :3]).alpha
+
+
+def _detect_screen(inputs: CheckInputs) -> str:
+    from engine.classic.screen import detect_screen
+    from paicli.media.reader import open_source
+
+    if inputs.screen != "auto" or inputs.plate is None:
+        return inputs.screen
+    with open_source(inputs.plate.path, info=inputs.plate) as src:
+        found = detect_screen(next(iter(src.frames(inputs.plate_start, 1)))[..., :3])
+    return found.kind if found else "auto"
+
+
+def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Progress) -> CheckOutcome:
+    """Check every frame of ``inputs`` and judge the shot against ``limits`` (name -> Limit)."""
+    from engine.classic.track import ScreenTracker
+    from engine.qc.motion import camera_step
+    from engine.qc.shot import CheckSettings, ShotChecker
+    from engine.qc.verdict import judge
+    from paicli.keying import MatteSource
+    from paicli.media.reader import open_source
+    from paicli.references import RefSpec, load_references
+
+    info, start, count = inputs.result, inputs.start, inputs.count
+    screen = _detect_screen(inputs)
+    checker = ShotChecker(CheckSettings(screens=(screen,) if screen != "auto" else ("green", "blue"), adapt=adapt))
+    refs = {}
+    if inputs.references:
+        specs = [RefSpec(path, anchor, "sidecar") for anchor, path in inputs.references]
+        refs = {r.spec.anchor: r.image for r in load_references(specs, info.width, info.height)}
+    keep = sorted({0, (count - 1) // 2, count - 1})
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    with ExitStack() as stack:
+        result = stack.enter_context(open_source(info.path, info=info, colourspace_name=inputs.colourspace))
+        comps = result.frames(start, count)
+        plates = None
+        if inputs.plate is not None:
+            plate_src = stack.enter_context(open_source(inputs.plate.path, info=inputs.plate))
+            plates = plate_src.frames(inputs.plate_start, count)
+        kind, path = inputs.matte
+        key_plates = None
+        if kind == "file":
+            ms = MatteSource(path, "matte", info, count)
+            stack.callback(ms.close)
+            mattes = ms.frames(start, count)
+        elif kind == "layers":
+            from paicli.media.probe import probe
+
+            layers = probe(path)
+            mattes = _exr_alpha(path, layers.first_frame, start, count, (info.width, info.height))
+        elif kind == "key":
+            key_src = stack.enter_context(open_source(inputs.plate.path, info=inputs.plate))
+            key_plates = key_src.frames(inputs.plate_start, count)
+            mattes = _keyed(key_plates, screen)
+        else:
+            mattes = None
+        tracker = ScreenTracker() if inputs.camera is None and inputs.plate is not None else None
+        prev_h = None
+        with progress.task(f"check {inputs.stem}", total=count) as task:
+            for i, comp in enumerate(comps):
+                alpha = next(mattes) if mattes is not None else np.clip(comp[..., 3], 0, 1)
+                if comp.shape[-1] == 4:  # premultiplied RGBA: check the composite over black
+                    comp = comp[..., :3]
+                plate = next(plates)[..., :3] if plates is not None else None
+                if inputs.camera is not None:
+                    h = inputs.camera[i]
+                elif tracker is not None:
+                    h = tracker.add(plate, alpha)
+                else:
+                    h = None
+                step = camera_step(prev_h, h) if (h is not None and prev_h is not None) else None
+                prev_h = h
+                checker.add(comp, alpha, plate=plate, step=step, reference=refs.get(i))
+                if i in keep:
+                    kept[i] = (comp.copy(), alpha.copy())
+                task.advance()
+    figures = checker.finish()
+    notes = list(figures.notes)
+    judged = judge(figures.figures, limits)
+    return CheckOutcome(judged=judged, series=figures.series, details=figures.details, notes=notes, kept=kept,
+                        screen=screen)

@@ -1,0 +1,33 @@
+"""Check one result and write its report: what ``relight-check`` and ``render`` call."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from paicli.progress import Progress
+from paicli.qc.check import run_check
+from paicli.qc.inputs import CheckInputs
+from paicli.result import OutputFile
+
+
+def report_names(stem: str) -> dict[str, str]:
+    return {"html": f"{stem}_qc.html", "json": f"{stem}_qc.json"}
+
+
+def check_into(out_dir: Path, inputs: CheckInputs, limits: dict, *, adapt: float, settings: dict,
+               progress: Progress) -> tuple[dict, list[OutputFile]]:
+    """Run the check and write ``<stem>_qc.html`` and ``<stem>_qc.json`` into ``out_dir``;
+    returns the JSON document and the two outputs."""
+    from paicli.paths import safe_output_path
+    from paicli.qc.report import document, write_html, write_json
+
+    outcome = run_check(inputs, limits, adapt=adapt, progress=progress)
+    doc = document(inputs, outcome, limits, settings)
+    names = report_names(inputs.stem)
+    html_path = safe_output_path(out_dir, names["html"])
+    json_path = safe_output_path(out_dir, names["json"])
+    write_html(html_path, inputs, outcome, doc, limits)
+    write_json(json_path, doc)
+    frames = (inputs.start, inputs.start + inputs.count - 1)
+    extra = {"verdict": doc["verdict"], "score": doc["score"]}
+    return doc, [OutputFile(kind="report", path=str(html_path), format="html", frames=frames, extra=dict(extra)),
+                 OutputFile(kind="report", path=str(json_path), format="json", frames=frames, extra=dict(extra))]
