@@ -32,7 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def peak(cmd: list[str], poll_s: float = 0.05) -> dict:
+def peak(cmd: list[str], poll_s: float = 0.05, ok: tuple[int, ...] = (0,)) -> dict:
     t0 = time.perf_counter()
     proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     top = 0
@@ -43,7 +43,7 @@ def peak(cmd: list[str], poll_s: float = 0.05) -> dict:
             pass
         time.sleep(poll_s)
     err = proc.stderr.read().decode(errors="replace").strip()
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.splitlines()[-1:] or ''}")
     return {"peak_rss_mib": top / 2**20, "wall_s": time.perf_counter() - t0}
 

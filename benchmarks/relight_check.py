@@ -11,6 +11,7 @@
    and on the ffmpeg peer's composite (``bench/ffmpeg_peer.py --keep``; must fail on motion
    where the camera moves), each with the plate, the ground-truth matte and the reference
    stills; the camera is solved from the plate.
+4. Speed and memory: the check's time per frame and peak RSS at 1080p, 24 and 96 frames.
 """
 from __future__ import annotations
 
@@ -152,11 +153,33 @@ def verdicts(data: Path, cache: Path | None, with_peer: bool) -> str:
     return "\n".join(rows)
 
 
+def speed(lengths=(24, 96), width=1920, height=1080) -> str:
+    """Wall time per frame and peak RSS of ``paicli relight-check`` at 1080p (a generated
+    example shot checked against its own plate, ground-truth matte and references)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from dit import make_shot, peak  # the same shot generator and RSS polling as the DiT benchmark
+
+    rows = ["| frames (1920x1080) | wall s | ms / frame | peak RSS MiB |", "|---|---|---|---|"]
+    peaks = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in lengths:
+            shot = make_shot(Path(tmp) / f"shot{n}", n, width, height)
+            got = peak([sys.executable, "-m", "paicli.cli", "relight-check", str(shot / "plate.mov"), "--matte",
+                        str(shot / "gt" / "alpha.%04d.png"), "--plate", str(shot / "plate.mov"), "--bg",
+                        str(shot / "refs"), "-o", str(Path(tmp) / f"qc{n}"), "--progress", "none"],
+                       ok=(0, 1))  # a plate over its screen fails the check; the timing is what counts
+            peaks.append(got["peak_rss_mib"])
+            rows.append(f"| {n} | {got['wall_s']:.1f} | {1000 * got['wall_s'] / n:.0f} | {got['peak_rss_mib']:.0f} |")
+    rows.append(f"\npeak RSS growth {lengths[0]} -> {lengths[-1]} frames: {100 * (peaks[-1] / peaks[0] - 1):+.1f} %")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "bench")
     ap.add_argument("--skip-peer", action="store_true", help="check the ground truth only")
     ap.add_argument("--peer-cache", type=Path, help="keep the peer's composites here (made once)")
+    ap.add_argument("--skip-speed", action="store_true", help="leave out the 1080p speed and memory run")
     args = ap.parse_args(argv)
     t = time.time()
     h_rows, s_rows = sweep(args.data)
@@ -164,7 +187,9 @@ def main(argv=None) -> int:
     print(f"\n(sweeps: {time.time() - t:.1f} s)\n")
     t = time.time()
     print(verdicts(args.data, args.peer_cache, not args.skip_peer))
-    print(f"\n(checks: {time.time() - t:.1f} s)")
+    print(f"\n(checks: {time.time() - t:.1f} s)\n")
+    if not args.skip_speed:
+        print(speed())
     return 0
 
 

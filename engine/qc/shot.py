@@ -21,10 +21,12 @@ SERIES = ("harmony", "cast", "exposure", "illuminant", "key", "contrast", "light
 class CheckSettings:
     """``screens``: screen colours whose spill to look for (``("green",)``, ``("blue",)`` or
     both when unknown); ``adapt``: how far the subject's light should take the
-    surroundings' colour (as ``replace``'s relighting, 0 = neutral)."""
+    surroundings' colour (as ``replace``'s relighting, 0 = neutral); ``pixel_scale``: the
+    frames are a downscaled working copy, this many source pixels to one of theirs."""
 
     screens: tuple[str, ...] = ("green", "blue")
     adapt: float = 0.0
+    pixel_scale: float = 1.0  # source pixels per pixel of the frames given (motion is reported in source px)
 
 
 @dataclass
@@ -85,7 +87,7 @@ class ShotChecker:
         s["halo"].append(edges.halo(comp, alpha, reg))
         self._chatter(alpha, reg)
         m = self._motion.add(comp, reg.background, step if self._frames else np.eye(3))
-        s["bg_motion"].append(None if m is None else m[0])
+        s["bg_motion"].append(None if m is None else m[0] * self.settings.pixel_scale)
         y = harmony.luminance(comp)
         self._levels.append(math.log(max(float(y[reg.core].mean()), 1e-6)) if reg.core.sum() >= 200 else None)
         if plate is not None:

@@ -1,8 +1,10 @@
 """Run ``relight-check``: stream the result with its matte, plate, camera and references
 through :class:`engine.qc.shot.ShotChecker`, judge the figures and keep what the report shows.
 
-Memory holds a few frames at a time (the checker's window and three thumbnails), however
-long the shot.
+Frames are checked on a working copy of at most about 540 lines (HD at half size, 4K at a
+quarter), as the classic engine estimates its smooth figures; motion is reported in source
+pixels. Memory holds a few frames at a time (the checker's window and three full-size
+frames for the report), however long the shot.
 """
 from __future__ import annotations
 
@@ -72,8 +74,28 @@ def _detect_screen(inputs: CheckInputs) -> str:
     return found.kind if found else "auto"
 
 
+def _working(f: int, width: int, height: int):
+    """The downscale to the working copy (1 up to ~540 lines, 2 for HD, 4 for 4K; area
+    filter) and the conversion of a source-pixel homography to working pixels (pixel
+    centres: x_w = (x + 0.5) / f - 0.5)."""
+    import cv2
+
+    size = (width // f, height // f)
+    s = np.array([[1 / f, 0, (1 / f - 1) / 2], [0, 1 / f, (1 / f - 1) / 2], [0, 0, 1]], np.float64)
+    s_inv = np.linalg.inv(s)
+
+    def down(img: np.ndarray) -> np.ndarray:
+        return img if f == 1 else cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+    def to_working(h: np.ndarray) -> np.ndarray:
+        return h if f == 1 else s @ h @ s_inv
+
+    return down, to_working
+
+
 def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Progress) -> CheckOutcome:
     """Check every frame of ``inputs`` and judge the shot against ``limits`` (name -> Limit)."""
+    from engine.classic.screen import working_scale
     from engine.classic.track import ScreenTracker
     from engine.qc.motion import camera_step
     from engine.qc.shot import CheckSettings, ShotChecker
@@ -84,11 +106,14 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
 
     info, start, count = inputs.result, inputs.start, inputs.count
     screen = _detect_screen(inputs)
-    checker = ShotChecker(CheckSettings(screens=(screen,) if screen != "auto" else ("green", "blue"), adapt=adapt))
+    f = working_scale((info.height, info.width))
+    down, to_working = _working(f, info.width, info.height)
+    checker = ShotChecker(CheckSettings(screens=(screen,) if screen != "auto" else ("green", "blue"), adapt=adapt,
+                                        pixel_scale=float(f)))
     refs = {}
     if inputs.references:
         specs = [RefSpec(path, anchor, "sidecar") for anchor, path in inputs.references]
-        refs = {r.spec.anchor: r.image for r in load_references(specs, info.width, info.height)}
+        refs = {r.spec.anchor: down(r.image) for r in load_references(specs, info.width, info.height)}
     keep = sorted({0, (count - 1) // 2, count - 1})
     kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     with ExitStack() as stack:
@@ -118,13 +143,12 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
         tracker = ScreenTracker() if inputs.camera is None and inputs.plate is not None else None
         prev_h = None
         with progress.task(f"check {inputs.stem}", total=count) as task:
-            for i, comp in enumerate(comps):
-                alpha = next(mattes) if mattes is not None else np.clip(comp[..., 3], 0, 1)
-                if comp.shape[-1] == 4:  # premultiplied RGBA: check the composite over black
-                    comp = comp[..., :3]
-                plate = next(plates)[..., :3] if plates is not None else None
+            for i, full in enumerate(comps):
+                full_alpha = next(mattes) if mattes is not None else np.clip(full[..., 3], 0, 1)
+                comp, alpha = down(full[..., :3]), down(full_alpha)  # RGBA: the composite over black
+                plate = down(next(plates)[..., :3]) if plates is not None else None
                 if inputs.camera is not None:
-                    h = inputs.camera[i]
+                    h = to_working(inputs.camera[i])
                 elif tracker is not None:
                     h = tracker.add(plate, alpha)
                 else:
@@ -133,7 +157,7 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
                 prev_h = h
                 checker.add(comp, alpha, plate=plate, step=step, reference=refs.get(i))
                 if i in keep:
-                    kept[i] = (comp.copy(), alpha.copy())
+                    kept[i] = (full[..., :3].copy(), full_alpha.copy())
                 task.advance()
     figures = checker.finish()
     notes = list(figures.notes)

@@ -85,6 +85,18 @@ def _resolve(path: str, base: Path) -> str:
     return str(p if p.is_absolute() or p.exists() else base / p.name)
 
 
+def _timecode_offset(result: MediaInfo, plate: MediaInfo) -> int:
+    """The plate frame under the result's first frame: by timecode where both have one at the
+    same rate, else 0 (frame for frame)."""
+    if result.start_timecode is None or plate.start_timecode is None or result.rate != plate.rate:
+        return 0
+    offset = result.start_timecode.frames - plate.start_timecode.frames
+    if offset < 0:
+        raise BadDataError(f"the result starts at {result.start_timecode}, before the plate {plate.path} "
+                           f"({plate.start_timecode})")
+    return offset
+
+
 def resolve_inputs(result: str, *, matte: str | None = None, plate: str | None = None, bg: list[str] | None = None,
                    bg_at: str | None = None, camera: str | None = None, screen: str = "auto",
                    frames: str | None = None, colourspace: str | None = None) -> CheckInputs:
@@ -123,7 +135,10 @@ def resolve_inputs(result: str, *, matte: str | None = None, plate: str | None =
     shot = doc.get("shot") or {}
     if plate:
         found.plate, src["plate"] = probe(plate), "option"
-        found.plate_start = start if found.plate.frame_count == info.frame_count else 0
+        offset = _timecode_offset(info, found.plate)
+        if offset:
+            src["plate"] = f"option, aligned by timecode (+{offset} frames)"
+        found.plate_start = offset + start
     elif shot.get("path"):
         try:
             found.plate, src["plate"] = probe(shot["path"]), "sidecar"

@@ -138,8 +138,10 @@ def document(inputs: CheckInputs, outcome: CheckOutcome, limits: dict, settings:
                          "worse": "lower" if m.lower_is_worse else ("abs higher" if m.magnitude else "higher")}
     return {"schema": "paicli.relight_check.1", "verdict": outcome.verdict, "score": outcome.judged["score"],
             "result": inputs.result.path, "frames": [inputs.start, inputs.start + inputs.count - 1],
-            "inputs": {**inputs.sources, "plate": inputs.plate.path if inputs.plate else None,
-                       "screen": outcome.screen, "references": [str(p) for _, p in inputs.references]},
+            "inputs": {**{(k + "_from" if k in ("result", "plate", "references") else k): v
+                          for k, v in inputs.sources.items()},
+                       "plate": inputs.plate.path if inputs.plate else None, "screen": outcome.screen,
+                       "references": [str(p) for _, p in inputs.references]},
             "metrics": metrics, "details": outcome.details, "notes": outcome.notes, "settings": settings,
             "series": outcome.series}
 

@@ -56,6 +56,27 @@ def test_without_a_camera_file_the_camera_is_solved_from_the_plate(check_shot, t
     assert doc["summary"]["metrics"]["bg_motion"]["value"] < 0.5
 
 
+def test_a_result_cut_from_the_plate_is_aligned_to_it_by_timecode(check_shot, tmp_path, capsys):
+    from fractions import Fraction
+
+    from paicli.media.prores import ProResWriter
+    from paicli.media.reader import open_source
+    from paicli.media.timing import Timecode
+
+    f = check_shot["folder"]
+    with open_source(str(f / "good.mov")) as src, ProResWriter(
+            tmp_path / "cut.mov", check_shot["w"], check_shot["h"], Fraction(24),
+            start_timecode=Timecode.parse("01:00:00:03", Fraction(24))) as out:
+        for frame in src.frames(3, 4):
+            out.write(frame)
+    matte = tmp_path / "matte.png"
+    matte.write_bytes((f / "matte.0000.png").read_bytes())  # the subject does not move: one still
+    code, doc = _check(capsys, tmp_path / "cut.mov", "--matte", matte, "--plate", f / "plate.mov", "-o", tmp_path)
+    s = doc["summary"]
+    assert s["inputs"]["plate_from"] == "option, aligned by timecode (+3 frames)"
+    assert s["metrics"]["identity_psnr"]["value"] > 40 and s["metrics"]["bg_motion"]["value"] < 0.5
+
+
 def test_limits_come_from_the_preset_and_can_be_overridden(check_shot, tmp_path, capsys):
     code, doc = _check(capsys, *_args(check_shot, "static.mov", "--camera", check_shot["folder"] / "camera.json",
                                       "-o", tmp_path, "--limit", "bg_motion=50,100", "--limit", "bg-psnr=5,1"))
