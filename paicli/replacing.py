@@ -189,6 +189,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         "engine": {"name": "classic" if dit is None else "dit", "version": __version__,
                    **({} if dit is None else dit.describe())},
         "shot": {"path": str(info.path), "digest": _source_digest(info), "range": [start, start + count - 1],
+                 "colourspace": input_colourspace,
                  "rate": str(info.rate), "start_timecode": tc_text, "size": [info.width, info.height]},
         "references": [{"path": str(r.spec.path), "digest": file_digest(r.spec.path), "anchor": r.spec.anchor,
                         "anchored_by": r.spec.anchored_by, "fitted": r.fitted,

@@ -41,10 +41,6 @@ class Regions:
     ring: np.ndarray
     background: np.ndarray
 
-    @property
-    def has_subject(self) -> bool:
-        return bool(self.core.any())
-
 
 def regions(alpha: np.ndarray) -> Regions:
     """The regions of one frame's matte (float32 (H, W) in [0, 1])."""

@@ -58,7 +58,7 @@ class ShotChecker:
         self._plate_levels: list[float | None] = []
         self._bg_psnr: dict[int, float | None] = {}
         self._frames = 0
-        self._had_plate = self._had_camera = False
+        self._had_plate = False
 
     def add(self, comp: np.ndarray, alpha: np.ndarray, *, plate: np.ndarray | None = None,
             step: np.ndarray | None = None, reference: np.ndarray | None = None) -> None:
@@ -69,7 +69,6 @@ class ShotChecker:
         s = self.out.series
         reg = regions(alpha)
         self._had_plate |= plate is not None
-        self._had_camera |= step is not None or self._frames == 0
         cast = harmony.foreground_cast(comp, reg.core, adapt=self.settings.adapt,
                                        background_white=harmony.illuminant(comp, reg.ring))
         exposure = harmony.exposure_shift(comp, plate, reg.core) if plate is not None else None

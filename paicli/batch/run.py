@@ -12,6 +12,7 @@ failed and whether retrying may help (75) or not.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -119,8 +120,8 @@ def _quality_check(staging: Path, settings, progress) -> list:
     from paicli.qc.runner import check_into
     from paicli.settings import resolve
 
-    s = resolve(SCHEMA, {}, preset=settings.plain().get("preset"))
     try:
+        s = resolve(SCHEMA, {}, preset=settings.plain().get("preset"))
         inputs = resolve_inputs(str(staging), screen=s.screen)
         _, outputs = check_into(staging, inputs, limits_from(s), adapt=settings.adapt, settings=s.plain(),
                                 progress=progress)
@@ -132,9 +133,18 @@ def _quality_check(staging: Path, settings, progress) -> list:
 
 def _retarget_sidecar(staging: Path, final: Path) -> None:
     """The replace sidecar and the quality report name files where they will be, not where
-    they were written."""
-    for p in [*staging.glob("*_replace.json"), *staging.glob("*_qc.json"), *staging.glob("*_qc.html")]:
-        p.write_text(p.read_text().replace(json.dumps(str(staging))[1:-1], json.dumps(str(final))[1:-1]))
+    they were written (each file rewritten whole, temp then rename)."""
+    import html
+
+    from paicli.media import atomic
+
+    as_json = lambda p: json.dumps(str(p))[1:-1]  # noqa: E731
+    as_html = lambda p: html.escape(str(p))  # noqa: E731
+    for pattern, escape in (("*_replace.json", as_json), ("*_qc.json", as_json), ("*_qc.html", as_html)):
+        for p in staging.glob(pattern):
+            text = p.read_text(encoding="utf-8").replace(escape(staging), escape(final))
+            with atomic.atomic_output(p) as tmp:
+                Path(tmp).write_text(text, encoding="utf-8")
 
 
 def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> None:
@@ -265,4 +275,9 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
                       extra={"shot": ps.shot.id, "chunks": True})
     _write_sidecar(final / f"{ps.stem}{RENDER_SIDECAR}", ps, [comp],
                    chunks=sorted(m.name for m in final.glob(f"{ps.stem}_chunk.*.json")))
+    if settings.qc:  # the whole shot, now that its chunks cover it
+        from paicli.progress import Progress
+
+        with contextlib.nullcontext(progress) if progress is not None else Progress("none") as prog:
+            outputs += _quality_check(final, settings, prog)
     return outputs + [comp], True

@@ -112,6 +112,9 @@ def relight_check(
                                                   show_default=False)] = None,
     frames: FramesOpt = None,
     input_colorspace: InputColorspaceOpt = None,
+    plate_colorspace: Annotated[Optional[str], typer.Option("--plate-colorspace", help="Colour space of the plate "
+                                                            "(default: as the render read it, else from its tags).",
+                                                            show_default=False)] = None,
     screen: setting_option(SCHEMA, "screen", "--screen") = None,
     adapt: setting_option(SCHEMA, "adapt", "--adapt", float) = None,
     limit: Annotated[Optional[List[str]], typer.Option("--limit", help="Override a limit: NAME=WARN[,FAIL], e.g. "
@@ -128,7 +131,8 @@ def relight_check(
     s = resolve(SCHEMA, {"screen": screen, "adapt": adapt, **_limits_option(limit)}, preset=preset)
     limits = limits_from(s)
     inputs = resolve_inputs(result, matte=matte, plate=plate, bg=bg, bg_at=bg_at, camera=camera, screen=s.screen,
-                            frames=frames, colourspace=input_colorspace)
+                            frames=frames, colourspace=input_colorspace,
+                            plate_colourspace=plate_colorspace)
     out_dir = output or inputs.folder or Path("out")
     res = CommandResult(command="relight-check", inputs=[inputs.result.to_dict()], settings=s.plain())
     if dry_run:

@@ -28,6 +28,9 @@ SCHEMA = Schema("render", list(replace_cmd.SCHEMA) + [
 ], inherits=("replace",))
 
 
+NOT_IN_KEY = ("name_template", "strict", "qc")  # settings that do not change a shot's pictures
+
+
 def _opt(name: str, flag: str, type_=str):
     from paicli.commands.common import setting_option
 
@@ -109,7 +112,7 @@ def render(
         found = shard_from_env(os.environ)
         slice_, shard_from = found if found else ((0, 1), None)
     el = read_edit_list(edit_list, rate=rate, sequence=sequence)
-    settings = {k: v for k, v in s.plain().items() if k not in ("name_template", "strict", "qc")}
+    settings = {k: v for k, v in s.plain().items() if k not in NOT_IN_KEY}
     roots = [Path(r) for r in (media_root or [])]
     for r in roots:
         if not r.is_dir():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
@@ -36,56 +35,27 @@ class CheckOutcome:
         return self.judged["verdict"]
 
 
-def _exr_alpha(pattern: str, first: int, start: int, count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    from paicli.media.exr import read_exr
-    from paicli.media.sequence import SequencePattern
-
-    pat = SequencePattern.parse(pattern)
-    for i in range(count):
-        a, _ = read_exr(pat.path(first + start + i), layer="alpha")
-        if a.shape[:2] != (size[1], size[0]):
-            raise BadDataError(f"matte {pat.path(first + start + i)} is {a.shape[1]}x{a.shape[0]}, "
-                               f"the result is {size[0]}x{size[1]}")
-        yield np.clip(a[..., 0] if a.ndim == 3 else a, 0, 1).astype(np.float32)
-
-
-def _keyed(plates: Iterator[np.ndarray], screen: str) -> Iterator[np.ndarray]:
-    from engine.classic.keyer import Keyer, KeyParams
+def _screen_of(inputs: CheckInputs, plate: np.ndarray | None):
+    """The screen (engine.classic.screen.Screen) to key and look for spill of: as the render
+    or ``--screen`` says, else detected on the first plate frame; None when unknown."""
     from engine.classic.screen import detect_screen
 
-    keyer = None
-    for img in plates:
-        if keyer is None:
-            found = detect_screen(img[..., :3], None if screen == "auto" else screen)
-            if found is None:
-                raise BadDataError("the plate shows no green or blue screen to key; give --matte")
-            keyer = Keyer(KeyParams(screen=found.kind), found, reuse_buffers=False)
-        yield keyer.key(img[..., :3]).alpha
+    if plate is None:
+        return None
+    return detect_screen(plate[..., :3], None if inputs.screen == "auto" else inputs.screen)
 
 
-def _detect_screen(inputs: CheckInputs) -> str:
-    from engine.classic.screen import detect_screen
-    from paicli.media.reader import open_source
-
-    if inputs.screen != "auto" or inputs.plate is None:
-        return inputs.screen
-    with open_source(inputs.plate.path, info=inputs.plate) as src:
-        found = detect_screen(next(iter(src.frames(inputs.plate_start, 1)))[..., :3])
-    return found.kind if found else "auto"
-
-
-def _working(f: int, width: int, height: int):
+def _working(f: int):
     """The downscale to the working copy (1 up to ~540 lines, 2 for HD, 4 for 4K; area
     filter) and the conversion of a source-pixel homography to working pixels (pixel
     centres: x_w = (x + 0.5) / f - 0.5)."""
-    import cv2
+    from engine.classic.screen import _down
 
-    size = (width // f, height // f)
     s = np.array([[1 / f, 0, (1 / f - 1) / 2], [0, 1 / f, (1 / f - 1) / 2], [0, 0, 1]], np.float64)
     s_inv = np.linalg.inv(s)
 
     def down(img: np.ndarray) -> np.ndarray:
-        return img if f == 1 else cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        return _down(img, f)
 
     def to_working(h: np.ndarray) -> np.ndarray:
         return h if f == 1 else s @ h @ s_inv
@@ -95,6 +65,7 @@ def _working(f: int, width: int, height: int):
 
 def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Progress) -> CheckOutcome:
     """Check every frame of ``inputs`` and judge the shot against ``limits`` (name -> Limit)."""
+    from engine.classic.keyer import Keyer, KeyParams
     from engine.classic.screen import working_scale
     from engine.classic.track import ScreenTracker
     from engine.qc.motion import camera_step
@@ -105,48 +76,52 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
     from paicli.references import RefSpec, load_references
 
     info, start, count = inputs.result, inputs.start, inputs.count
-    screen = _detect_screen(inputs)
     f = working_scale((info.height, info.width))
-    down, to_working = _working(f, info.width, info.height)
-    checker = ShotChecker(CheckSettings(screens=(screen,) if screen != "auto" else ("green", "blue"), adapt=adapt,
-                                        pixel_scale=float(f)))
+    down, to_working = _working(f)
     refs = {}
     if inputs.references:
         specs = [RefSpec(path, anchor, "sidecar") for anchor, path in inputs.references]
         refs = {r.spec.anchor: down(r.image) for r in load_references(specs, info.width, info.height)}
     keep = sorted({0, (count - 1) // 2, count - 1})
     kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    checker = keyer = screen = None
     with ExitStack() as stack:
         result = stack.enter_context(open_source(info.path, info=info, colourspace_name=inputs.colourspace))
         comps = result.frames(start, count)
         plates = None
         if inputs.plate is not None:
-            plate_src = stack.enter_context(open_source(inputs.plate.path, info=inputs.plate))
+            plate_src = stack.enter_context(open_source(inputs.plate.path, info=inputs.plate,
+                                                        colourspace_name=inputs.plate_colourspace))
             plates = plate_src.frames(inputs.plate_start, count)
         kind, path = inputs.matte
-        key_plates = None
+        mattes = None
         if kind == "file":
             ms = MatteSource(path, "matte", info, count)
             stack.callback(ms.close)
             mattes = ms.frames(start, count)
-        elif kind == "layers":
-            from paicli.media.probe import probe
-
-            layers = probe(path)
-            mattes = _exr_alpha(path, layers.first_frame, start, count, (info.width, info.height))
-        elif kind == "key":
-            key_src = stack.enter_context(open_source(inputs.plate.path, info=inputs.plate))
-            key_plates = key_src.frames(inputs.plate_start, count)
-            mattes = _keyed(key_plates, screen)
-        else:
-            mattes = None
         tracker = ScreenTracker() if inputs.camera is None and inputs.plate is not None else None
         prev_h = None
         with progress.task(f"check {inputs.stem}", total=count) as task:
             for i, full in enumerate(comps):
-                full_alpha = next(mattes) if mattes is not None else np.clip(full[..., 3], 0, 1)
+                full_plate = next(plates)[..., :3] if plates is not None else None
+                if checker is None:
+                    found = _screen_of(inputs, full_plate)
+                    screen = found.kind if found else (inputs.screen if inputs.screen != "auto" else "auto")
+                    checker = ShotChecker(CheckSettings(screens=(screen,) if screen != "auto" else ("green", "blue"),
+                                                        adapt=adapt, pixel_scale=float(f)))
+                if kind == "key":
+                    if keyer is None:
+                        if found is None:
+                            raise BadDataError(f"{inputs.plate.path} shows no green or blue screen to key; "
+                                               "give --matte")
+                        keyer = Keyer(KeyParams(screen=found.kind), found, reuse_buffers=False)
+                    full_alpha = keyer.key(full_plate).alpha
+                elif mattes is not None:
+                    full_alpha = next(mattes)
+                else:
+                    full_alpha = np.clip(full[..., 3], 0, 1)
                 comp, alpha = down(full[..., :3]), down(full_alpha)  # RGBA: the composite over black
-                plate = down(next(plates)[..., :3]) if plates is not None else None
+                plate = down(full_plate) if full_plate is not None else None
                 if inputs.camera is not None:
                     h = to_working(inputs.camera[i])
                 elif tracker is not None:
@@ -160,7 +135,9 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
                     kept[i] = (full[..., :3].copy(), full_alpha.copy())
                 task.advance()
     figures = checker.finish()
-    notes = list(figures.notes)
+    notes = list(inputs.notes) + list(figures.notes)
     judged = judge(figures.figures, limits)
+    first = inputs.first_number
+    figures.details["bg_psnr_at"] = {str(first + int(k)): v for k, v in figures.details["bg_psnr_at"].items()}
     return CheckOutcome(judged=judged, series=figures.series, details=figures.details, notes=notes, kept=kept,
                         screen=screen)

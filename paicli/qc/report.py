@@ -137,7 +137,7 @@ def document(inputs: CheckInputs, outcome: CheckOutcome, limits: dict, settings:
                          "warn": lim.warn, "fail": lim.fail,
                          "worse": "lower" if m.lower_is_worse else ("abs higher" if m.magnitude else "higher")}
     return {"schema": "paicli.relight_check.1", "verdict": outcome.verdict, "score": outcome.judged["score"],
-            "result": inputs.result.path, "frames": [inputs.start, inputs.start + inputs.count - 1],
+            "result": inputs.result.path, "frames": [inputs.first_number, inputs.first_number + inputs.count - 1],
             "inputs": {**{(k + "_from" if k in ("result", "plate", "references") else k): v
                           for k, v in inputs.sources.items()},
                        "plate": inputs.plate.path if inputs.plate else None, "screen": outcome.screen,
@@ -151,7 +151,7 @@ def write_html(path: Path, inputs: CheckInputs, outcome: CheckOutcome, doc: dict
     from paicli.media import atomic
 
     v = doc["verdict"]
-    first = inputs.result.first_frame + inputs.start
+    first = inputs.first_number
     rows = []
     for name, m in doc["metrics"].items():
         rows.append(f'<tr><td>{html.escape(m["group"])}</td><td>{html.escape(m["label"])}</td>'

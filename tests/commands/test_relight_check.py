@@ -104,6 +104,50 @@ def test_a_replace_folder_gives_the_plate_camera_and_references(check_shot, tmp_
     assert (tmp_path / "r" / "plate_qc.html").is_file()  # beside the render by default
 
 
+def test_a_render_with_layers_gives_the_matte_and_a_moved_folder_checks_its_own_files(check_shot, tmp_path,
+                                                                                      capsys):
+    import shutil
+
+    f = check_shot["folder"]
+    code = run(["replace", str(f / "plate.mov"), "--bg", str(f / "refs"), "-o", str(tmp_path / "r"), "--layers",
+                "--format", "exr", "--progress", "none"])
+    capsys.readouterr()
+    assert code == 0
+    shutil.copytree(tmp_path / "r", tmp_path / "copy")
+    for p in (tmp_path / "r").glob("*_comp.*.exr"):
+        p.unlink()  # the original comp is gone: the copy must be read from its own folder
+    code, doc = _check(capsys, tmp_path / "copy")
+    s = doc["summary"]
+    assert s["inputs"]["matte"] == "sidecar layers" and s["inputs"]["camera"] == "sidecar"
+    assert doc["inputs"][0]["path"].startswith(str(tmp_path / "copy"))
+    assert s["frames"] == [1001, 1000 + check_shot["n"]] and doc["outputs"][0]["frame_range"] == s["frames"]
+    assert s["metrics"]["bg_motion"]["verdict"] == "pass" and code == (1 if s["verdict"] == "fail" else 0)
+
+
+def test_a_malformed_sidecar_is_bad_data(check_shot, tmp_path, capsys):
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "x_replace.json").write_text(json.dumps({"schema": "paicli.replace.1", "shot": {"range": ["a", 2]},
+                                                       "outputs": []}))
+    code = run(["relight-check", str(folder), "--progress", "none"])
+    err = capsys.readouterr().err
+    assert code == 65 and "malformed sidecar (shot.range)" in err
+
+
+def test_the_working_copy_maps_camera_tracks_to_its_pixels():
+    from paicli.qc.check import _working
+
+    down, to_working = _working(2)
+    assert down(np.zeros((1080, 1920, 3), np.float32)).shape == (540, 960, 3)
+    pan = np.array([[1, 0, 6.0], [0, 1, 0], [0, 0, 1]])  # frame t + 6 px = frame 0, in source pixels
+    w = to_working(pan)
+    src = np.array([100.0, 50.0, 1.0])  # a source pixel and the same point in working pixels
+    work = np.array([(src[0] + 0.5) / 2 - 0.5, (src[1] + 0.5) / 2 - 0.5, 1.0])
+    mapped_src, mapped_work = pan @ src, w @ work
+    assert np.allclose(mapped_work[:2], [(mapped_src[0] + 0.5) / 2 - 0.5, (mapped_src[1] + 0.5) / 2 - 0.5])
+    assert _working(1)[1](pan) is pan
+
+
 def test_the_human_summary_is_a_table_and_the_report_paths(check_shot, tmp_path, capsys):
     code = run(["relight-check", *map(str, _args(check_shot, "good.mov", "-o", tmp_path)), "--progress", "none"])
     out = capsys.readouterr().out

@@ -195,6 +195,9 @@ def test_a_long_shot_renders_in_frame_chunks_and_counts_once_they_cover_it(proje
     comp = side["outputs"][0]
     assert comp["frame_range"] == [1001, 1012] and comp["timecode"]["start"] == "01:00:00:02"
     assert sorted(int(p.name.split(".")[-2]) for p in folder.glob("*_comp.*.exr")) == list(range(1001, 1013))
+    qc = json.loads((folder / "001_A001C001_v001_qc.json").read_text())  # checked whole once the chunks cover it
+    assert qc["frames"] == [1001, 1012] and qc["inputs"]["camera"] == "solved from the plate"
+    assert qc["inputs"]["plate_from"] == "sidecar" and any("chunks" in n for n in qc["notes"])
     assert _render(project, out) == 0  # the whole list now skips that shot and conforms
     doc = _doc(capsys)
     assert [r["status"] for r in doc["summary"]["results"]] == ["skipped", "rendered", "rendered"]

@@ -7,7 +7,8 @@ def test_verdicts_follow_the_limits_on_either_side():
     spill, psnr, key = BY_NAME["spill"], BY_NAME["identity_psnr"], BY_NAME["key"]
     assert [verdict(spill, v, Limit(0.05, 0.1)) for v in (0.01, 0.07, 0.2, None)] == ["pass", "warn", "fail", "n/a"]
     assert [verdict(psnr, v, Limit(28, 20)) for v in (35, 25, 15)] == ["pass", "warn", "fail"]
-    assert verdict(key, -3.5, Limit(3.0)) == "warn" and verdict(key, -3.5, Limit(3.0, None)) != "fail"
+    assert verdict(key, -3.5, Limit(3.0)) == "warn" and verdict(key, -50.0, Limit(3.0)) == "warn"  # warn-only
+    assert verdict(key, -5.0, Limit(3.0, 4.0)) == "fail" and verdict(key, 3.5, Limit(3.0, 4.0)) == "warn"
 
 
 def test_scores_are_75_at_warn_and_40_at_fail():
