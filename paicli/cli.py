@@ -21,7 +21,7 @@ from paicli.commands import probe as probe_cmd
 from paicli.commands import relight_check as relight_check_cmd
 from paicli.commands import render as render_cmd
 from paicli.commands import replace as replace_cmd
-from paicli.errors import ExitCode, PaicliError
+from paicli.errors import ExitCode, PaicliError, from_environment
 
 app = typer.Typer(
     name="paicli",
@@ -89,13 +89,12 @@ def run(argv: list[str] | None = None) -> int:
         return _fail("interrupted", 130)
     except BrokenPipeError:
         return 0
-    except MemoryError:
+    except Exception as e:  # the machine (disk full, out of memory), else a bug: still one line
         if debug:
             raise
-        return _fail("out of memory; try a smaller chunk or tile size", ExitCode.TEMPFAIL)
-    except Exception as e:  # a bug: still one line, unless debugging
-        if debug:
-            raise
+        known = from_environment(e)
+        if known is not None:
+            return _fail(known.message, known.exit_code)
         return _fail(f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)", ExitCode.SOFTWARE)
 
 

@@ -69,3 +69,17 @@ class TemporaryFailure(PaicliError):
 
 class ConfigError(PaicliError):
     exit_code = ExitCode.CONFIG
+
+
+def from_environment(error: BaseException) -> PaicliError | None:
+    """The domain error for a failure of the machine rather than of the input: a full disk or
+    a file-size limit (73, naming the file), running out of host or GPU memory (75: a retry
+    with more memory, or on another machine, may pass). None for anything else."""
+    import errno
+
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":  # torch's CUDA OOM too
+        return TemporaryFailure("out of memory; try a smaller chunk or tile size, or a machine with more memory")
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS):
+        where = f" {error.filename}" if error.filename else ""
+        return OutputError(f"cannot write{where}: {error.strerror or error}")
+    return None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paicli.batch.plan import RENDER_SIDECAR, Plan, ShotPlan
-from paicli.errors import ExitCode, OutputError, PaicliError
+from paicli.errors import ExitCode, OutputError, PaicliError, from_environment
 
 PARTIAL = ".paicli-partial"
 
@@ -80,11 +80,32 @@ def _write_sidecar(path: Path, ps: ShotPlan, outputs: list, **extra) -> None:
 def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
                 progress) -> list:
     """Render one planned shot into place; returns its outputs (OutputFile, final paths)."""
+    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}"
+    shot_folder(out_root, ps)  # before any work
+    try:
+        return _finish_shot(ps, out_root, staging, settings, loras, input_colourspace, progress)
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)  # a failed shot gives its space back (a full disk)
+        raise
+
+
+def shot_folder(out_root: Path, ps: ShotPlan) -> Path:
+    """Where ``ps``'s files go, checked to stay inside ``out_root`` even where a folder on the
+    way is a symlink (an edit list's names are sanitised when planned; this refuses a link
+    planted in the output folder)."""
+    final = out_root / ps.folder if ps.folder else out_root
+    root = out_root.resolve()
+    real = final.resolve()
+    if real != root and root not in real.parents:
+        raise OutputError(f"refusing to write {ps.shot.id} through a symlink that leads outside {out_root}: {final}")
+    return final
+
+
+def _finish_shot(ps: ShotPlan, out_root: Path, staging: Path, settings, loras: tuple, input_colourspace, progress):
     from paicli.batch.report import thumb_strip
     from paicli.media import atomic
     from paicli.result import OutputFile
 
-    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}"
     result = _render_into(ps, staging, settings, loras, input_colourspace, progress)
     info = ps.media.info
     comp = next(o for o in result.outputs if o.kind == "comp")
@@ -98,7 +119,7 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
     if settings.qc:
         for o in _quality_check(staging, settings, progress):
             result.add_output(o)
-    final = out_root / ps.folder if ps.folder else out_root
+    final = shot_folder(out_root, ps)
     outputs = list(result.outputs)
     for o in outputs:
         o.path = str(final / Path(o.path).name)
@@ -201,10 +222,12 @@ def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colour
         return ShotOutcome(ps, "rendered", time.perf_counter() - t0, outputs=outputs)
     except PaicliError as e:
         return ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code))
-    except MemoryError:
-        return ShotOutcome(ps, "failed", time.perf_counter() - t0, "out of memory", int(ExitCode.TEMPFAIL))
-    except OSError as e:
-        return ShotOutcome(ps, "failed", time.perf_counter() - t0, f"{e.strerror or e}", int(ExitCode.CANTCREAT))
+    except (MemoryError, OSError, RuntimeError) as e:  # the machine: full disk, out of (GPU) memory
+        known = from_environment(e)
+        if known is None and not isinstance(e, OSError):
+            raise
+        known = known or OutputError(f"{e.strerror or e}")
+        return ShotOutcome(ps, "failed", time.perf_counter() - t0, known.message, int(known.exit_code))
 
 
 def exit_code(outcomes: list[ShotOutcome]) -> int:
@@ -241,7 +264,7 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}_{first}-{last}"
     result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,
                           count=last - first + 1, first_frame=first)
-    final = out_root / ps.folder if ps.folder else out_root
+    final = shot_folder(out_root, ps)
     final.mkdir(parents=True, exist_ok=True)
     tag = f"{first}-{last}"
     _retarget_sidecar(staging, final)

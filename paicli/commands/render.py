@@ -213,6 +213,10 @@ def _finish(plan, output: Path, outcomes: list, result: CommandResult, json_out:
         result.warnings.append("no shot could be rendered")
     result.ok = code == 0
     report(result, json_out, lambda: _print_results(outcomes, timelines, why_not))
+    if code != 0:  # the table says which shots; stderr says in one line that the run did not succeed
+        bad = [o for o in outcomes if o.status in ("failed", "not-renderable")]
+        first = f"; first: {bad[0].shot.shot.id}: {bad[0].error}" if bad else ""
+        sys.stderr.write(f"paicli: error: {len(bad)} of {len(outcomes)} shot(s) not rendered{first}\n")
     return code
 
 

@@ -26,6 +26,7 @@ import contextlib
 import io
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +36,8 @@ import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
 from paicli.media.atomic import atomic_output
+from paicli.media.quiet import c_stderr
+from paicli.media.stills import check_size
 from paicli.media.sequence import SequencePattern
 from paicli.media.timing import Timecode, format_rate, nominal_fps, parse_rate
 
@@ -158,13 +161,28 @@ def write_layers(path: str | os.PathLike, layers: dict[str, np.ndarray], *, comp
     return final
 
 
+def _final_folder(tmp: Path) -> Path:
+    """The folder a temporary file is written for (outside any temporary folder)."""
+    p = tmp.parent
+    while ("paicli-tmp" in p.name or ".paicli-partial" in (p.name, p.parent.name)) and p.parent != p:
+        p = p.parent  # a sequence's temporary folder; a render's staging folder
+    return p
+
+
 def _write_file(header: dict, channels: dict[str, np.ndarray], tmp: Path) -> None:
     """Encode and write ``channels`` under ``tmp``; any failure becomes an :class:`OutputError`."""
     OpenEXR = _openexr()
     try:
         OpenEXR.File(header, channels).write(str(tmp))
     except (RuntimeError, ValueError, OSError) as e:
-        raise OutputError(f"cannot write EXR in {tmp.parent}: {_first_line(e)}") from e
+        why = _first_line(e)
+        if "paicli-tmp" in why:  # OpenEXR names the temporary file: keep what it says around it
+            why = " ".join(part.strip(" .") for part in re.split(r'"[^"]*paicli-tmp[^"]*"?', why) if part.strip(" ."))
+            why = why or "write failed"
+            if not re.search(r"(too large|space|quota|read-only|denied)", why, re.I):
+                why += " (is the disk full?)"
+        name = tmp.name.split(".paicli-tmp")[0].lstrip(".") + tmp.suffix
+        raise OutputError(f"cannot write EXR {name} in {_final_folder(tmp)}: {why}") from e
 
 
 def _as_image(arr: np.ndarray, allowed: tuple[int, ...], what: str) -> np.ndarray:
@@ -426,16 +444,21 @@ def _open(path: str | os.PathLike, header_only: bool = False):
         raise MissingInputError(f"cannot read {p}: permission denied")
     # The binding reports damaged pixel data with print() to stdout, where it would corrupt
     # --json output; catch it and turn it into the error it really is.
+    # (and the library prints to file descriptor 2 as well: captured, so the error stays one line)
     printed = io.StringIO()
     try:
-        with contextlib.redirect_stdout(printed):
-            f = OpenEXR.File(str(p), separate_channels=True, header_only=header_only)
+        with contextlib.redirect_stdout(printed), c_stderr() as said:
+            f = OpenEXR.File(str(p), separate_channels=True, header_only=True)
             header = f.header()
+            info = _info(header, p)
+            check_size(info.width, info.height, p)  # before the pixels are read and allocated
+            if not header_only:
+                f = OpenEXR.File(str(p), separate_channels=True, header_only=False)
     except (RuntimeError, ValueError, OSError, IndexError) as e:
-        raise BadDataError(f"cannot read EXR {p}: {_read_failure(e, printed.getvalue())}") from e
+        raise BadDataError(f"cannot read EXR {p}: {_read_failure(e, printed.getvalue() + chr(10).join(said))}") from e
     if "exception" in printed.getvalue().lower():
         raise BadDataError(f"cannot read EXR {p}: {_read_failure(None, printed.getvalue())}")
-    return f, _info(header, p)
+    return f, info
 
 
 def _read_failure(e: BaseException | None, printed: str) -> str:

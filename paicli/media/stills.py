@@ -20,6 +20,7 @@ import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
 from paicli.media.atomic import atomic_output
+from paicli.media.quiet import c_stderr
 
 FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg", ".dpx": "dpx",
            ".exr": "exr"}
@@ -63,6 +64,18 @@ def read_still(path: str | os.PathLike) -> tuple[np.ndarray, StillInfo]:
     return _read_cv2(p, fmt)
 
 
+MAX_PIXELS = 1 << 28  # 16384 x 16384: a 16K plate or a wide panorama; beyond is a damaged or hostile header
+MAX_SIDE = 1 << 16
+
+
+def check_size(width: int, height: int, path) -> None:
+    """Refuse (65) an image whose header claims more pixels than paicli reads, before
+    anything is allocated for it."""
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise BadDataError(f"{path}: {width}x{height} is too large (paicli reads images of up to "
+                           f"{MAX_PIXELS // 1_000_000} Mpx, {MAX_SIDE} px a side)")
+
+
 def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
     cv2 = _cv2()
     try:
@@ -72,12 +85,16 @@ def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
     except OSError as e:
         raise MissingInputError(f"cannot read {path}: {e.strerror or e}") from e
     flags = cv2.IMREAD_COLOR if fmt == "jpeg" else cv2.IMREAD_UNCHANGED  # COLOR applies EXIF orientation
+    if fmt == "png" and data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and data[12:16].tobytes() == b"IHDR":
+        check_size(int.from_bytes(data[16:20].tobytes(), "big"), int.from_bytes(data[20:24].tobytes(), "big"), path)
     try:
-        arr = cv2.imdecode(data, flags) if data.size else None
+        with c_stderr() as said:
+            arr = cv2.imdecode(data, flags) if data.size else None
     except cv2.error as e:
         raise BadDataError(f"cannot decode {path}: {str(e).strip().splitlines()[-1]}") from e
     if arr is None:
-        raise BadDataError(f"cannot decode {path}: corrupt, truncated or not a {fmt.upper()} file")
+        why = f" ({said[-1][:120]})" if said else ""
+        raise BadDataError(f"cannot decode {path}: corrupt, truncated or not a {fmt.upper()} file{why}")
     if arr.ndim == 2:
         arr = arr[..., None]
     c = arr.shape[2]
@@ -185,12 +202,13 @@ def jpeg_bytes(rgb8: np.ndarray, quality: int = 85) -> bytes | None:
 def _cv2():
     """OpenCV, with its warning log off: corrupt files already become one-line errors."""
     global _cv2_quietened
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))  # TIFF, JPEG ... headers: OpenCV checks
     import cv2
 
     if not _cv2_quietened:
         _cv2_quietened = True
         try:
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         except AttributeError:  # older builds without the logging module
             pass
     return cv2
