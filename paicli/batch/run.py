@@ -80,13 +80,23 @@ def _write_sidecar(path: Path, ps: ShotPlan, outputs: list, **extra) -> None:
 def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
                 progress) -> list:
     """Render one planned shot into place; returns its outputs (OutputFile, final paths)."""
-    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}"
+    staging = staging_folder(out_root, f"{ps.shot.id}_v{ps.version:03d}")
     shot_folder(out_root, ps)  # before any work
     try:
         return _finish_shot(ps, out_root, staging, settings, loras, input_colourspace, progress)
     except Exception:
         shutil.rmtree(staging, ignore_errors=True)  # a failed shot gives its space back (a full disk)
         raise
+
+
+def staging_folder(out_root: Path, name: str) -> Path:
+    """``OUT/.paicli-partial/<name>``, refused (73) where ``.paicli-partial`` is a symlink or
+    leads outside ``out_root``: staging is deleted and rewritten, so it must be ours."""
+    partial = out_root / PARTIAL
+    root = out_root.resolve()
+    if partial.is_symlink() or (partial.exists() and root not in partial.resolve().parents):
+        raise OutputError(f"refusing to stage renders in {partial}: it is a symlink or leads outside {out_root}")
+    return partial / name
 
 
 def shot_folder(out_root: Path, ps: ShotPlan) -> Path:
@@ -261,9 +271,14 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     base = seq_first + ps.start if settings.first_frame == "source" else int(settings.first_frame)
     if not base <= first <= last < base + ps.count:
         raise UsageError(f"--frames {first}-{last} is outside {ps.shot.id}'s frames {base}-{base + ps.count - 1}")
-    staging = out_root / PARTIAL / f"{ps.shot.id}_v{ps.version:03d}_{first}-{last}"
-    result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,
-                          count=last - first + 1, first_frame=first)
+    staging = staging_folder(out_root, f"{ps.shot.id}_v{ps.version:03d}_{first}-{last}")
+    shot_folder(out_root, ps)  # before any work
+    try:
+        result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,
+                              count=last - first + 1, first_frame=first)
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)  # a failed chunk gives its space back
+        raise
     final = shot_folder(out_root, ps)
     final.mkdir(parents=True, exist_ok=True)
     tag = f"{first}-{last}"

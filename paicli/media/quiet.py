@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
+import threading
 from typing import Iterator
+
+_ONE_AT_A_TIME = threading.Lock()  # fd 2 is the process's: one capture at a time
+_OURS = re.compile(r"^(\s|\x1b|\{|\d{4}-\d\d-\d\d|\[?\d{2}:\d{2}:\d{2}|paicli)")  # progress lines, not a library's
 
 
 @contextlib.contextmanager
@@ -20,15 +25,15 @@ def c_stderr() -> Iterator[list[str]]:
     (Python-level writes to stderr from other threads during the block are captured too:
     keep the block to one library call.)"""
     lines: list[str] = []
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable stderr (closed, or not a file): nothing to protect
-        yield lines
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
+    with _ONE_AT_A_TIME, tempfile.TemporaryFile() as sink:
         try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable stderr (closed, or not a file): nothing to protect
+            yield lines
+            return
+        try:
+            os.dup2(sink.fileno(), 2)
             yield lines
         finally:
             with contextlib.suppress(OSError, ValueError):
@@ -36,4 +41,5 @@ def c_stderr() -> Iterator[list[str]]:
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            lines.extend(x.strip() for x in sink.read().decode("utf-8", "replace").splitlines() if x.strip())
+            lines.extend(x.strip() for x in sink.read().decode("utf-8", "replace").splitlines()
+                         if x.strip() and not _OURS.match(x))

@@ -76,33 +76,6 @@ def open_source(path, *, colourspace_name: str | None = None, rate: Fraction | s
     return SequenceSource(info, colourspace_name)
 
 
-class _DecoderErrors:
-    """FFmpeg's error-level log messages while one packet decodes. A damaged frame decodes
-    "successfully" with garbage in it and the decoder only says so in its log, so the log is
-    heard for the packet's decode and dropped again after it (PyAV keeps FFmpeg's log off:
-    delivering it from decoder threads can deadlock at close), never across a yield."""
-
-    def __enter__(self):
-        import av.logging
-
-        self._capture = av.logging.Capture(local=False)
-        self.said = self._capture.__enter__()
-        av.logging.set_level(av.logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        import av.logging
-
-        av.logging.set_level(None)
-        self._capture.__exit__(*exc)
-
-    @property
-    def damage(self) -> list[str]:
-        import av.logging
-
-        return [msg.strip() for level, _, msg in self.said if level <= av.logging.ERROR]
-
-
 class MovieSource(FrameSource):
     """Seek to the keyframe before the range, then decode forward; indices come from pts."""
 
@@ -141,12 +114,12 @@ class MovieSource(FrameSource):
         self._next_index = None
         try:
             for packet in self._container.demux(self._stream):
-                with _DecoderErrors() as log:
-                    frames = [f for f in packet.decode() if f.pts is not None]
-                if log.damage:
-                    where = f"frame {self._index_of(frames[0])}" if frames else "a frame"
-                    raise BadDataError(f"{info.path}: {where} is damaged (decoder: {log.damage[0][:100]})")
-                for frame in frames:
+                for frame in packet.decode():
+                    if frame.pts is None:
+                        continue
+                    if frame.is_corrupt:  # decoded "successfully" with garbage in it: the decoder flags it
+                        raise BadDataError(f"{info.path}: frame {self._index_of(frame)} is damaged "
+                                           "(the decoder flagged it corrupt)")
                     yield self._index_of(frame), frame
         except av.error.FFmpegError as e:
             raise BadDataError(f"{info.path}: damaged stream, decode failed ({str(e).splitlines()[0][:120]})") from None

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from paicli import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
 from paicli.media.atomic import atomic_output
 from paicli.media.quiet import c_stderr
@@ -64,8 +65,7 @@ def read_still(path: str | os.PathLike) -> tuple[np.ndarray, StillInfo]:
     return _read_cv2(p, fmt)
 
 
-MAX_PIXELS = 1 << 28  # 16384 x 16384: a 16K plate or a wide panorama; beyond is a damaged or hostile header
-MAX_SIDE = 1 << 16
+MAX_PIXELS, MAX_SIDE = MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 
 
 def check_size(width: int, height: int, path) -> None:
@@ -202,7 +202,6 @@ def jpeg_bytes(rgb8: np.ndarray, quality: int = 85) -> bytes | None:
 def _cv2():
     """OpenCV, with its warning log off: corrupt files already become one-line errors."""
     global _cv2_quietened
-    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))  # TIFF, JPEG ... headers: OpenCV checks
     import cv2
 
     if not _cv2_quietened:

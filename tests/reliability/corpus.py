@@ -720,6 +720,11 @@ def _untrusted() -> list[Case]:
         argv = _hostile_render(ws, template="{shot}/v{version}/{shot}_v{version}")
         return argv
 
+    def symlinked_staging(ws):
+        ws.out.mkdir()
+        os.symlink(ws.decoy, ws.out / ".paicli-partial")
+        return _hostile_render(ws, template="{shot}/v{version}/{shot}_v{version}")
+
     def symlinked_comp(ws):
         ws.out.mkdir()
         os.symlink(ws.decoy / "plate_comp.mov", ws.out / "plate_comp.mov")
@@ -749,6 +754,8 @@ def _untrusted() -> list[Case]:
         Case(c, "shot_folder_is_a_symlink_to_a_decoy", symlinked_shot_folder, (73,), ("symlink", "outside"),
              allowed=("report.html",)),
         Case(c, "comp_name_is_a_symlink_to_a_decoy", symlinked_comp, (73,), "symlink"),
+        Case(c, "staging_folder_is_a_symlink_to_a_decoy", symlinked_staging, (73,), ("symlink", "staging"),
+             allowed=("report.html",)),
         Case(c, "otio_clip_name_dotdot", otio_hostile, (0,)),
         Case(c, "key_name_dotdot", lambda ws: _key(ws.plate, ws, "--name", "../../escape"), (0,)),
     ]
