@@ -32,8 +32,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
-from paicli.media.atomic import atomic_output
+from paicli.errors import BadDataError, MissingInputError, UsageError
+from paicli.media.atomic import write_text
 
 SCHEMA = "paicli.camera.1"
 _MAX_COND = 1e12  # beyond this a 3x3 homography is numerically singular (pixel-scale tracks stay below ~1e10)
@@ -106,16 +106,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def _write_text(path: Path, text: str) -> Path:
-    with atomic_output(path) as tmp:
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-        except OSError as e:
-            raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
-    return path
-
-
 # --------------------------------------------------------------------------- JSON
 
 def write_camera_json(path: str | os.PathLike, frame_to_frame0: Sequence[np.ndarray], *, width: int, height: int,
@@ -163,7 +153,7 @@ def write_camera_json(path: str | os.PathLike, frame_to_frame0: Sequence[np.ndar
     # json writes floats with repr, which reads back bit-exact; one matrix per line keeps diffs readable
     rows = [json.dumps(m.tolist()) for m in mats]
     text = "{\n" + "\n".join(lines) + '\n  "frame_to_frame0": [\n    ' + ",\n    ".join(rows) + "\n  ]\n}\n"
-    return _write_text(final, text)
+    return write_text(final, text)
 
 
 def read_camera_json(path: str | os.PathLike, *, frame_count: int | None = None, width: int | None = None,
@@ -307,4 +297,4 @@ def write_nuke_cornerpin(path: str | os.PathLike, frame_to_frame0: Sequence[np.n
     for k in range(4):
         lines.append(f" from{k + 1} {{{int(corners[k, 0])} {int(corners[k, 1])}}}")
     lines += [f" name {name}", "}", ""]
-    return _write_text(final, "\n".join(lines))
+    return write_text(final, "\n".join(lines))

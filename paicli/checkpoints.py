@@ -66,10 +66,9 @@ def _write_safetensors(tensors: dict, path: Path) -> None:
 
 
 def _write_json(data: dict, path: Path) -> None:
-    from paicli.media.atomic import atomic_output
+    from paicli.media.atomic import write_text
 
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(data, indent=1) + "\n")
+    write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 def init_tiny(folder: Path, seed: int = 0) -> list[Path]:

@@ -200,8 +200,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         "notes": notes,
         "outputs": [o.to_dict() for o in result.outputs],
     }
-    with atomic.atomic_output(paths["sidecar"]) as tmp:
-        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    atomic.write_text(paths["sidecar"], json.dumps(sidecar, indent=1, default=str) + "\n")
     result.add_output(OutputFile(kind="sidecar", path=str(paths["sidecar"]), format="json"))
     summary = {"source_range": [start, start + count - 1], "frames": count, "camera": report.get("camera"),
                "references": report.get("references"), "relight": report.get("relight"),

@@ -87,13 +87,13 @@ def illuminant(rgb: np.ndarray, mask: np.ndarray, p: int = SHADES_OF_GREY_P) -> 
     return np.power(np.mean(np.power(px.astype(np.float64), p), axis=0), 1.0 / p)
 
 
-def illuminant_mismatch(comp: np.ndarray, core: np.ndarray, ring: np.ndarray) -> float | None:
+def illuminant_mismatch(subject: np.ndarray | None, surroundings: np.ndarray | None) -> float | None:
     """Log-chromaticity distance (L2) between the light on the subject and the light around
-    it (shades-of-grey estimates of the core and the background ring)."""
-    f, b = illuminant(comp, core), illuminant(comp, ring)
-    if f is None or b is None:
+    it: their :func:`illuminant` estimates (the core's and the background ring's); None
+    when either is unknown."""
+    if subject is None or surroundings is None:
         return None
-    return float(np.linalg.norm(_chroma(f) - _chroma(b)))
+    return float(np.linalg.norm(_chroma(subject) - _chroma(surroundings)))
 
 
 def zones(comp: np.ndarray, core: np.ndarray, ring: np.ndarray) -> dict[str, float] | None:

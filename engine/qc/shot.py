@@ -69,13 +69,13 @@ class ShotChecker:
         s = self.out.series
         reg = regions(alpha)
         self._had_plate |= plate is not None
-        cast = harmony.foreground_cast(comp, reg.core, adapt=self.settings.adapt,
-                                       background_white=harmony.illuminant(comp, reg.ring))
+        surroundings = harmony.illuminant(comp, reg.ring)  # the light around the subject, used twice
+        cast = harmony.foreground_cast(comp, reg.core, adapt=self.settings.adapt, background_white=surroundings)
         exposure = harmony.exposure_shift(comp, plate, reg.core) if plate is not None else None
         s["cast"].append(None if cast is None else cast[0])
         s["exposure"].append(exposure)
         s["harmony"].append(harmony.harmony_score(None if cast is None else cast[0], exposure))
-        s["illuminant"].append(harmony.illuminant_mismatch(comp, reg.core, reg.ring))
+        s["illuminant"].append(harmony.illuminant_mismatch(harmony.illuminant(comp, reg.core), surroundings))
         z = harmony.zones(comp, reg.core, reg.ring) or {}
         s["key"].append(z.get("key"))
         s["contrast"].append(z.get("contrast"))

@@ -9,7 +9,6 @@ self-contained; it is rewritten at the end of every run.
 """
 from __future__ import annotations
 
-import base64
 import html
 import json
 import time
@@ -114,8 +113,9 @@ def _row(ps, out_root: Path, o, finished) -> str:
         qc = _qc_link(out_root, ps)
         thumbs = out_root / ps.folder / f"{ps.stem}_thumbs.jpg"
         if thumbs.is_file():
-            strip = (f'<img alt="source and result of {html.escape(ps.shot.id)}" '
-                     f'src="data:image/jpeg;base64,{base64.b64encode(thumbs.read_bytes()).decode()}">')
+            from paicli.qc.report import jpeg_img
+
+            strip = jpeg_img(thumbs.read_bytes(), f"source and result of {ps.shot.id}")
     if o is not None and o.seconds:
         figures["seconds"] = round(o.seconds, 1)
     err = (o.error if o is not None and o.error else ps.reason) or ""

@@ -73,8 +73,7 @@ def _write_sidecar(path: Path, ps: ShotPlan, outputs: list, **extra) -> None:
     sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(),
                "outputs": [o.to_dict() for o in outputs], **extra}
-    with atomic.atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(sidecar, indent=1, default=str) + "\n")
+    atomic.write_text(path, json.dumps(sidecar, indent=1, default=str) + "\n")
 
 
 def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
@@ -173,9 +172,7 @@ def _retarget_sidecar(staging: Path, final: Path) -> None:
     as_html = lambda p: html.escape(str(p))  # noqa: E731
     for pattern, escape in (("*_replace.json", as_json), ("*_qc.json", as_json), ("*_qc.html", as_html)):
         for p in staging.glob(pattern):
-            text = p.read_text(encoding="utf-8").replace(escape(staging), escape(final))
-            with atomic.atomic_output(p) as tmp:
-                Path(tmp).write_text(text, encoding="utf-8")
+            atomic.write_text(p, p.read_text(encoding="utf-8").replace(escape(staging), escape(final)))
 
 
 def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> None:
@@ -289,9 +286,8 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
         os.replace(p, final / name)
     staging.rmdir()
     marker = final / f"{ps.stem}_chunk.{tag}.json"
-    with atomic.atomic_output(marker) as tmp:
-        Path(tmp).write_text(json.dumps({"schema": "paicli.render-chunk.1", "key": ps.key, "frames": [first, last],
-                                         "paicli": __version__}, indent=1) + "\n")
+    atomic.write_text(marker, json.dumps({"schema": "paicli.render-chunk.1", "key": ps.key, "frames": [first, last],
+                                          "paicli": __version__}, indent=1) + "\n")
     outputs = [OutputFile(kind="comp", path=str(final / Path(o.path).name), frames=(first, last), rate=info.rate,
                           format=o.format, extra={"shot": ps.shot.id, "chunk": tag})
                for o in result.outputs if o.kind == "comp"]

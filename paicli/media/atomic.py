@@ -76,6 +76,19 @@ def atomic_output(final: str | os.PathLike) -> Iterator[Path]:
     commit(tmp, final)
 
 
+def write_text(final: str | os.PathLike, text: str) -> Path:
+    """Write a text file (UTF-8, ``\\n`` line ends) atomically; a failure to write is
+    :class:`OutputError` naming ``final``."""
+    final = Path(final)
+    with atomic_output(final) as tmp:
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        except OSError as e:
+            raise OutputError(f"cannot write {final}: {e.strerror or e}") from e
+    return final
+
+
 def temp_dir_for(final_pattern: Path) -> Path:
     """A hidden temporary folder beside a sequence's final frames, for writing it whole."""
     final_pattern = Path(final_pattern)

@@ -30,12 +30,16 @@ SERIES_LABELS = {"cast": ("colour cast of the subject (part of harmony)", "log")
                  "flicker": ("subject luminance, 2nd temporal difference", "%")}
 
 
+def jpeg_img(data: bytes, alt: str, cls: str | None = None) -> str:
+    """An ``<img>`` holding JPEG ``data`` inline (a data URI), so the page needs no other file."""
+    klass = f'class="{html.escape(cls)}" ' if cls else ""
+    return f'<img {klass}alt="{html.escape(alt)}" src="data:image/jpeg;base64,{base64.b64encode(data).decode()}">'
+
+
 def _img(rgb8: np.ndarray, alt: str, cls: str) -> str:
     from paicli.media.stills import jpeg_bytes
 
-    data = jpeg_bytes(rgb8) or b""
-    return (f'<img class="{cls}" alt="{html.escape(alt)}" '
-            f'src="data:image/jpeg;base64,{base64.b64encode(data).decode()}">')
+    return jpeg_img(jpeg_bytes(rgb8) or b"", alt, cls)
 
 
 def _outlined(comp: np.ndarray, alpha: np.ndarray, height: int) -> np.ndarray:
@@ -205,12 +209,10 @@ score {_fmt(doc["score"])}</h1>
 <h2>Per frame</h2><div class="plots">{''.join(plots)}</div>
 </body></html>
 """
-    with atomic.atomic_output(path) as tmp:
-        Path(tmp).write_text(page, encoding="utf-8")
+    atomic.write_text(path, page)
 
 
 def write_json(path: Path, doc: dict) -> None:
     from paicli.media import atomic
 
-    with atomic.atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
+    atomic.write_text(path, json.dumps(doc, indent=1, default=str) + "\n")

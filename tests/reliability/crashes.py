@@ -74,11 +74,13 @@ def crash_trials(root: Path, trials: int = 20, seed: int = 8) -> list[dict]:
     """Render once uninterrupted; then ``trials`` times: SIGKILL the render at a random point
     of its run time, look at what stands under final names, rerun it to the end and compare."""
     edl = make_project(root)
-    t0 = time.monotonic()
-    first = _cli(render_argv(edl, root / "whole"), timeout=600)
-    full = time.monotonic() - t0
-    if first.returncode != 0:
-        raise RuntimeError(f"the uninterrupted render failed: {first.stderr.strip()}")
+    full = float("inf")
+    for name in ("whole", "warm"):  # the first run pays for cold caches: time the warm one too
+        t0 = time.monotonic()
+        done = _cli(render_argv(edl, root / name), timeout=600)
+        full = min(full, time.monotonic() - t0)
+        if done.returncode != 0:
+            raise RuntimeError(f"the uninterrupted render failed: {done.stderr.strip()}")
     reference = pictures(root / "whole")
     source = (root / "A001C001" / "plate.mov").read_bytes()
     rng = random.Random(seed)
