@@ -217,6 +217,7 @@ def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colour
     """One shot's outcome: skipped, not renderable, rendered or failed (never raises for a
     failure a shot can have, so the others go on)."""
     if ps.status == "done":
+        _drop_stale_staging(out_root, ps)
         return ShotOutcome(ps, "skipped")
     if ps.status != "ready":
         return ShotOutcome(ps, "not-renderable", error=ps.reason, code=int(ExitCode.NOINPUT))
@@ -235,6 +236,17 @@ def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colour
             raise
         known = known or OutputError(f"{e.strerror or e}")
         return ShotOutcome(ps, "failed", time.perf_counter() - t0, known.message, int(known.exit_code))
+
+
+def _drop_stale_staging(out_root: Path, ps: ShotPlan) -> None:
+    """A finished shot's staging folder can only be left by a run killed between moving the
+    shot into place and removing the emptied folder: remove it."""
+    try:
+        staging = staging_folder(out_root, f"{ps.shot.id}_v{ps.version:03d}")
+    except PaicliError:
+        return  # a planted symlink: the next shot that needs staging refuses it
+    if staging.is_dir() and not staging.is_symlink():
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def exit_code(outcomes: list[ShotOutcome]) -> int:

@@ -95,6 +95,7 @@ def render(
     from paicli.batch.run import run_plan
     from paicli.batch.shard import parse_shard, shard_from_env
     from paicli.errors import MissingInputError
+    from paicli.media.atomic import sweep_stale_temps
     from paicli.media.colourspace import canonical
     from paicli.progress import Progress
     from paicli.timeline.read import read_edit_list
@@ -140,6 +141,7 @@ def render(
     if blocked and not json_out:
         _print_plan(plan, only_blocked=True)
     output.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temps(output)  # report, timelines: what a killed run was writing at the top
     with Progress(mode) as prog:
         colourspace = canonical(input_colorspace) if input_colorspace else None
         if executor == "ray":
@@ -159,6 +161,7 @@ def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode,
 
     from paicli.batch.run import ShotOutcome, _one, render_chunk
     from paicli.errors import PaicliError, UsageError
+    from paicli.media.atomic import sweep_stale_temps
     from paicli.media.colourspace import canonical
     from paicli.progress import Progress
 
@@ -171,6 +174,7 @@ def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode,
     ps = found[0]
     colourspace = canonical(input_colorspace) if input_colorspace else None
     output.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temps(output)
     with Progress(mode) as prog:
         if frames is None or ps.status != "ready":
             outcome = _one(ps, "1/1", output, s, loras, colourspace, prog)

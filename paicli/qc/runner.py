@@ -18,9 +18,11 @@ def check_into(out_dir: Path, inputs: CheckInputs, limits: dict, *, adapt: float
                progress: Progress) -> tuple[dict, list[OutputFile]]:
     """Run the check and write ``<stem>_qc.html`` and ``<stem>_qc.json`` into ``out_dir``;
     returns the JSON document and the two outputs."""
+    from paicli.media.atomic import sweep_stale_temps
     from paicli.paths import safe_output_path
     from paicli.qc.report import document, write_html, write_json
 
+    sweep_stale_temps(out_dir)  # reports a killed check was writing
     t0 = time.perf_counter()
     outcome = run_check(inputs, limits, adapt=adapt, progress=progress)
     outcome.details["seconds"] = round(time.perf_counter() - t0, 3)

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -89,10 +92,20 @@ def test_every_shot_renders_and_the_conformed_edl_keeps_the_record_timing(projec
 
 def test_a_rerun_skips_finished_shots_and_a_changed_setting_makes_a_new_version(project, tmp_path, capsys):
     assert _render(project, tmp_path / "o") == 0
-    capsys.readouterr()
+    ids = [r["shot"] for r in _doc(capsys)["summary"]["results"]]
+    (tmp_path / f"o/.paicli-partial/{ids[0]}_v001").mkdir(parents=True)  # killed just after moving into place
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*.exr")}
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a run killed while writing the report and a timeline left these
+    stale = [tmp_path / f"o/.report.paicli-tmp-{gone.pid}-0a1b2c3d.html",
+             tmp_path / f"o/.cut.paicli-tmp-{gone.pid}-0a1b.otio"]
+    live = tmp_path / f"o/.report.paicli-tmp-{os.getpid()}-00ff00ff.html"  # a concurrent shard's is kept
+    for f in (*stale, live):
+        f.write_text("<html>half")
     assert _render(project, tmp_path / "o") == 0
     assert [r["status"] for r in _doc(capsys)["summary"]["results"]] == ["skipped"] * 3
+    assert not any(f.exists() for f in stale) and live.exists()
+    assert not (tmp_path / "o/.paicli-partial").exists()
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*.exr")} == before
     assert _render(project, tmp_path / "o", "--seed", "9") == 0
     doc = _doc(capsys)
