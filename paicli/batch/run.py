@@ -230,11 +230,15 @@ def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colour
         return ShotOutcome(ps, "rendered", time.perf_counter() - t0, outputs=outputs)
     except PaicliError as e:
         return ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code))
-    except (MemoryError, OSError, RuntimeError) as e:  # the machine: full disk, out of (GPU) memory
-        known = from_environment(e)
-        if known is None and not isinstance(e, OSError):
+    except Exception as e:  # the machine (full disk, out of memory), else a bug: this shot only
+        if os.environ.get("PAICLI_DEBUG", "") not in ("", "0"):
             raise
-        known = known or OutputError(f"{e.strerror or e}")
+        known = from_environment(e)
+        if known is None and isinstance(e, OSError):
+            known = OutputError(f"{e.strerror or e}")
+        if known is None:  # the others may still render overnight; exit 70 says a bug stopped this one
+            why = f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)"
+            return ShotOutcome(ps, "failed", time.perf_counter() - t0, why, int(ExitCode.SOFTWARE))
         return ShotOutcome(ps, "failed", time.perf_counter() - t0, known.message, int(known.exit_code))
 
 

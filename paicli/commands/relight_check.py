@@ -85,6 +85,11 @@ def _limits_option(values: list[str] | None) -> dict:
         parts = [p.strip() for p in rest.split(",")]
         if len(parts) > 2 or not parts[0]:
             raise UsageError(f"--limit {item!r}: give WARN or WARN,FAIL")
+        for part in parts:
+            try:
+                _limit_value(part)
+            except UsageError as e:
+                raise UsageError(f"--limit {item!r}: {e.message}") from None
         out[f"{name}_warn"] = parts[0]
         if len(parts) == 2:
             out[f"{name}_fail"] = parts[1]

@@ -162,6 +162,7 @@ def test_the_human_summary_is_a_table_and_the_report_paths(check_shot, tmp_path,
     ("matte_size", 65, "is 32x16"),
     ("bad_limit", 2, "--limit"),
     ("limit_order", 2, "wrong side"),
+    ("limit_value", 2, "--limit 'spill=abc': a limit is a number"),
 ])
 def test_user_errors_are_one_line_with_their_exit_code(check_shot, tmp_path, capsys, case, code, words):
     f = check_shot["folder"]
@@ -174,6 +175,7 @@ def test_user_errors_are_one_line_with_their_exit_code(check_shot, tmp_path, cap
         "matte_size": [f / "good.mov", "--matte", small],
         "bad_limit": _args(check_shot, "good.mov", "--limit", "sharpness=1"),
         "limit_order": _args(check_shot, "good.mov", "--limit", "spill=0.2,0.1"),
+        "limit_value": _args(check_shot, "good.mov", "--limit", "spill=abc"),
     }[case]
     got = run(["relight-check", *map(str, argv), "-o", str(tmp_path / "o"), "--progress", "none"])
     err = capsys.readouterr().err.strip().splitlines()

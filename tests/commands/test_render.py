@@ -169,6 +169,15 @@ def test_one_failed_shot_does_not_stop_the_others_and_the_exit_code_says_so(proj
     error = BadDataError("corrupt frame")
     assert _render(project, tmp_path / "o") == 65
     assert "002_A001C002 failed: corrupt frame" in _doc(capsys)["warnings"]
+    error = RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")  # a bug or a driver: this shot only
+    assert _render(project, tmp_path / "o") == 70
+    doc = _doc(capsys)
+    assert [r["status"] for r in doc["summary"]["results"]] == ["skipped", "failed", "skipped"]
+    assert "002_A001C002 failed: internal error: RuntimeError: cuDNN error" in " ".join(doc["warnings"])
+    monkeypatch.setenv("PAICLI_DEBUG", "1")  # a developer gets the traceback
+    with pytest.raises(RuntimeError, match="cuDNN"):
+        _render(project, tmp_path / "o")
+    monkeypatch.delenv("PAICLI_DEBUG")
     monkeypatch.setattr(runner, "render_shot", real)
     assert _render(project, tmp_path / "o") == 0
     doc = _doc(capsys)
