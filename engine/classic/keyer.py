@@ -236,6 +236,8 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
 
     ``max_area`` is in pixels of ``alpha``; components are found at working scale (specks
     and holes are judged by size, which survives a 2:1 reduction) and applied at full size.
+    A speck is smaller than ``max_area`` and no longer than twice its side (``2 sqrt(max_area)``
+    px in either direction): a thin pole or cable of the same area is kept.
     """
     from engine.classic import fused
     from engine.classic.screen import _down, working_scale
@@ -250,7 +252,9 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     fg = (small_alpha > 0.05).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     small = np.zeros(n, bool)
-    small[1:] = stats[1:, cv2.CC_STAT_AREA] < area
+    extent = 2.0 * np.sqrt(max_area) / f
+    small[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
+                 & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
     if small.any():
         speck = small[labels].astype(np.uint8)
         subject = ((labels > 0) & ~small[labels]).astype(np.uint8)

@@ -103,10 +103,8 @@ def test_despot_is_what_removes_markers_that_the_matte_alone_keeps():
         assert removed[y - 8:y + 9, x - 8:x + 9].max() < 0.1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "despot judges specks by area only (< despot_px**2 = 1600 px): an isolated solid pole 8 px wide and "
-    "100 px tall (area ~900) is deleted whole, like a marker; its extent, not its area, says it is no speck"))
 def test_an_isolated_thin_pole_is_not_taken_for_a_speck():
+    # area ~900 px < despot_px**2 = 1600, like a marker; 100 px long > 2 despot_px: no speck
     y, x = np.mgrid[0:H, 0:W].astype(np.float32)
     pole = (np.clip(4.5 - np.abs(x - 80), 0, 1) * (y > 20)).astype(np.float32)
     res = key(composite(pole, uneven_screen("green")))
@@ -125,6 +123,10 @@ def test_despot_removes_small_specks_and_fills_small_holes_only():
     assert (out[45:75, 45:55] == 0.0).all()
     assert (out[80:90, 80:90] == 1.0).all()
     np.testing.assert_array_equal(despot(a, 0), a)
+    a[5:95, 2:4] = 1.0  # a cable: area 180 < 400 but 90 px long (> 2 x 20)
+    a[20:24, 20:50] = 1.0  # a bar 30 px long (< 40): a speck
+    out = despot(a, 20 * 20)
+    assert (out[5:95, 2:4] == 1.0).all() and out[20:24, 20:50].max() == 0.0
 
 
 def test_clip_matte_cleans_far_from_edges_and_keeps_soft_values_near_them():
