@@ -19,6 +19,13 @@ import numpy as np
 
 RANSAC_PX = 1.0  # MAGSAC inlier threshold
 _LK = dict(winSize=(21, 21), maxLevel=4, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 0.01))
+# A regular grid of markers looks the same shifted by one period, and the coarse pyramid
+# levels alias it (a 40 px grid is 2.5 px at 1/16 scale): from a good guess, points can land
+# a whole period away. When they stray from the guess by more than ALIAS_CHECK_PX (median),
+# or most fail, they are tracked again with GUIDED_LEVELS levels (reach +-40 px), and the
+# answer nearer the guess is kept.
+GUIDED_LEVELS = 2
+ALIAS_CHECK_PX = 6.0
 
 
 def to_gray8(img: np.ndarray) -> np.ndarray:
@@ -37,16 +44,36 @@ def _track_mask(alpha: np.ndarray | None, shape: tuple[int, int], margin_px: int
 
 
 def _lk(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None,
-        fb_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Track ``pts`` (N, 1, 2) from ``prev`` to ``cur`` with a forward-backward check."""
+        fb_px: float = 0.5, levels: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Track ``pts`` (N, 1, 2) from ``prev`` to ``cur`` (starting at ``guess``, N x 1 x 2, if
+    given) with a forward-backward check."""
     flags = 0
     nxt = None
+    lk = _LK if levels == _LK["maxLevel"] else {**_LK, "maxLevel": levels}
     if guess is not None:
         nxt, flags = guess.astype(np.float32).copy(), cv2.OPTFLOW_USE_INITIAL_FLOW
-    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, nxt, flags=flags, **_LK)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK)
+    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, nxt, flags=flags, **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
     err = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
     ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (err < fb_px)
+    return fwd, ok
+
+
+def _lk_near(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray,
+             fb_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_lk` from ``guess``, kept from slipping a period of a regular marker grid (see
+    :data:`ALIAS_CHECK_PX`)."""
+    def stray(fwd, ok):
+        return float(np.median(np.linalg.norm((fwd - guess)[ok].reshape(-1, 2), axis=1))) if ok.any() else np.inf
+
+    fwd, ok = _lk(prev, cur, pts, guess, fb_px)
+    off = stray(fwd, ok)
+    if off > ALIAS_CHECK_PX or ok.sum() < len(pts) // 2:  # slipped, or most points lost their way
+        fwd2, ok2 = _lk(prev, cur, pts, guess, fb_px, levels=GUIDED_LEVELS)
+        off2 = stray(fwd2, ok2)
+        nearer = off2 < off - 0.5 or (off2 <= off + 0.5 and ok2.sum() > ok.sum())
+        if nearer and ok2.sum() >= max(MIN_SIMILARITY, ok.sum() // 2):
+            return fwd2, ok2
     return fwd, ok
 
 
@@ -147,11 +174,18 @@ class ScreenTracker:
 
     def _chained(self, gray: np.ndarray) -> np.ndarray:
         """This frame's homography from the previous frame's, by frame-to-frame tracking."""
-        h_prev = self.result.frame_to_frame0[-1]
+        hist = self.result.frame_to_frame0
+        h_prev = hist[-1]
         if self._prev_pts is None:  # found when first needed
             self._prev_pts = self._features(self._prev, self._prev_mask)
-        if len(self._prev_pts) >= MIN_SIMILARITY:
-            cur, ok = _lk(self._prev, gray, self._prev_pts)
+        if len(self._prev_pts) < MIN_SIMILARITY:
+            return h_prev
+        tries = [lambda: _lk(self._prev, gray, self._prev_pts)]
+        if len(hist) >= 2:  # the last step repeated first: a marker grid aliases without a guess
+            guess = _apply(np.linalg.inv(h_prev) @ hist[-2], self._prev_pts)
+            tries.insert(0, lambda: _lk_near(self._prev, gray, self._prev_pts, guess))
+        for track in tries:
+            cur, ok = track()
             if ok.sum() >= MIN_SIMILARITY:
                 h_step, _ = fit_motion(cur[ok], self._prev_pts[ok], self.min_inliers)
                 if h_step is not None:
@@ -171,7 +205,7 @@ class ScreenTracker:
         visible[inside] = mask[gi[:, 0, 1], gi[:, 0, 0]] > 0  # not behind the foreground now
         if visible.sum() < MIN_SIMILARITY:
             return None
-        cur, ok = _lk(self._ref, gray, self._ref_pts[visible], guess[visible], fb_px=1.0)
+        cur, ok = _lk_near(self._ref, gray, self._ref_pts[visible], guess[visible], fb_px=1.0)
         if ok.sum() < MIN_SIMILARITY:
             return None
         h, inl = fit_motion(cur[ok], self._ref_pts[visible][ok], self.min_inliers)

@@ -71,3 +71,24 @@ def test_the_foreground_is_masked_out_of_the_track():
         frame[alpha > 0] = (0.5, 0.4, 0.3) + 0.2 * np.random.default_rng(t).random((int(alpha.sum()), 3))
         tracker.add(frame, alpha)
     assert corner_error(tracker.result.frame_to_frame0, path, W, H) < 0.5
+
+
+def test_a_regular_marker_grid_does_not_make_a_fast_pan_slip_by_a_grid_period():
+    """A flat screen whose only texture is a 40 px grid of crosses looks the same shifted by
+    40 px: a fast, jerky pan must still be followed, not locked onto the neighbouring cross."""
+    rng = np.random.default_rng(0)
+    world = np.empty((H + 120, W + 700, 3), np.float32)
+    world[:] = (0.06, 0.45, 0.10)
+    for y in range(20, world.shape[0], 40):
+        for x in range(20, world.shape[1], 40):
+            world[y - 1:y + 2, x - 5:x + 6] = world[y - 5:y + 6, x - 1:x + 2] = (0.02, 0.05, 0.02)
+    world += rng.normal(0, 0.003, world.shape).astype(np.float32)
+    n = 24
+    vx = np.concatenate([np.linspace(0, 30, n // 2), np.linspace(30, 0, n // 2)]) + rng.uniform(-5, 5, n)
+    xs = 10 + np.cumsum(vx) - vx[0]
+    ys = 60 + np.cumsum(rng.uniform(-3, 3, n))
+    tracker, path = ScreenTracker(), []
+    for x, y in zip(xs, ys):
+        tracker.add(cv2.warpAffine(world, np.float32([[1, 0, -x], [0, 1, -y]]), (W, H), flags=cv2.INTER_LINEAR))
+        path.append(np.array([[1, 0, x - xs[0]], [0, 1, y - ys[0]], [0, 0, 1.0]]))
+    assert corner_error(tracker.result.frame_to_frame0, path, W, H) < 0.3
