@@ -235,7 +235,7 @@ def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colour
             raise
         known = from_environment(e)
         if known is None and isinstance(e, OSError):
-            known = OutputError(f"{e.strerror or e}")
+            known = OutputError(f"{e.filename}: {e.strerror or e}" if e.filename else f"{e.strerror or e}")
         if known is None:  # the others may still render overnight; exit 70 says a bug stopped this one
             why = f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)"
             return ShotOutcome(ps, "failed", time.perf_counter() - t0, why, int(ExitCode.SOFTWARE))
