@@ -186,7 +186,8 @@ def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> N
             if p.name != sidecar:
                 os.replace(p, final / p.name)
         os.replace(staging / sidecar, final / sidecar)  # last: the shot is finished
-        staging.rmdir()
+        with contextlib.suppress(FileNotFoundError):  # a run that found it finished took the folder
+            staging.rmdir()
     except OSError as e:
         raise OutputError(f"cannot move the render into {final}: {e.strerror or e}") from None
 

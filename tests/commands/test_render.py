@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from paicli.cli import run
+from paicli.media.atomic import HOST_TAG
 
 EDL = """TITLE: test cut
 FCM: NON-DROP FRAME
@@ -97,14 +98,15 @@ def test_a_rerun_skips_finished_shots_and_a_changed_setting_makes_a_new_version(
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*.exr")}
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a run killed while writing the report and a timeline left these
-    stale = [tmp_path / f"o/.report.paicli-tmp-{gone.pid}-0a1b2c3d.html",
-             tmp_path / f"o/.cut.paicli-tmp-{gone.pid}-0a1b.otio"]
-    live = tmp_path / f"o/.report.paicli-tmp-{os.getpid()}-00ff00ff.html"  # a concurrent shard's is kept
-    for f in (*stale, live):
+    stale = [tmp_path / f"o/.report.paicli-tmp-{gone.pid}-{HOST_TAG}0a1b2c3d.html",
+             tmp_path / f"o/.cut.paicli-tmp-{gone.pid}-{HOST_TAG}0a1b2c3d.otio"]
+    live = [tmp_path / f"o/.report.paicli-tmp-{os.getpid()}-{HOST_TAG}00ff00ff.html",  # concurrent shards'
+            tmp_path / f"o/.report.paicli-tmp-{gone.pid}-0badc0de00ff00ff.html"]  # (that one on another machine)
+    for f in (*stale, *live):
         f.write_text("<html>half")
     assert _render(project, tmp_path / "o") == 0
     assert [r["status"] for r in _doc(capsys)["summary"]["results"]] == ["skipped"] * 3
-    assert not any(f.exists() for f in stale) and live.exists()
+    assert not any(f.exists() for f in stale) and all(f.exists() for f in live)
     assert not (tmp_path / "o/.paicli-partial").exists()
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "o").rglob("*.exr")} == before
     assert _render(project, tmp_path / "o", "--seed", "9") == 0

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from paicli.errors import OutputError
-from paicli.media.atomic import atomic_output, is_temp_name, sweep_stale_temps
+from paicli.media.atomic import HOST_TAG, OTHER_HOST_STALE_S, atomic_output, is_temp_name, sweep_stale_temps
 
 
 def test_success_renames_and_error_removes(tmp_path):
@@ -62,3 +62,19 @@ def test_sweep_keeps_temps_of_live_writers(tmp_path):
     live = tmp_path / f".x.paicli-tmp-{os.getpid()}-abcd1234.mov"
     live.write_text("")
     assert sweep_stale_temps(tmp_path) == [] and live.exists()
+
+
+def test_another_machines_temps_are_kept_until_long_untouched(tmp_path):
+    """Farm jobs on several machines share an output folder: a process ID from another host
+    says nothing here, so its temporaries go only when untouched for hours."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    other = "0badc0de" if HOST_TAG != "0badc0de" else "0badc0df"
+    fresh = tmp_path / f".x.paicli-tmp-{gone.pid}-{other}12345678.mov"
+    old = tmp_path / f".y.paicli-tmp-{gone.pid}-{other}12345678.exr"
+    ours = tmp_path / f".z.paicli-tmp-{gone.pid}-{HOST_TAG}12345678.exr"
+    for f in (fresh, old, ours):
+        f.write_text("")
+    hours_ago = time.time() - OTHER_HOST_STALE_S - 60
+    os.utime(old, (hours_ago, hours_ago))
+    assert sorted(sweep_stale_temps(tmp_path)) == sorted([old, ours]) and fresh.exists()
