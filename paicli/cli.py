@@ -7,7 +7,6 @@ stays fast.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -21,7 +20,7 @@ from paicli.commands import probe as probe_cmd
 from paicli.commands import relight_check as relight_check_cmd
 from paicli.commands import render as render_cmd
 from paicli.commands import replace as replace_cmd
-from paicli.errors import ExitCode, PaicliError, from_environment
+from paicli.errors import ExitCode, PaicliError, debugging, from_environment
 
 app = typer.Typer(
     name="paicli",
@@ -69,7 +68,7 @@ def run(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         from click import ClickException
 
-    debug = os.environ.get("PAICLI_DEBUG", "") not in ("", "0")
+    debug = debugging()
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="paicli", standalone_mode=False)

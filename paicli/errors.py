@@ -71,6 +71,13 @@ class ConfigError(PaicliError):
     exit_code = ExitCode.CONFIG
 
 
+def debugging() -> bool:
+    """``PAICLI_DEBUG`` is set (not empty, not 0): let exceptions through with their traceback."""
+    import os
+
+    return os.environ.get("PAICLI_DEBUG", "") not in ("", "0")
+
+
 def from_environment(error: BaseException) -> PaicliError | None:
     """The domain error for a failure of the machine rather than of the input: a full disk or
     a file-size limit (73, naming the file), running out of host or GPU memory (75: a retry

@@ -44,12 +44,12 @@ def _track_mask(alpha: np.ndarray | None, shape: tuple[int, int], margin_px: int
 
 
 def _lk(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None,
-        fb_px: float = 0.5, levels: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        fb_px: float = 0.5, levels: int = _LK["maxLevel"]) -> tuple[np.ndarray, np.ndarray]:
     """Track ``pts`` (N, 1, 2) from ``prev`` to ``cur`` (starting at ``guess``, N x 1 x 2, if
     given) with a forward-backward check."""
     flags = 0
     nxt = None
-    lk = _LK if levels == _LK["maxLevel"] else {**_LK, "maxLevel": levels}
+    lk = {**_LK, "maxLevel": levels}
     if guess is not None:
         nxt, flags = guess.astype(np.float32).copy(), cv2.OPTFLOW_USE_INITIAL_FLOW
     fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, nxt, flags=flags, **lk)
@@ -59,14 +59,16 @@ def _lk(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | 
     return fwd, ok
 
 
-def _lk_near(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray,
+def _lk_near(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | None,
              fb_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_lk` from ``guess``, kept from slipping a period of a regular marker grid (see
-    :data:`ALIAS_CHECK_PX`)."""
+    :data:`ALIAS_CHECK_PX`); plain :func:`_lk` without one."""
     def stray(fwd, ok):
         return float(np.median(np.linalg.norm((fwd - guess)[ok].reshape(-1, 2), axis=1))) if ok.any() else np.inf
 
     fwd, ok = _lk(prev, cur, pts, guess, fb_px)
+    if guess is None:
+        return fwd, ok
     off = stray(fwd, ok)
     if off > ALIAS_CHECK_PX or ok.sum() < len(pts) // 2:  # slipped, or most points lost their way
         fwd2, ok2 = _lk(prev, cur, pts, guess, fb_px, levels=GUIDED_LEVELS)
@@ -180,12 +182,11 @@ class ScreenTracker:
             self._prev_pts = self._features(self._prev, self._prev_mask)
         if len(self._prev_pts) < MIN_SIMILARITY:
             return h_prev
-        tries = [lambda: _lk(self._prev, gray, self._prev_pts)]
+        guesses = [None]
         if len(hist) >= 2:  # the last step repeated first: a marker grid aliases without a guess
-            guess = _apply(np.linalg.inv(h_prev) @ hist[-2], self._prev_pts)
-            tries.insert(0, lambda: _lk_near(self._prev, gray, self._prev_pts, guess))
-        for track in tries:
-            cur, ok = track()
+            guesses.insert(0, _apply(np.linalg.inv(h_prev) @ hist[-2], self._prev_pts))
+        for guess in guesses:
+            cur, ok = _lk_near(self._prev, gray, self._prev_pts, guess)
             if ok.sum() >= MIN_SIMILARITY:
                 h_step, _ = fit_motion(cur[ok], self._prev_pts[ok], self.min_inliers)
                 if h_step is not None:

@@ -127,8 +127,7 @@ def _write(path: Path, text: str, expected, rate) -> dict:
     from paicli.media import atomic
     from paicli.timeline.read import read_edit_list
 
-    with atomic.atomic_output(path) as tmp:
-        Path(tmp).write_text(text)
+    atomic.write_text(path, text)
     back = read_edit_list(path, rate=rate if path.suffix == ".edl" else None)
     got = record_ranges(back.timeline)
     if got != expected:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paicli.batch.plan import RENDER_SIDECAR, Plan, ShotPlan
-from paicli.errors import ExitCode, OutputError, PaicliError, from_environment
+from paicli.errors import ExitCode, OutputError, PaicliError, debugging, from_environment
 
 PARTIAL = ".paicli-partial"
 
@@ -79,7 +79,7 @@ def _write_sidecar(path: Path, ps: ShotPlan, outputs: list, **extra) -> None:
 def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_colourspace: str | None,
                 progress) -> list:
     """Render one planned shot into place; returns its outputs (OutputFile, final paths)."""
-    staging = staging_folder(out_root, f"{ps.shot.id}_v{ps.version:03d}")
+    staging = staging_folder(out_root, ps)
     shot_folder(out_root, ps)  # before any work
     try:
         return _finish_shot(ps, out_root, staging, settings, loras, input_colourspace, progress)
@@ -88,14 +88,15 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
         raise
 
 
-def staging_folder(out_root: Path, name: str) -> Path:
-    """``OUT/.paicli-partial/<name>``, refused (73) where ``.paicli-partial`` is a symlink or
-    leads outside ``out_root``: staging is deleted and rewritten, so it must be ours."""
+def staging_folder(out_root: Path, ps: ShotPlan, chunk: str = "") -> Path:
+    """``OUT/.paicli-partial/<id>_v<NNN>[_<chunk>]``, where ``ps`` (or its frames ``chunk``,
+    ``A-B``) is rendered before it moves into place; refused (73) where ``.paicli-partial`` is
+    a symlink or leads outside ``out_root``: staging is deleted and rewritten, so it must be ours."""
     partial = out_root / PARTIAL
     root = out_root.resolve()
     if partial.is_symlink() or (partial.exists() and root not in partial.resolve().parents):
         raise OutputError(f"refusing to stage renders in {partial}: it is a symlink or leads outside {out_root}")
-    return partial / name
+    return partial / (f"{ps.shot.id}_v{ps.version:03d}" + (f"_{chunk}" if chunk else ""))
 
 
 def shot_folder(out_root: Path, ps: ShotPlan) -> Path:
@@ -232,7 +233,7 @@ def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colour
     except PaicliError as e:
         return ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code))
     except Exception as e:  # the machine (full disk, out of memory), else a bug: this shot only
-        if os.environ.get("PAICLI_DEBUG", "") not in ("", "0"):
+        if debugging():
             raise
         known = from_environment(e)
         if known is None and isinstance(e, OSError):
@@ -247,7 +248,7 @@ def _drop_stale_staging(out_root: Path, ps: ShotPlan) -> None:
     """A finished shot's staging folder can only be left by a run killed between moving the
     shot into place and removing the emptied folder: remove it."""
     try:
-        staging = staging_folder(out_root, f"{ps.shot.id}_v{ps.version:03d}")
+        staging = staging_folder(out_root, ps)
     except PaicliError:
         return  # a planted symlink: the next shot that needs staging refuses it
     if staging.is_dir() and not staging.is_symlink():
@@ -285,7 +286,7 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     base = seq_first + ps.start if settings.first_frame == "source" else int(settings.first_frame)
     if not base <= first <= last < base + ps.count:
         raise UsageError(f"--frames {first}-{last} is outside {ps.shot.id}'s frames {base}-{base + ps.count - 1}")
-    staging = staging_folder(out_root, f"{ps.shot.id}_v{ps.version:03d}_{first}-{last}")
+    staging = staging_folder(out_root, ps, f"{first}-{last}")
     shot_folder(out_root, ps)  # before any work
     try:
         result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,

@@ -65,15 +65,12 @@ def read_still(path: str | os.PathLike) -> tuple[np.ndarray, StillInfo]:
     return _read_cv2(p, fmt)
 
 
-MAX_PIXELS, MAX_SIDE = MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
-
-
 def check_size(width: int, height: int, path) -> None:
     """Refuse (65) an image whose header claims more pixels than paicli reads, before
     anything is allocated for it."""
-    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
         raise BadDataError(f"{path}: {width}x{height} is too large (paicli reads images of up to "
-                           f"{MAX_PIXELS // 1_000_000} Mpx, {MAX_SIDE} px a side)")
+                           f"{MAX_IMAGE_PIXELS // 1_000_000} Mpx, {MAX_IMAGE_SIDE} px a side)")
 
 
 def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
