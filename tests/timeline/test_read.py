@@ -52,6 +52,15 @@ EXPECTED = {
     "pycmx/test_24psf.edl": ("cmx_3600", 25, False, 7, 4022),
     "pycmx/test_25.edl": ("cmx_3600", 25, False, 7, 4022),
     "python_edl/test.edl": ("cmx_3600", 25, False, 7, 4022),
+    "repro/repro_audio_overlap.edl": ("cmx_3600", 24, False, 1, 48),
+    "repro/repro_dropped.edl": ("cmx_3600", 24, False, 3, 144),
+    "repro/repro_rate.edl": ("cmx_3600", 24, False, 2, 60),
+}
+# what the reader still gets wrong (issue 17: editorial fidelity); strict, so a fix shows up
+KNOWN_WRONG = {
+    "repro/repro_audio_overlap.edl": "overlapping audio events refuse the whole list (issue 17, point 5)",
+    "repro/repro_dropped.edl": "an event whose reel name holds a space is dropped (issue 17, point 6)",
+    "repro/repro_rate.edl": "the rate is inferred from an audio source timecode (issue 17, point 4)",
 }
 
 
@@ -68,7 +77,9 @@ def test_the_table_names_every_edit_list_in_the_shared_folder():
     assert _lists() == sorted(EXPECTED)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[n])) if n in KNOWN_WRONG else n
+    for n in sorted(EXPECTED)])
 def test_each_shared_edit_list_is_read_right_or_refused_with_its_reason(name):
     path = SHARED / name
     if not path.exists():
