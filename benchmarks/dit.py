@@ -49,7 +49,7 @@ def peak(cmd: list[str], poll_s: float = 0.05, ok: tuple[int, ...] = (0,)) -> di
 
 
 def make_shot(folder: Path, frames: int, width: int, height: int) -> Path:
-    code = ("import sys; from pathlib import Path; from paicli.example_shot import make_example_shot; "
+    code = ("import sys; from pathlib import Path; from paicli.shot.example import make_example_shot; "
             f"make_example_shot(Path(sys.argv[1]), width={width}, height={height}, frames={frames})")
     subprocess.run([sys.executable, "-c", code, str(folder)], check=True)
     return folder
@@ -75,7 +75,7 @@ def sequence_plan(references: int = 3, window: int = 21, overlap: int = 4) -> li
 
     from engine.dit.chunking import plan_windows
     from engine.dit.rope import TEMPORAL_COMPRESSION
-    from paicli.checkpoints import _ParametersOnMeta
+    from paicli.engines.checkpoints import _ParametersOnMeta
 
     rows = []
     for name, (cfg, scale) in SHAPES.items():

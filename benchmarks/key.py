@@ -28,8 +28,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.classic.keyer import Keyer, KeyParams  # noqa: E402
-from engine.classic.screen import detect_screen  # noqa: E402
+from engine.key.keyer import Keyer, KeyParams  # noqa: E402
+from engine.key.screen import detect_screen  # noqa: E402
 from engine.colour import bt709_oetf, srgb_decode  # noqa: E402
 from engine.metrics import AlphaScorer, CompScorer  # noqa: E402
 from paicli.media.reader import open_source  # noqa: E402

@@ -27,7 +27,7 @@ REELS = ("A001C001", "A001C002", "A002C001", "A002C002")
 
 
 def make_project(root: Path, events: int) -> Path:
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
     from paicli.media.timing import Timecode
 
     for i, reel in enumerate(REELS):
@@ -63,8 +63,8 @@ def overhead(edl: Path, out: Path, events: int) -> dict:
     import contextlib
     import io
 
-    from paicli.batch.conform import conform
-    from paicli.batch.plan import DEFAULT_TEMPLATE, make_plan
+    from paicli.render.conform import conform
+    from paicli.render.plan import DEFAULT_TEMPLATE, make_plan
     from paicli.cli import run
     from paicli.commands.render import NOT_IN_KEY
     from paicli.timeline.read import read_edit_list

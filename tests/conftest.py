@@ -57,7 +57,7 @@ def make_check_shot(folder, w: int = 240, h: int = 136, n: int = 8, pan_px: int 
     import cv2
 
     from engine.colour import srgb_encode
-    from paicli.camera_files import write_camera_json
+    from paicli.shot.camera_files import write_camera_json
     from paicli.media.prores import ProResWriter
     from paicli.media.timing import Timecode
 

@@ -173,9 +173,9 @@ class Harmoniser:
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`composite` straight from the keyed picture: unmix against the clean plate,
         despill, relight, spill light, grain and composite in one pass over the frame
-        (:mod:`engine.classic.fused`). Same results as the keyer's unmix and despill followed
+        (:mod:`engine.key.fused`). Same results as the keyer's unmix and despill followed
         by :meth:`composite`."""
-        from engine.classic.fused import DESPILL_MODES, keyed_composite
+        from engine.key.fused import DESPILL_MODES, keyed_composite
 
         h, w = bg.shape[:2]
         tint, amp = self._fields(bg)

@@ -339,7 +339,7 @@ def _extend(img: np.ndarray, known: np.ndarray, factor: int = 4) -> np.ndarray:
     """Fill pixels where ``known`` (uint8) is 0 from the known ones around them: a push-pull
     fill at 1/``factor`` resolution (what no still shows can only be guessed smoothly), worked
     on the holes' bounding box and a band of known pixels around it."""
-    from engine.classic.screen import fill_holes
+    from engine.key.screen import fill_holes
 
     h, w = known.shape
     x, y, bw, bh = cv2.boundingRect(np.where(known == 0, 255, 0).astype(np.uint8))

@@ -29,9 +29,9 @@ import numpy as np
 
 from engine.classic import camera as cam
 from engine.classic.harmonise import Harmoniser, HarmoniseParams, WhitePoint, measure_grain, relight_gains
-from engine.classic.keyer import Keyer, KeyParams
+from engine.key.keyer import Keyer, KeyParams
 from engine.classic.plate import BackgroundRenderer, PlateParams, register_references
-from engine.classic.screen import Screen, detect_screen, screen_difference
+from engine.key.screen import Screen, detect_screen, screen_difference
 from engine.classic.track import ScreenTracker
 from engine.interface import EngineInputError, FrameLayers, Progress, Reference  # noqa: F401 (re-exported)
 

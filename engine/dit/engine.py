@@ -204,7 +204,7 @@ class _Foreground:
     matte), so the subject stays pixel-exact in identity and detail but takes the new light."""
 
     def __init__(self, frames: Iterator[np.ndarray], key_params, keep: bool):
-        from engine.classic.keyer import Keyer, KeyParams
+        from engine.key.keyer import Keyer, KeyParams
 
         self._frames = iter(frames)
         self._keyer = Keyer(key_params or KeyParams(), reuse_buffers=False)
@@ -213,7 +213,7 @@ class _Foreground:
     def over(self, generated: np.ndarray) -> FrameLayers:
         import cv2
 
-        from engine.classic.screen import detect_screen
+        from engine.key.screen import detect_screen
 
         img = next(self._frames)
         if img.shape[-1] == 4 and not self._keep:  # a matted plate brings its own matte

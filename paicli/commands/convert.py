@@ -94,7 +94,8 @@ def convert(
     from paicli.media.writers import OutputSpec, output_name
     from paicli.paths import sanitize_name
     from paicli.progress import Progress
-    from paicli.transcode import source_range, transcode
+    from paicli.media.frame_range import source_range
+    from paicli.shot.convert import transcode
 
     s = resolve(SCHEMA, dict(format=format, prores_profile=prores_profile, exr_compression=exr_compression,
                              first_frame=first_frame, input_colorspace=input_colorspace,
@@ -116,7 +117,7 @@ def convert(
         print_settings(result, s, json_out)
         return 0
     with Progress(progress_mode(progress, json_out)) as prog:
-        out = transcode(info, output, spec, stem=stem, frames=frames, handles=s.handles, input_colourspace=in_space,
+        out = transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
                         allow_vfr=s.conform_vfr, progress=prog, result=result)
 
     def human() -> None:

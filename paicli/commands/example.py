@@ -18,7 +18,7 @@ def example(
     frames: Annotated[int, typer.Option("--frames", min=2, max=2000, help="Length of the shot in frames.")] = 48,
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
     from paicli.media.timing import Timecode, parse_rate
     from paicli.paths import safe_output_path
 

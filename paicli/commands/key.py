@@ -51,7 +51,7 @@ def _colour(v):
 
 
 def _outputs(v):
-    from paicli.keying import parse_outputs
+    from paicli.shot.key import parse_outputs
 
     return parse_outputs(v)
 
@@ -145,14 +145,14 @@ def key(
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> int:
-    from engine.classic.keyer import KeyParams
-    from paicli.keying import KeyOutputs, key_shot, output_name, result_kind
+    from engine.key.keyer import KeyParams
+    from paicli.shot.key import KeyOutputs, key_shot, output_name, result_kind
     from paicli.media.colourspace import canonical
     from paicli.media.probe import probe
     from paicli.paths import sanitize_name
     from paicli.progress import Progress
     from paicli.result import OutputFile
-    from paicli.transcode import source_range
+    from paicli.media.frame_range import source_range
 
     cli = dict(screen=screen, screen_gain=screen_gain, screen_balance=screen_balance, pre_blur=pre_blur,
                clip_black=clip_black, clip_white=clip_white, edge_protect=edge_protect, despot=despot,

@@ -22,7 +22,7 @@ def init_tiny(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.checkpoints import init_tiny as write
+    from paicli.engines.checkpoints import init_tiny as write
 
     files = write(directory, seed=seed)
     result = CommandResult(command="model init-tiny", summary={"checkpoint": str(directory), "tiny": True})
@@ -39,7 +39,7 @@ def info(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A checkpoint folder.")],
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.checkpoints import describe
+    from paicli.engines.checkpoints import describe
 
     desc = describe(directory)
     result = CommandResult(command="model info", summary=desc)

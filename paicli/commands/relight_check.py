@@ -130,8 +130,8 @@ def relight_check(
     json_out: JsonOpt = False,
 ) -> int:
     from paicli.progress import Progress
-    from paicli.qc.inputs import resolve_inputs
-    from paicli.qc.runner import check_into, report_names
+    from paicli.check.inputs import resolve_inputs
+    from paicli.check.runner import check_into, report_names
 
     s = resolve(SCHEMA, {"screen": screen, "adapt": adapt, **_limits_option(limit)}, preset=preset)
     limits = limits_from(s)

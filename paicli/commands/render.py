@@ -91,9 +91,9 @@ def render(
                                                       show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.batch.plan import check_template, make_plan
-    from paicli.batch.run import run_plan
-    from paicli.batch.shard import parse_shard, shard_from_env
+    from paicli.render.plan import check_template, make_plan
+    from paicli.render.run import run_plan
+    from paicli.render.shard import parse_shard, shard_from_env
     from paicli.errors import MissingInputError
     from paicli.media.atomic import sweep_stale_temps
     from paicli.media.colourspace import canonical
@@ -145,7 +145,7 @@ def render(
     with Progress(mode) as prog:
         colourspace = canonical(input_colorspace) if input_colorspace else None
         if executor == "ray":
-            from paicli.batch.ray_executor import run_on_ray
+            from paicli.render.ray_executor import run_on_ray
 
             outcomes = run_on_ray(plan, output, s, address=address, workers=workers, loras=tuple(lora or ()),
                                   input_colourspace=colourspace, progress=prog)
@@ -159,7 +159,7 @@ def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode,
     """``--shot ID [--frames A-B]``: one shot, or a chunk of it."""
     import re
 
-    from paicli.batch.run import ShotOutcome, _one, render_chunk
+    from paicli.render.run import ShotOutcome, _one, render_chunk
     from paicli.errors import PaicliError, UsageError
     from paicli.media.atomic import sweep_stale_temps
     from paicli.media.colourspace import canonical
@@ -195,9 +195,9 @@ def _render_one(plan, shot_id, frames, output, s, loras, input_colorspace, mode,
 
 def _finish(plan, output: Path, outcomes: list, result: CommandResult, json_out: bool) -> int:
     """Outputs, conform, report.html, warnings, the printed result and the exit code of a run."""
-    from paicli.batch.conform import conform
-    from paicli.batch.report import write_report
-    from paicli.batch.run import exit_code
+    from paicli.render.conform import conform
+    from paicli.render.report import write_report
+    from paicli.render.run import exit_code
     from paicli.result import OutputFile
 
     for o in outcomes:

@@ -26,7 +26,7 @@ def _path_or_none(v):
 
 
 def _camera(v):
-    from paicli.replacing import parse_camera
+    from paicli.shot.replace import parse_camera
 
     return parse_camera(v)
 
@@ -169,9 +169,9 @@ def replace(
     from paicli.media.probe import probe
     from paicli.paths import sanitize_name
     from paicli.progress import Progress
-    from paicli.replacing import output_names, replace_shot
+    from paicli.shot.replace import output_names, replace_shot
     from paicli.result import OutputFile
-    from paicli.transcode import source_range
+    from paicli.media.frame_range import source_range
 
     cli = {k: v for k, v in locals().items() if k in SCHEMA}
     s = resolve(SCHEMA, cli, preset=preset)
@@ -182,7 +182,7 @@ def replace(
     start, count = source_range(info, frames, s.handles)
     result.summary = {"source_range": [start, start + count - 1], "frames": count}
     if dry_run:
-        from paicli.references import find_references
+        from paicli.shot.references import find_references
 
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}
@@ -222,10 +222,10 @@ def engine_inputs(s, bg, loras: tuple = ()):
     engine's parameters, the outputs, a :class:`DitSetup` for ``--engine dit`` (else None) and
     a supplied camera file (else None)."""
     from engine.classic.harmonise import HarmoniseParams
-    from engine.classic.keyer import KeyParams
+    from engine.key.keyer import KeyParams
     from engine.classic.plate import PlateParams
     from engine.classic.replace import ReplaceParams
-    from paicli.replacing import ReplaceOutputs
+    from paicli.shot.replace import ReplaceOutputs
 
     key = KeyParams(screen=s.screen, screen_gain=s.screen_gain, pre_blur=s.pre_blur, clip_black=s.clip_black,
                     clip_white=s.clip_white, edge_protect_px=s.edge_protect, despot_px=s.despot,
@@ -242,7 +242,7 @@ def engine_inputs(s, bg, loras: tuple = ()):
                           first_frame=s.first_frame, layers=s.layers)
     dit = None
     if s.engine == "dit":
-        from paicli.checkpoints import DitSetup
+        from paicli.engines.checkpoints import DitSetup
         from paicli.errors import UsageError
 
         if not s.model:

@@ -1,7 +1,7 @@
 """``paicli key``: outputs with the source's exact timing, a matte close to the truth, clean
 failures (one line, a sysexits code, no files left behind), presets and sequences.
 
-The shot is ``paicli.example_shot`` at 320x180, 6 frames: a green screen with markers, a
+The shot is ``paicli.shot.example`` at 320x180, 6 frames: a green screen with markers, a
 soft subject with strands and its ground-truth alpha. Most runs are in-process through
 ``paicli.cli.run`` (one cheap shot, shared by the module); the CLI boundary itself is
 checked in subprocesses where it matters.
@@ -104,7 +104,7 @@ def brown_gradient_frames(n=4, h=48, w=64):
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory) -> Path:
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
 
     folder = tmp_path_factory.mktemp("example")
     make_example_shot(folder, width=WIDTH, height=HEIGHT, frames=FRAMES)

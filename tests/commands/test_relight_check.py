@@ -135,7 +135,7 @@ def test_a_malformed_sidecar_is_bad_data(check_shot, tmp_path, capsys):
 
 
 def test_the_working_copy_maps_camera_tracks_to_its_pixels():
-    from paicli.qc.check import _working
+    from paicli.check.measure import _working
 
     down, to_working = _working(2)
     assert down(np.zeros((1080, 1920, 3), np.float32)).shape == (540, 960, 3)

@@ -28,7 +28,7 @@ FCM: NON-DROP FRAME
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
 
     root = tmp_path_factory.mktemp("render")
     for reel, tc in (("A001C001", "01:00:00:00"), ("A001C002", "02:00:00:00")):
@@ -152,7 +152,7 @@ def test_shards_split_the_shots_deterministically_and_the_last_one_conforms(proj
 
 
 def test_one_failed_shot_does_not_stop_the_others_and_the_exit_code_says_so(project, tmp_path, capsys, monkeypatch):
-    import paicli.batch.run as runner
+    import paicli.render.run as runner
     from paicli.errors import BadDataError, TemporaryFailure
 
     real = runner.render_shot

@@ -15,7 +15,7 @@ W, H, N = 256, 144, 8
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory):
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
 
     d = tmp_path_factory.mktemp("example")
     meta = make_example_shot(d, width=W, height=H, frames=N)
@@ -67,7 +67,7 @@ def test_the_exported_camera_follows_the_pan(shot, tmp_path, capsys):
     code, doc = _run_json(capsys, "replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o", str(tmp_path))
     assert code == 0
     assert doc["summary"]["camera"]["mode"] == "tracked"
-    from paicli.camera_files import read_camera_json
+    from paicli.shot.camera_files import read_camera_json
 
     track = read_camera_json(tmp_path / "plate_camera.json", frame_count=N, width=W, height=H)
     for i, h in enumerate(track):
@@ -132,14 +132,14 @@ def test_camera_static_is_forced_and_a_supplied_track_is_used(shot, tmp_path, ca
     code, doc = _run_json(capsys, "replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o",
                           str(tmp_path / "a"), "--camera", "static", "--frames", "0-3")
     assert code == 0 and doc["summary"]["camera"]["mode"] == "static"
-    from paicli.camera_files import write_camera_json
+    from paicli.shot.camera_files import write_camera_json
 
     track = [np.array([[1, 0, 2.0 * i], [0, 1, 0], [0, 0, 1]]) for i in range(N)]
     write_camera_json(tmp_path / "cam.json", track, width=W, height=H)
     code, doc = _run_json(capsys, "replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o",
                           str(tmp_path / "b"), "--camera", str(tmp_path / "cam.json"), "--frames", "2-4")
     assert code == 0 and doc["summary"]["camera"]["mode"] == "supplied"
-    from paicli.camera_files import read_camera_json
+    from paicli.shot.camera_files import read_camera_json
 
     out = read_camera_json(tmp_path / "b" / "plate_camera.json")
     assert len(out) == 3

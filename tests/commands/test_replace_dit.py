@@ -11,8 +11,8 @@ from paicli.cli import run
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from paicli.checkpoints import init_tiny
-    from paicli.example_shot import make_example_shot
+    from paicli.engines.checkpoints import init_tiny
+    from paicli.shot.example import make_example_shot
 
     root = tmp_path_factory.mktemp("dit")
     make_example_shot(root / "shot", width=96, height=64, frames=9)

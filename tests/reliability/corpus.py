@@ -115,7 +115,7 @@ class Assets:
         with self._lock:
             d = self.folder / "example"
             if not (d / "meta.json").exists():
-                from paicli.example_shot import make_example_shot
+                from paicli.shot.example import make_example_shot
 
                 make_example_shot(d, width=W, height=H, frames=N, start_tc=PLATE_TC)
             return d

@@ -21,7 +21,7 @@ from pathlib import Path
 
 def make_project(root: Path, shots: int = 4, size: tuple[int, int] = (48, 32)) -> Path:
     """An EDL of ``shots`` 6-frame events over one generated screen shot, with a reference map."""
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
     from paicli.media.timing import Timecode
 
     media = root / "A001C001"
@@ -122,7 +122,7 @@ def file_size_limit(limit_bytes: int):
 
 def full_disk_render(root: Path) -> dict:
     """Two shots finished; a third, larger shot added and rendered with a 120 kB file-size limit."""
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
 
     edl = make_project(root, shots=2)
     out = root / "out"
@@ -144,7 +144,7 @@ def full_disk_render(root: Path) -> dict:
 
 def full_disk_replace(root: Path) -> dict:
     """``replace`` of a 320x180 shot with a 40 kB file-size limit."""
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
 
     make_example_shot(root / "s", width=320, height=180, frames=4)
     out = root / "out"
@@ -195,7 +195,7 @@ def oom_render(root: Path, error: type[BaseException]) -> dict:
 
 
 def oom_replace(root: Path) -> dict:
-    from paicli.example_shot import make_example_shot
+    from paicli.shot.example import make_example_shot
 
     make_example_shot(root / "s", width=64, height=48, frames=3)
     with engine_out_of_memory(OutOfMemoryError, on_call=1):

@@ -266,7 +266,7 @@ def test_grain_is_the_same_for_the_same_seed():
 
 @pytest.mark.parametrize("despill_mode, kind", [("limit", "green"), ("subtract", "blue"), ("none", "green")])
 def test_the_one_pass_composite_from_the_key_equals_unmix_despill_then_composite(despill_mode, kind):
-    from engine.classic.keyer import despill, unmix
+    from engine.key.keyer import despill, unmix
 
     rng = np.random.default_rng(5)
     h, w = 72, 128

@@ -1,0 +1,437 @@
+"""Colour-difference keying against a per-pixel clean plate, unmixing and despill.
+
+Images are float32 (H, W, 3) scene-linear Rec.709; alphas float32 (H, W) in [0, 1].
+The matte model is the compositing equation I = a*F + (1 - a)*C with C the local clean
+plate: the screen difference of I falls from C's value (a = 0) to about zero (a = 1) for
+foreground colours without a screen-channel excess.
+
+Per frame (:meth:`Keyer.key`): clean plate -> raw colour-difference matte -> divided by the
+white point of the nearby core (spill lowers it everywhere on the subject) -> specks
+removed -> edge band re-solved by projection on the subject's own colours -> clip
+black/white away from the band -> automatic core -> despot, shrink/grow, softness ->
+temporal hold -> user boxes and mattes -> unmix and despill.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from engine.key.screen import Screen, clean_plate, screen_difference
+
+
+@dataclass
+class KeyParams:
+    """Every keyer control. Distances in pixels of the frame being keyed."""
+
+    screen: str = "auto"  # auto | green | blue
+    screen_gain: float = 1.0  # >1 keys harder (more transparency), <1 softer
+    screen_balance: float = 0.0  # weight of the larger (1) vs the mean (0) of the other two channels
+    pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
+    clip_black: float = 0.04  # matte below this is screen, away from edges
+    clip_white: float = 1.0  # matte above this is solid, inside the core
+    edge_black: float = 0.25  # fraction of clip_black still removed near edges (the noise floor only)
+    edge_protect_px: int = 10  # clip black/white do not apply within this distance of an edge
+    despot_px: int = 40  # remove foreground specks / fill screen holes smaller than this (area ~ px^2)
+    core_erode_px: int = 5  # automatic core matte: the filled subject eroded by this; 0 = off
+    core_depth_px: int = 10  # the final core matte starts this much deeper than the white-point core
+    solid_snap: float = 1.0  # where the local mean matte exceeds this it becomes exactly 1 (1 = off)
+    refine: bool = True  # re-solve edge alphas from the subject's own colours
+    refine_blur: float = 0.0  # px: noise blur of the picture in the colour re-solve
+    white_from_core: bool = True  # normalise the matte by the white point of the nearby core (spill)
+    shrink_grow_px: float = 0.0  # + grows, - shrinks the matte
+    softness_px: float = 0.0  # blur of the final matte
+    despill: str = "limit"  # limit | subtract | none
+    despill_strength: float = 1.0
+    spill_replace: tuple[float, float, float] | None = None  # linear colour added back for removed spill
+    temporal: float = 0.7  # 0..1: how strongly a matte is held where the plate did not change
+    garbage_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # x0, y0, x1, y1: always screen
+    core_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # always foreground
+
+
+@dataclass
+class KeyResult:
+    """One keyed frame: ``alpha`` (H, W); ``fg`` despilled straight colour (H, W, 3);
+    ``clean_plate`` (H, W, 3); ``spill`` (H, W) the screen-channel light the despill removed
+    (None when despill is off); all float32 linear."""
+
+    alpha: np.ndarray
+    fg: np.ndarray
+    clean_plate: np.ndarray
+    spill: np.ndarray | None = None
+
+    @property
+    def premultiplied(self) -> np.ndarray:
+        """RGBA premultiplied, float32 (H, W, 4)."""
+        return np.concatenate([self.fg * self.alpha[..., None], self.alpha[..., None]], axis=-1)
+
+
+def difference(img: np.ndarray, kind: str, balance: float) -> np.ndarray:
+    """Balanced screen difference: screen channel minus a mix of max and mean of the others."""
+    ch = 1 if kind == "green" else 2
+    weights = np.full((1, 3), -0.5 * (1 - balance), np.float32)
+    weights[0, ch] = 1.0
+    d = cv2.transform(np.ascontiguousarray(img, dtype=np.float32), weights)  # screen - (1-b) * mean(others)
+    if balance > 0:
+        o1, o2 = [c for c in (0, 1, 2) if c != ch]
+        d -= balance * np.maximum(img[..., o1], img[..., o2])
+    return d
+
+
+def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
+    """Unclipped matte 1 - d(I)/d(C), float32 (H, W)."""
+    d_img = difference(img, kind, p.screen_balance)
+    if p.pre_blur > 0:
+        d_img = cv2.GaussianBlur(d_img, (0, 0), p.pre_blur)
+    d_plate = np.maximum(difference(plate, kind, p.screen_balance), 1e-4)
+    ratio = d_img / d_plate  # 1 on the screen, about 0 on the subject
+    if p.screen_gain != 1.0:  # a power keeps the screen at 0 and the core at 1 and moves the edge
+        ratio = np.sign(ratio) * np.abs(ratio) ** (1.0 / p.screen_gain)
+    return 1.0 - ratio
+
+
+def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
+    """Bool (H, W): within ``px`` of the matte's 0.5 contour, on either side.
+
+    Distance transforms instead of a (2px+1)^2 dilate/erode: linear time whatever ``px``.
+    """
+    from engine.key.screen import _down, working_scale
+
+    if px <= 0:
+        return np.zeros(alpha.shape, bool)
+    f = working_scale(alpha.shape)  # a band of ~10 px needs no full-resolution distances
+    solid = (_down(alpha, f) > 0.5).astype(np.uint8)
+    d_in = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
+    d_out = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 3)
+    band = np.where(solid > 0, d_in <= px / f, d_out <= px / f).astype(np.uint8)
+    return _nearest(band, alpha.shape).astype(bool)
+
+
+def _nearest(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if mask.shape[:2] == tuple(shape[:2]):
+        return mask
+    return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def clip_matte(alpha: np.ndarray, p: KeyParams, edge: np.ndarray | None = None) -> np.ndarray:
+    """Clip black/white away from edges; near edges only the [0, 1] range is enforced.
+
+    Hair lives within a few pixels of the matte's 0.5 contour, so it is never crushed; the
+    screen far from the subject and the solid core are cleaned.
+    """
+    from engine.key import fused
+
+    if edge is None:
+        edge = _near_edge(np.clip(alpha, 0.0, 1.0), p.edge_protect_px)
+    span = max(p.clip_white - p.clip_black, 1e-3)
+    # near an edge: only remove the noise floor of the screen, keep the soft values
+    floor = p.edge_black * p.clip_black
+    return fused.clip_matte(np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(edge, bool),
+                            float(p.clip_black), float(span), float(floor))
+
+
+def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
+    """Core matte float32 (H, W): the solid region with its enclosed holes filled, eroded.
+
+    Spill and dark costume areas inside the subject lower the colour-difference matte; the
+    core says they are foreground whatever their colour.
+    """
+    from engine.key.screen import _down, working_scale
+
+    f = working_scale(alpha.shape)  # the core lies deep inside: working scale is plenty
+    solid = (_down(alpha, f) > 0.5).astype(np.uint8)
+    h, w = solid.shape
+    flood = np.pad(1 - solid, 1, constant_values=1)
+    mask = np.zeros((h + 4, w + 4), np.uint8)
+    cv2.floodFill(flood, mask, (0, 0), 2)
+    filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)  # not reachable from outside: subject or hole
+    if erode_px > 0:
+        filled = (cv2.distanceTransform(filled, cv2.DIST_L2, 3) > erode_px / f).astype(np.uint8)
+    return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
+
+
+def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -> np.ndarray:
+    """Per-pixel white point float32 (H, W): the raw matte's level inside the nearby core.
+
+    Spill adds screen colour to the subject, so its raw matte reads below 1 even where it is
+    solid, and more so towards its edges; dividing by the white point of the nearest solid
+    region restores the edge opacity that spill took away, without clipping hair.
+    """
+    from engine.key.screen import fill_holes
+
+    from engine.key.screen import _down, _up, working_scale
+
+    if not (core > 0.5).any():
+        return np.ones_like(alpha_raw)
+    f = working_scale(alpha_raw.shape)  # a white point is smooth: estimate it at low resolution
+    level = _down(np.clip(alpha_raw, 0.0, 1.0), f)
+    weight = _down(core.astype(np.float32), f)
+    white = fill_holes(level, weight > 0.99)
+    if blur_px > 0:
+        white = cv2.GaussianBlur(white, (0, 0), blur_px / f)
+    return np.clip(_up(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32, copy=False)
+
+
+def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
+                        solid_level: float = 0.93, colour_blur_px: float = 3.0, pre_blur: float = 0.0) -> np.ndarray:
+    """Re-solve the matte in ``band`` from known colours: a = <I - C, F - C> / |F - C|^2.
+
+    F is the foreground colour pushed outwards from where the matte is solid (estimated at
+    working scale, lightly blurred against noise), so colours the subject carries everywhere
+    (spill, a tint) no longer read as transparency; the projection uses all three channels,
+    not only the screen channel's excess.
+    """
+    from engine.key.screen import _down, _up, fill_holes, working_scale
+
+    solid = alpha > solid_level
+    if not solid.any():
+        return alpha
+    f = working_scale(img.shape)
+    f_est = fill_holes(_down(img, f), _down(solid.astype(np.float32), f) > 0.99)
+    if colour_blur_px > 0:
+        f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
+    picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
+    where = np.nonzero(band)  # the band is a thin fraction of the frame: solve there only
+    c = plate[where]
+    if f > 1:  # the subject colour is smooth: sample its low-resolution estimate at the band only
+        f_band = _sample(f_est, (where[1].astype(np.float32) + 0.5) / f - 0.5,
+                         (where[0].astype(np.float32) + 0.5) / f - 0.5)
+    else:
+        f_band = f_est[where]
+    fc = f_band - c
+    ic = picture[where] - c
+    den = np.maximum(np.einsum("ij,ij->i", fc, fc), 1e-4)
+    out = alpha.astype(np.float32, copy=True)
+    out[where] = np.clip(np.einsum("ij,ij->i", ic, fc) / den, 0.0, 1.0)
+    return out
+
+
+def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples (N, C) of ``img`` at pixel coordinates ``x``, ``y`` (N,), as
+    ``cv2.resize`` would place them (edges repeated)."""
+    n, cols = len(x), 1024  # remap wants maps under 32767 on a side: fold the list into rows
+    rows = max(1, -(-n // cols))
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n], my[:n] = x, y
+    out = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * cols, -1)[:n]
+
+
+def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:
+    """Set to 1 where the matte is solid on average: its local mean exceeds ``level``.
+
+    The colour re-solve reads a solid subject as 1 plus noise, clipped, so solid areas near
+    an edge would otherwise let the background through by a percent or two. Fine hair
+    keeps a local mean well below ``level`` and is left alone.
+    """
+    local = cv2.GaussianBlur(alpha, (0, 0), blur_px)
+    return np.where((local > level) & (alpha > 0.9), np.float32(1.0), alpha).astype(np.float32, copy=False)
+
+
+def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
+    """Remove small isolated foreground specks (e.g. tracking markers) and fill small screen holes.
+
+    ``max_area`` is in pixels of ``alpha``; components are found at working scale (specks
+    and holes are judged by size, which survives a 2:1 reduction) and applied at full size.
+    A speck is smaller than ``max_area`` and no longer than twice its side (``2 sqrt(max_area)``
+    px in either direction): a thin pole or cable of the same area is kept.
+    """
+    from engine.key import fused
+    from engine.key.screen import _down, working_scale
+
+    if max_area <= 0:
+        return alpha
+    f = working_scale(alpha.shape)
+    small_alpha = _down(alpha, f)
+    area = max(1, max_area // (f * f))
+    none = np.zeros(small_alpha.shape, np.uint8)
+    speck = clear = fill = none
+    fg = (small_alpha > 0.05).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    small = np.zeros(n, bool)
+    extent = 2.0 * np.sqrt(max_area) / f
+    small[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
+                 & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
+    if small.any():
+        speck = small[labels].astype(np.uint8)
+        subject = ((labels > 0) & ~small[labels]).astype(np.uint8)
+        # the edge band kept a speck's soft surround from clip black: clear it too, but only
+        # away from the subject, whose own wisps live there
+        near_speck = cv2.distanceTransform(1 - speck, cv2.DIST_L2, 3) <= fringe_px / f + 1
+        near_subject = cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) <= fringe_px / f
+        clear = (near_speck & ~near_subject).astype(np.uint8)
+    holes = (small_alpha < 0.95).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    small = np.zeros(n, bool)
+    small[1:] = stats[1:, cv2.CC_STAT_AREA] < max(1, area // 4)
+    if small.any():
+        fill = small[labels].astype(np.uint8)
+    if speck is none and fill is none:
+        return alpha
+    return fused.apply_despot(np.ascontiguousarray(alpha, np.float32), speck, clear, fill)
+
+
+def shrink_grow(alpha: np.ndarray, px: float) -> np.ndarray:
+    if abs(px) < 1e-3:
+        return alpha
+    r = int(round(abs(px)))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(alpha, k) if px > 0 else cv2.erode(alpha, k)
+
+
+def apply_boxes(alpha: np.ndarray, p: KeyParams) -> np.ndarray:
+    for x0, y0, x1, y1 in p.garbage_boxes:
+        alpha[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 0.0
+    for x0, y0, x1, y1 in p.core_boxes:
+        alpha[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 1.0
+    return alpha
+
+
+def _rgb(plane: np.ndarray) -> np.ndarray:
+    """(H, W) -> (H, W, 3) copy; OpenCV's element-wise ops on interleaved colour are much
+    faster than numpy broadcasting over a length-3 axis."""
+    return cv2.merge([plane, plane, plane])
+
+
+def unmix(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Straight foreground colour F = (I - (1 - a) C) / a; zero where a is (nearly) zero."""
+    inv = np.zeros_like(alpha)
+    np.divide(1.0, alpha, out=inv, where=alpha > 1e-3)
+    premult = cv2.subtract(img, cv2.multiply(plate, _rgb(1.0 - alpha)))
+    f = cv2.multiply(premult, _rgb(inv))
+    return cv2.max(f, 0.0)
+
+
+def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
+            replace: tuple[float, float, float] | None = None, *,
+            with_amount: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+    """Remove the screen colour's excess from the foreground.
+
+    ``limit``: the screen channel may not exceed the larger other channel; ``subtract``:
+    it may not exceed their mean. The removed amount, times ``strength``, can be added back
+    as ``replace`` colour (e.g. the new background's average) instead of vanishing.
+    ``with_amount``: also return that removed amount, (H, W).
+    """
+    if mode == "none" or strength <= 0:
+        return (fg, None) if with_amount else fg
+    ch = 1 if kind == "green" else 2
+    o1, o2 = [c for c in (0, 1, 2) if c != ch]
+    limit = np.maximum(fg[..., o1], fg[..., o2]) if mode == "limit" else 0.5 * (fg[..., o1] + fg[..., o2])
+    spill = np.clip(fg[..., ch] - limit, 0.0, None) * strength
+    out = fg.copy()
+    out[..., ch] -= spill
+    if replace is not None:
+        out += spill[..., None] * np.asarray(replace, np.float32)
+    return (out, spill.astype(np.float32, copy=False)) if with_amount else out
+
+
+@dataclass
+class PreparedFrame:
+    """A frame keyed up to the temporal hold: the picture, its clean plate, the matte so far."""
+
+    img: np.ndarray
+    plate: np.ndarray
+    alpha: np.ndarray
+
+
+class Keyer:
+    """Keys a shot frame by frame, carrying temporal state (the previous matte and plate).
+
+    ``screen`` is detected on the first frame unless given; a user ``clean_plate`` replaces
+    the per-frame estimate. ``reuse_buffers`` tunes the process's allocator for frame-sized
+    arrays (:mod:`engine.memory`); a process that also runs torch models of many tensor sizes
+    (the DiT engine) leaves it off, as the tuned heap fragments under them.
+    """
+
+    def __init__(self, params: KeyParams, screen: Screen | None = None, user_plate: np.ndarray | None = None,
+                 reuse_buffers: bool = True):
+        from engine.memory import reuse_large_buffers
+
+        if reuse_buffers:
+            reuse_large_buffers()
+        self.p = params
+        self.screen = screen
+        self.user_plate = user_plate
+        self._prev_img: np.ndarray | None = None
+        self._prev_alpha: np.ndarray | None = None
+
+    def key(self, img: np.ndarray, garbage: np.ndarray | None = None, core: np.ndarray | None = None) -> KeyResult:
+        """Key one frame. ``garbage`` / ``core``: optional float32 (H, W) user mattes (1 = apply)."""
+        return self.finish(self.prepare(img), garbage, core)
+
+    def prepare(self, img: np.ndarray) -> "PreparedFrame":
+        """The part of :meth:`key` that needs no other frame: plate, matte before the temporal
+        hold. Frames may be prepared concurrently (on threads) and then finished in order."""
+        p = self.p
+        if self.screen is None:
+            raise ValueError("screen not set: detect it first")
+        kind = self.screen.kind
+        if self.user_plate is not None:
+            plate = self.user_plate
+        else:
+            plate, _ = clean_plate(img, self.screen)
+        alpha = raw_alpha(img, plate, kind, p)
+        if p.white_from_core and p.core_erode_px > 0:
+            core0 = auto_core(alpha, p.core_erode_px)
+            alpha = alpha / local_white(alpha, core0)
+        # specks (markers) go before the edge band is drawn, so they get no protected band
+        alpha = despot(np.clip(alpha, 0, None), p.despot_px * p.despot_px, p.edge_protect_px)
+        band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
+        if p.refine:
+            alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
+        alpha = clip_matte(alpha, p, band)
+        if p.core_erode_px > 0:
+            alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px + p.core_depth_px))
+        if p.solid_snap < 1.0:
+            alpha = snap_solid(alpha, p.solid_snap)
+        alpha = despot(alpha, p.despot_px * p.despot_px, p.edge_protect_px)
+        alpha = shrink_grow(alpha, p.shrink_grow_px)
+        if p.softness_px > 0:
+            alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
+        return PreparedFrame(img, plate, alpha)
+
+    def finish_matte(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
+                     core: np.ndarray | None = None) -> np.ndarray:
+        """The final matte: temporal hold (frames must be finished in order), boxes, user mattes."""
+        p = self.p
+        alpha = self._temporal(frame.img, frame.alpha)
+        alpha = apply_boxes(alpha, p)
+        if garbage is not None:
+            alpha = alpha * (1.0 - garbage)
+        if core is not None:
+            alpha = np.maximum(alpha, core)
+        return np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
+
+    def finish(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
+               core: np.ndarray | None = None) -> KeyResult:
+        """:meth:`finish_matte`, then unmix and despill."""
+        p = self.p
+        img, plate = frame.img, frame.plate
+        alpha = self.finish_matte(frame, garbage, core)
+        fg = unmix(img, alpha, plate)
+        fg, spill = despill(fg, self.screen.kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
+        return KeyResult(alpha, fg, plate, spill)
+
+    def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """Hold the matte where the picture did not change, so it neither chatters nor boils.
+
+        The change is measured between *blurred* frames (at working scale), where sensor
+        noise averages out but real motion of the subject or camera does not; the weight of
+        the previous matte falls off with it, so where anything moves the new matte is taken
+        as it is.
+        """
+        from engine.key.screen import _down, _up, working_scale
+
+        f = working_scale(img.shape)
+        smooth = cv2.GaussianBlur(_down(img, f), (0, 0), 2.0 / f)
+        if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
+            self._prev_img, self._prev_alpha = smooth, alpha
+            return alpha
+        change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
+        hold = _up(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32, copy=False), alpha.shape)
+        out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32, copy=False)
+        self._prev_img, self._prev_alpha = smooth, out
+        return out

@@ -1,0 +1,197 @@
+"""The render plan of an edit list: every shot, its media, references, output and version.
+
+The plan is deterministic (same list, same folders, same settings: same plan, byte for
+byte), so ``--plan-only --json`` can drive a farm and every shard agrees on it.
+
+Outputs are named by a template with tokens ``{shot}`` (the shot id), ``{clip}``,
+``{reel}``, ``{index}``, ``{version}`` (3 digits) and an optional trailing ``.####`` (where
+the frame number goes, which is where the writers put it); the folder part, if any, is
+created under the output folder. Versions: a finished render of the shot whose key (inputs,
+settings, engine and version) matches is *done* and skipped; finished renders with another
+key are never overwritten, the shot gets the next version; an unfinished one is redone
+under its own number.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paicli.errors import UsageError
+from paicli.paths import sanitize_name
+
+DEFAULT_TEMPLATE = "{shot}/v{version}/{shot}_v{version}"
+_TOKENS = {"shot", "clip", "reel", "index", "version"}
+RENDER_SIDECAR = "_render.json"
+
+
+def check_template(template: str) -> str:
+    """The template, checked: known tokens only, {version} present, no absolute or parent paths."""
+    used = set(re.findall(r"\{(\w+)\}", template))
+    unknown = used - _TOKENS
+    if unknown:
+        raise UsageError(f"--name-template: unknown token(s) {', '.join(sorted(unknown))} "
+                         f"(use {', '.join('{' + t + '}' for t in sorted(_TOKENS))})")
+    if "version" not in used:
+        raise UsageError("--name-template must contain {version}, so published renders are never overwritten")
+    body = template[:-5] if template.endswith(".####") else template
+    if "#" in body:
+        raise UsageError("--name-template: '####' may only end the template (frame numbers go before the extension)")
+    if body.startswith(("/", "\\")) or ".." in Path(body).parts:
+        raise UsageError("--name-template must stay inside the output folder")
+    return template
+
+
+def fill(template: str, shot, version: int) -> tuple[str, str]:
+    """(relative folder, file stem) of ``shot`` at ``version``; every token made filesystem-safe."""
+    values = {"shot": shot.id, "clip": sanitize_name(shot.clip, 60), "reel": sanitize_name(shot.reel or "noreel", 40),
+              "index": f"{shot.index:03d}", "version": f"{version:03d}"}
+    text = template[:-5] if template.endswith(".####") else template
+    filled = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], text)
+    parts = [sanitize_name(p, 120) for p in filled.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    if not parts:
+        raise UsageError("--name-template gives an empty name")
+    return "/".join(parts[:-1]), parts[-1]
+
+
+@dataclass
+class ShotPlan:
+    shot: object  # Shot
+    media: object  # ShotMedia
+    refs: list[str]
+    refs_how: str | None
+    status: str  # ready, done, unresolved, no-refs
+    reason: str | None = None
+    version: int | None = None
+    folder: str = ""  # relative to the output folder
+    stem: str = ""
+    start: int = 0  # media frame index, handles included
+    count: int = 0
+    key: str = ""
+    shard: int = 0  # 0-based shard this shot belongs to
+    own_folder: bool = False  # the template gives this version a folder of its own
+
+    def to_dict(self) -> dict:
+        return {**self.shot.to_dict(), "status": self.status, "reason": self.reason, "media": {
+            **self.shot.to_dict()["media"], **self.media.to_dict()}, "references": self.refs,
+            "references_from": self.refs_how, "version": self.version, "folder": self.folder, "stem": self.stem,
+            "render_range": [self.start, self.start + self.count - 1] if self.count else None, "key": self.key,
+            "shard": self.shard}
+
+
+@dataclass
+class Plan:
+    edit_list: object  # EditListFile
+    shots: list[ShotPlan]
+    notes: list[str] = field(default_factory=list)
+    shard: tuple[int, int] = (0, 1)
+
+    def mine(self) -> list[ShotPlan]:
+        """The shots of this shard."""
+        return [s for s in self.shots if s.shard == self.shard[0]]
+
+    def to_dict(self) -> dict:
+        el = self.edit_list
+        return {"edit_list": {"path": str(el.path), "format": el.format, "rate": str(el.rate),
+                              "drop_frame": el.drop_frame, "rate_from": el.rate_note},
+                "shard": {"index": self.shard[0] + 1, "count": self.shard[1]},
+                "counts": {k: sum(1 for s in self.shots if s.status == k) for k in ("ready", "done", "unresolved",
+                                                                                   "no-refs")},
+                "notes": self.notes, "shots": [s.to_dict() for s in self.shots]}
+
+
+def _file_identity(path: str) -> list:
+    """What identifies an input cheaply and reliably enough for resuming: path, size, mtime."""
+    p = Path(path)
+    if "#" in p.name:
+        members = sorted(p.parent.glob(p.name.replace("#", "?")))
+        return [str(p), len(members), sum(m.stat().st_size for m in members),
+                max((m.stat().st_mtime_ns for m in members), default=0)]
+    st = p.stat()
+    return [str(p), st.st_size, st.st_mtime_ns]
+
+
+def _ref_files(refs: list[str]) -> list[str]:
+    out = []
+    for r in refs:
+        p = Path(r)
+        out += [str(f) for f in sorted(p.iterdir()) if f.is_file() and not f.name.startswith(".")] if p.is_dir() else [r]
+    return out
+
+
+def shot_key(plan_shot: ShotPlan, settings: dict, engine: str, version: str) -> str:
+    """A digest of everything a render depends on: media identity and range, references,
+    settings, engine name and paicli version."""
+    doc = {"media": _file_identity(plan_shot.media.path), "range": [plan_shot.start, plan_shot.count],
+           "refs": [_file_identity(r) for r in _ref_files(plan_shot.refs)], "settings": settings, "engine": engine,
+           "version": version}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finished(out_root: Path, folder: str, stem: str) -> dict | None:
+    """The render sidecar of a finished render, or None."""
+    p = out_root / folder / f"{stem}{RENDER_SIDECAR}"
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def choose_version(out_root: Path, template: str, ps: ShotPlan, reuse: bool = True) -> tuple[int, bool]:
+    """(version, done): the finished version with this key (unless not ``reuse``), else the
+    first never finished."""
+    version = 1
+    while True:
+        folder, stem = fill(template, ps.shot, version)
+        side = finished(out_root, folder, stem)
+        if side is None:
+            return version, False
+        if reuse and side.get("key") == ps.key:
+            return version, True
+        version += 1
+
+
+def make_plan(edit_list, out_root: Path, *, template: str, handles: int, settings: dict, engine: str,
+              media_roots: list[Path], bg_map: Path | None, refs_root: Path | None, shard: tuple[int, int],
+              force: bool = False, resolver=None) -> Plan:
+    """Plan every video shot of ``edit_list`` (see the module notes); shots are dealt to
+    ``shard[1]`` shards round-robin by index, the same in every process."""
+    from paicli import __version__
+    from paicli.render.bgmap import ShotReferences
+    from paicli.render.media import MediaResolver
+    from paicli.timeline.shots import shots_of
+
+    shots, notes = shots_of(edit_list)
+    notes = list(edit_list.notes) + notes
+    if not shots:
+        notes.append("the edit list has no video clips to render")
+    list_dir = Path(edit_list.path).resolve().parent
+    resolver = resolver or MediaResolver(list_dir, media_roots)
+    refs = ShotReferences(bg_map, refs_root, list_dir)
+    planned = []
+    for shot in shots:
+        media = resolver.resolve(shot)
+        paths, how = refs.for_shot(shot)
+        ps = ShotPlan(shot, media, paths, how, "ready", shard=(shot.index - 1) % shard[1])
+        if shot.retime:
+            notes.append(f"{shot.id}: retimed ({shot.retime}); rendered over its source range and flagged")
+        if media.problem:
+            ps.status, ps.reason = "unresolved", media.problem
+        elif not paths:
+            ps.status, ps.reason = "no-refs", "no reference stills (map, refs/<shot>/ folder or metadata)"
+        else:
+            info = media.info
+            ps.start = max(0, media.start - handles)
+            ps.count = min(info.frame_count, media.start + media.count + handles) - ps.start
+            ps.key = shot_key(ps, settings, engine, __version__)
+            version, done = choose_version(out_root, template, ps, reuse=not force)
+            ps.version = version
+            ps.folder, ps.stem = fill(template, shot, version)
+            ps.own_folder = bool(ps.folder) and ps.folder != fill(template, shot, version + 1)[0]
+            if done:
+                ps.status = "done"
+        planned.append(ps)
+    return Plan(edit_list, planned, notes, shard)
+

@@ -1,0 +1,92 @@
+"""``--executor ray``: the shots of a plan spread over a Ray cluster (the ``ray`` extra).
+
+One long-lived worker (a Ray actor) per GPU for the DiT engine, or per CPU for the classic
+one (``--workers`` to say otherwise), each keeping its engine warm between shots: weights
+load once per worker, not once per shot. Workers take the next shot as they come free;
+each shot renders exactly as it does locally (staging folder, render sidecar last), so the
+output folder must be on storage every node sees. The driver gathers the outcomes; a
+worker that dies costs its shot (reported as failed, retryable) and the others go on.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+
+from paicli.errors import EngineUnavailableError, ExitCode
+
+
+class _Worker:
+    """Runs shots in a Ray worker process; the process keeps its imports and any cached
+    DiT weights between shots."""
+
+    def __init__(self, out_root: str, settings, loras: tuple, input_colourspace: str | None):
+        self.out_root, self.settings = Path(out_root), settings
+        self.loras, self.colourspace = loras, input_colourspace
+
+    def render(self, ps, label: str):
+        from paicli.render.run import _one
+        from paicli.progress import Progress
+
+        with Progress("none") as quiet:  # the driver shows the shots' progress
+            return _one(ps, label, self.out_root, self.settings, self.loras, self.colourspace, quiet)
+
+
+def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: int | None, loras: tuple = (),
+               input_colourspace: str | None = None, progress=None) -> list:
+    """Outcomes of this shard's shots, in plan order (see the module notes)."""
+    try:
+        import ray
+    except ImportError:
+        raise EngineUnavailableError("--executor ray needs Ray (pip install 'paicli[ray]')") from None
+    from paicli.render.run import ShotOutcome, _one
+
+    try:
+        ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
+                 configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise EngineUnavailableError(f"cannot reach the Ray cluster at {address or 'a new local instance'}: "
+                                     f"{str(e).splitlines()[0][:160]}") from None
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    on_gpu = settings.engine == "dit" and gpus > 0
+    count = workers or (gpus if on_gpu else max(1, int(resources.get("CPU", 1))))
+    actor = ray.remote(num_gpus=1 if on_gpu else 0, num_cpus=0 if on_gpu else 1, max_restarts=0)(_Worker)
+    idle = [actor.remote(str(Path(out_root).resolve()), settings, loras, input_colourspace) for _ in range(count)]
+    mine = plan.mine()
+    outcomes: dict[str, ShotOutcome] = {}
+    todo = [ps for ps in mine if ps.status == "ready"]
+    for ps in mine:
+        if ps.status != "ready":
+            outcomes[ps.shot.id] = _one(ps, "", out_root, settings, loras, input_colourspace, None)
+    if progress is not None:
+        progress.log(f"ray: {len(todo)} shot(s) on {count} worker(s) ({'GPU' if on_gpu else 'CPU'})")
+    queue = list(enumerate(todo, 1))
+    running: dict = {}  # object ref -> (shot plan, worker)
+    with (progress.task("shots (ray)", total=len(todo)) if progress is not None else nullcontext()) as task:
+        while queue or running:
+            while queue and idle:
+                n, ps = queue.pop(0)
+                worker = idle.pop()
+                running[worker.render.remote(ps, f"{n}/{len(todo)}")] = (ps, worker)
+            if not running:  # every worker died: what is left cannot run
+                for _, ps in queue:
+                    outcomes[ps.shot.id] = ShotOutcome(ps, "failed", error="no Ray worker left",
+                                                       code=int(ExitCode.TEMPFAIL))
+                break
+            done, _ = ray.wait(list(running), num_returns=1)
+            ps, worker = running.pop(done[0])
+            try:
+                outcomes[ps.shot.id] = ray.get(done[0])
+                idle.append(worker)
+            except ray.exceptions.RayTaskError as e:  # the shot raised something unexpected: a bug
+                cause = e.as_instanceof_cause()
+                outcomes[ps.shot.id] = ShotOutcome(ps, "failed", error=f"{type(cause).__name__}: "
+                                                   f"{str(getattr(e, 'cause', cause)).splitlines()[0][:160]}",
+                                                   code=int(ExitCode.SOFTWARE))
+                idle.append(worker)
+            except ray.exceptions.RayError as e:  # the worker died: its shot is lost, the rest go on
+                outcomes[ps.shot.id] = ShotOutcome(ps, "failed", error="ray worker lost: "
+                                                   f"{str(e).strip().splitlines()[0][:120]}", code=int(ExitCode.TEMPFAIL))
+            if task is not None:
+                task.advance()
+    return [outcomes[ps.shot.id] for ps in mine if ps.shot.id in outcomes]

@@ -1,0 +1,168 @@
+"""Key a shot: stream frames from the source through the classic keyer into the outputs.
+
+The engine (``engine.classic``) sees arrays only; this module opens media, checks user
+mattes and clean plates, picks output names and reports every file written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paicli.errors import BadDataError, UsageError
+from paicli.media.probe import MediaInfo
+from paicli.progress import Progress
+from paicli.result import CommandResult
+
+OUTPUTS = ("rgba", "matte", "fg")
+_SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
+
+
+def output_name(stem: str, kind: str, fmt: str) -> str:
+    """File name of one key output: ``STEM_key.####.exr``, ``STEM_matte.mov`` ..."""
+    return f"{stem}_{_SUFFIX[kind]}" + (".mov" if fmt == "prores" else ".####.exr")
+
+
+def result_kind(kind: str) -> str:
+    """The result-object kind of a key output: the matte is a ``matte``, the rest ``fg``."""
+    return "matte" if kind == "matte" else "fg"
+
+
+@dataclass
+class KeyOutputs:
+    """Which files to write: ``rgba`` (premultiplied RGBA: EXR half, or ProRes 4444 with
+    alpha), ``matte`` (alpha only), ``fg`` (despilled straight foreground colour)."""
+
+    kinds: tuple[str, ...] = ("rgba", "matte")
+    format: str = "exr"
+    exr_compression: str = "zip"
+    first_frame: int | str = 1001
+
+
+def parse_outputs(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip().lower() for k in str(text).split(",") if k.strip())
+    bad = [k for k in kinds if k not in OUTPUTS]
+    if bad or not kinds:
+        raise UsageError(f"unknown output {', '.join(bad) or repr(text)} (choose from {', '.join(OUTPUTS)})")
+    return kinds
+
+
+def _read_image(path: str, what: str, width: int, height: int) -> np.ndarray:
+    from paicli.media.reader import open_source
+
+    with open_source(path) as src:
+        if (src.info.width, src.info.height) != (width, height):
+            raise BadDataError(f"{what} {path} is {src.info.width}x{src.info.height}, the shot is {width}x{height}")
+        return next(iter(src.frames(0, 1)))
+
+
+class MatteSource:
+    """A user matte (garbage or core): one still for the whole shot or one frame per frame."""
+
+    def __init__(self, path: str, what: str, info: MediaInfo, count: int):
+        from paicli.media.probe import probe
+        from paicli.media.reader import open_source
+
+        self.what = what
+        m = probe(path)
+        if (m.width, m.height) != (info.width, info.height):
+            raise BadDataError(f"{what} {path} is {m.width}x{m.height}, the shot is {info.width}x{info.height}")
+        if m.frame_count not in (1, info.frame_count, count):
+            raise BadDataError(f"{what} {path} has {m.frame_count} frames; the shot has {info.frame_count} "
+                               "(give one still or one frame per frame)")
+        self._per_frame = m.frame_count > 1
+        self._offset_all = m.frame_count == info.frame_count
+        self._src = open_source(path, info=m, colourspace_name="linear")
+        self._still = None if self._per_frame else self._to_matte(next(iter(self._src.frames(0, 1))))
+
+    @staticmethod
+    def _to_matte(img: np.ndarray) -> np.ndarray:
+        return np.clip(img[..., 3] if img.shape[-1] == 4 else img[..., :3].mean(-1), 0.0, 1.0).astype(np.float32)
+
+    def frames(self, start: int, count: int):
+        if not self._per_frame:
+            for _ in range(count):
+                yield self._still
+            return
+        first = start if self._offset_all else 0
+        for img in self._src.frames(first, count):
+            yield self._to_matte(img)
+
+    def close(self):
+        self._src.close()
+
+
+def key_shot(info: MediaInfo, out_dir: Path, params, outputs: KeyOutputs, *, stem: str, frames: str | None,
+             handles: int, input_colourspace: str | None, screen_kind: str, clean_plate: str | None,
+             garbage_matte: str | None, core_matte: str | None, progress: Progress, result: CommandResult) -> dict:
+    """Key ``info`` into ``out_dir``; adds every output to ``result`` and returns the screen report."""
+    from engine.key.keyer import Keyer
+    from engine.key.screen import detect_screen, screen_mask, screen_quality
+    from paicli.media import atomic
+    from paicli.media.reader import open_source
+    from paicli.media.writers import OutputSpec, Writer
+    from paicli.paths import safe_output_path
+    from paicli.media.frame_range import source_range
+
+    start, count = source_range(info, frames, handles)
+    start_tc = info.start_timecode + start if info.start_timecode else None
+    user_plate = _read_image(clean_plate, "clean plate", info.width, info.height)[..., :3] if clean_plate else None
+    mattes = [MatteSource(p, w, info, count) if p else None
+              for p, w in ((garbage_matte, "garbage matte"), (core_matte, "core matte"))]
+    atomic.sweep_stale_temps(out_dir)
+    writers: list[tuple[str, Writer]] = []
+    report: dict = {}
+    try:
+        with open_source(info.path, info=info, colourspace_name=input_colourspace) as src:
+            keyer = None
+            for kind in outputs.kinds:
+                spec = OutputSpec(format=outputs.format, exr_compression=outputs.exr_compression, first_frame=outputs.first_frame,
+                                  prores_profile="4444" if kind == "rgba" else "hq",
+                                  colourspace="linear" if kind == "matte" else None,
+                                  alpha=(kind == "rgba"))
+                path = safe_output_path(out_dir, output_name(stem, kind, outputs.format))
+                w = Writer(path, spec, result_kind(kind), info.width, info.height, info.rate,
+                           start_tc, info.reel, source_first_frame=info.first_frame + start)
+                writers.append((kind, w))
+            matte_iters = [m.frames(start, count) if m else None for m in mattes]
+            with progress.task(f"key {Path(info.path).name}", total=count) as task:
+                for i, img in enumerate(src.frames(start, count)):
+                    rgb = img[..., :3]
+                    if keyer is None:
+                        screen = detect_screen(rgb, None if screen_kind == "auto" else screen_kind)
+                        if screen is None:
+                            what = "green or blue" if screen_kind == "auto" else screen_kind
+                            raise BadDataError(f"{info.path}: no dominant {what} screen found; "
+                                               "this does not look like a screen shot")
+                        keyer = Keyer(params, screen, user_plate)
+                    garbage, core = (next(it) if it else None for it in matte_iters)
+                    res = keyer.key(rgb, garbage=garbage, core=core)
+                    if i == 0:  # the keyer's own plate: no second estimate for the report
+                        report = {"screen": keyer.screen.kind,
+                                  "screen_colour": [round(c, 4) for c in keyer.screen.colour],
+                                  **{k: round(v, 4) for k, v in screen_quality(
+                                      rgb, res.clean_plate, screen_mask(rgb, keyer.screen), keyer.screen,
+                                      res.alpha).items()}}
+                    for kind, w in writers:
+                        if kind == "rgba":
+                            w.write(res.premultiplied)
+                        elif kind == "matte":
+                            w.write(np.repeat(res.alpha[..., None], 3, axis=-1))
+                        else:
+                            w.write(res.fg)
+                    task.advance()
+    except BaseException:
+        for _, w in writers:
+            w.abort()
+        raise
+    finally:
+        for m in mattes:
+            if m:
+                m.close()
+    for kind, w in writers:
+        out = w.close()
+        out.extra["content"] = {"rgba": "premultiplied RGBA", "matte": "alpha", "fg": "despilled straight RGB"}[kind]
+        out.extra["source_range"] = [start, start + count - 1]
+        result.add_output(out)
+    return report

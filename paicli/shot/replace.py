@@ -1,0 +1,228 @@
+"""Replace a shot's background: references and media in, composite, layers, camera and sidecar out.
+
+The engine (``engine.classic.replace``) sees arrays only; this module finds and loads the
+references, reads the shot (twice: the engine analyses it, then renders it), writes every
+output atomically into the output folder and reports each file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from paicli.errors import BadDataError, UsageError
+from paicli.media.probe import MediaInfo
+from paicli.progress import Progress
+from paicli.result import CommandResult, OutputFile
+
+
+@dataclass
+class ReplaceOutputs:
+    """``format``: prores (``prores_profile``, HQ by default) or exr; ``layers``: also a
+    multi-layer EXR sequence (comp, relit foreground, background, alpha)."""
+
+    format: str = "prores"
+    prores_profile: str = "hq"
+    exr_compression: str = "zip"
+    first_frame: int | str = 1001
+    layers: bool = False
+
+
+def output_names(stem: str, outputs: ReplaceOutputs, camera: bool = True) -> dict[str, tuple[str, str]]:
+    """Output role -> (result kind, file name). One place names them, for runs and dry runs.
+    ``camera``: the engine tracks a camera (the classic one does, the DiT one does not)."""
+    names = {"comp": ("comp", f"{stem}_comp" + (".mov" if outputs.format == "prores" else ".####.exr"))}
+    if outputs.layers:
+        names["layers"] = ("layers", f"{stem}_layers.####.exr")
+    if camera:
+        names["camera"] = ("camera", f"{stem}_camera.json")
+        names["cornerpin"] = ("camera", f"{stem}_cornerpin.nk")
+    names["sidecar"] = ("sidecar", f"{stem}_replace.json")
+    return names
+
+
+def parse_camera(value) -> str:
+    """``auto``, ``track``, ``static`` or the path of a camera JSON file."""
+    v = str(value).strip()
+    if not v:
+        raise UsageError("--camera needs auto, track, static or a camera JSON file")
+    return v
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def _source_digest(info: MediaInfo) -> str:
+    """The shot's content hash: the file, or every frame file of a sequence in order."""
+    if not info.pattern:
+        return file_digest(Path(info.path))
+    from paicli.media.sequence import SequencePattern
+
+    pat = SequencePattern.parse(info.pattern)
+    h = hashlib.sha256()
+    for n in range(info.first_frame, info.first_frame + info.frame_count):
+        p = pat.path(n)
+        if p.is_file():
+            h.update(p.name.encode() + file_digest(p).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def _supplied_track(path: str, info: MediaInfo, start: int, count: int) -> list[np.ndarray]:
+    """A camera file for the whole shot or for exactly the processed range, re-based so its
+    frame 0 is the range's first frame."""
+    from paicli.shot.camera_files import read_camera_json
+
+    track = read_camera_json(path, width=info.width, height=info.height)
+    if len(track) == info.frame_count and len(track) != count:
+        base = np.linalg.inv(track[start])
+        return [base @ m for m in track[start:start + count]]
+    if len(track) != count:
+        raise BadDataError(f"{path}: the track has {len(track)} frames, the shot has {info.frame_count}"
+                           + (f" and the range {count}" if count != info.frame_count else ""))
+    return track
+
+
+def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs, *, stem: str,
+                 frames: str | None, handles: int, input_colourspace: str | None, bg: list[str],
+                 bg_at: str | None, bg_colourspace: str | None, camera_file: str | None,
+                 settings: dict, progress: Progress, result: CommandResult, dit=None) -> dict:
+    """Run the engine on ``info`` and write every output; returns the run's summary.
+
+    ``dit``: a :class:`DitSetup` to run the DiT engine instead of the classic one."""
+    from engine.classic.replace import ClassicReplaceEngine, EngineInputError
+    from engine.interface import Reference
+    from paicli import __version__
+    from paicli.media import atomic
+    from paicli.media.reader import open_source
+    from paicli.media.writers import OutputSpec, Writer
+    from paicli.paths import safe_output_path
+    from paicli.shot.references import find_references, load_references
+    from paicli.media.frame_range import source_range
+
+    start, count = source_range(info, frames, handles)
+    specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
+    refs = load_references(specs, info.width, info.height, colourspace=bg_colourspace)
+    engine_refs, notes = [], []
+    for r in refs:
+        anchor = min(max(r.spec.anchor - start, 0), count - 1)
+        if anchor != r.spec.anchor - start:
+            notes.append(f"{r.spec.path.name} anchors frame {r.spec.anchor}, outside the range: used at its nearest end")
+        engine_refs.append(Reference(r.image, anchor))
+    if camera_file:
+        params.camera_path = _supplied_track(camera_file, info, start, count)
+    names = output_names(stem, outputs, camera=dit is None)
+    paths = {role: safe_output_path(out_dir, name) for role, (_, name) in names.items()}
+    start_tc = info.start_timecode + start if info.start_timecode else None
+
+    def open_frames():
+        src = open_source(info.path, info=info, colourspace_name=input_colourspace)
+        try:
+            yield from src.frames(start, count)
+        finally:
+            src.close()
+
+    engine = ClassicReplaceEngine(params) if dit is None else dit.engine()
+    atomic.sweep_stale_temps(out_dir)
+    writers: list[tuple[str, Writer]] = []
+    tasks: dict = {}
+    try:
+        comp_spec = OutputSpec(format=outputs.format, prores_profile=outputs.prores_profile,
+                               exr_compression=outputs.exr_compression, first_frame=outputs.first_frame,
+                               alpha=False)
+        writers.append(("comp", Writer(paths["comp"], comp_spec, "comp", info.width, info.height, info.rate,
+                                       start_tc, info.reel, source_first_frame=info.first_frame + start)))
+        if outputs.layers:
+            layer_spec = OutputSpec(format="exr", exr_compression=outputs.exr_compression,
+                                    first_frame=outputs.first_frame)
+            writers.append(("layers", Writer(paths["layers"], layer_spec, "layers", info.width, info.height,
+                                             info.rate, start_tc, info.reel,
+                                             source_first_frame=info.first_frame + start)))
+
+        def on_progress(event: dict) -> None:
+            stage = event["stage"]
+            if stage not in tasks:
+                for cm, _ in tasks.values():
+                    cm.__exit__(None, None, None)
+                label = {"analyse": "track", "render": "replace"}.get(stage, stage)
+                cm = progress.task(f"{label} {Path(info.path).name}", total=count)
+                tasks.clear()
+                tasks[stage] = (cm, cm.__enter__())
+            tasks[stage][1].advance()
+
+        try:
+            for layers in engine.replace(open_frames, count, engine_refs, on_progress):
+                for role, w in writers:
+                    if role == "comp":
+                        w.write(layers.comp)
+                    else:
+                        w.write({"rgba": layers.comp, "fg": layers.fg, "bg": layers.bg, "alpha": layers.alpha})
+        except EngineInputError as e:
+            raise BadDataError(f"{info.path}: {e}") from None
+        finally:
+            for cm, _ in tasks.values():
+                cm.__exit__(None, None, None)
+    except BaseException:
+        for _, w in writers:
+            w.abort()
+        raise
+    for role, w in writers:
+        out = w.close()
+        out.extra["content"] = ("composite, BT.709" if outputs.format == "prores" else "composite, scene-linear") \
+            if role == "comp" else "layers rgba=comp, fg (premultiplied), bg, alpha; scene-linear"
+        out.extra["source_range"] = [start, start + count - 1]
+        result.add_output(out)
+
+    report = engine.report
+    tc_text = str(start_tc) if start_tc else None
+    if dit is None:
+        _write_camera(paths, engine, info, report, start, count, start_tc, tc_text, outputs, result)
+    sidecar = {
+        "schema": "paicli.replace.1",
+        "engine": {"name": "classic" if dit is None else "dit", "version": __version__,
+                   **({} if dit is None else dit.describe())},
+        "shot": {"path": str(info.path), "digest": _source_digest(info), "range": [start, start + count - 1],
+                 "colourspace": input_colourspace,
+                 "rate": str(info.rate), "start_timecode": tc_text, "size": [info.width, info.height]},
+        "references": [{"path": str(r.spec.path), "digest": file_digest(r.spec.path), "anchor": r.spec.anchor,
+                        "anchored_by": r.spec.anchored_by, "fitted": r.fitted,
+                        "source_size": list(r.source_size)} for r in refs],
+        "camera_file": {"path": camera_file, "digest": file_digest(Path(camera_file))} if camera_file else None,
+        "settings": settings,
+        "report": report,
+        "notes": notes,
+        "outputs": [o.to_dict() for o in result.outputs],
+    }
+    atomic.write_text(paths["sidecar"], json.dumps(sidecar, indent=1, default=str) + "\n")
+    result.add_output(OutputFile(kind="sidecar", path=str(paths["sidecar"]), format="json"))
+    summary = {"source_range": [start, start + count - 1], "frames": count, "camera": report.get("camera"),
+               "references": report.get("references"), "relight": report.get("relight"),
+               "grain_sigma": report.get("grain_sigma"), "timing": report.get("timing"), "notes": notes}
+    if report.get("timing", {}).get("frames"):
+        t = report["timing"]
+        summary["engine_ms_per_frame"] = round(1000 * (t["analysis_s"] + t["render_s"]) / t["frames"], 1)
+    return summary
+
+
+def _write_camera(paths, engine, info, report, start, count, start_tc, tc_text, outputs, result) -> None:
+    """The tracked camera as JSON and as a Nuke corner pin."""
+    from paicli.shot.camera_files import write_camera_json, write_nuke_cornerpin
+
+    write_camera_json(paths["camera"], engine.path, width=info.width, height=info.height, rate=info.rate,
+                      start_timecode=tc_text, first_frame=start, quality=report.get("camera"))
+    first_number = result.outputs[0].frames[0] if outputs.format == "exr" else int(outputs.first_frame) \
+        if str(outputs.first_frame).isdigit() else 1001
+    write_nuke_cornerpin(paths["cornerpin"], engine.path, width=info.width, height=info.height,
+                         first_frame=first_number)
+    tc_range = (start_tc, start_tc + (count - 1)) if start_tc else None
+    for role in ("camera", "cornerpin"):
+        result.add_output(OutputFile(kind="camera", path=str(paths[role]), frames=(start, start + count - 1),
+                                     timecode=tc_range, rate=info.rate,
+                                     format="paicli.camera.1" if role == "camera" else "nuke_cornerpin2d"))
