@@ -66,7 +66,7 @@ def overhead(edl: Path, out: Path, events: int) -> dict:
     from paicli.render.conform import conform
     from paicli.render.plan import DEFAULT_TEMPLATE, make_plan
     from paicli.cli import run
-    from paicli.commands.render import NOT_IN_KEY
+    from paicli.render.settings import NOT_IN_KEY
     from paicli.timeline.read import read_edit_list
 
     buf = io.StringIO()

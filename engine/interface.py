@@ -1,9 +1,18 @@
-"""The one small interface every replace engine implements (classic now, DiT later).
+"""The one interface every replace engine implements (classic, DiT, and any engine after them).
 
-An engine takes the shot's frames (a callable that opens a fresh iterator, so an engine may
-read the shot more than once), the reference stills with their anchor frames and a progress
-callback, and yields the layers of every frame in order. ``replace`` and ``render`` never
-branch on the engine.
+An engine works in two passes over a shot, so that memory stays flat however long it is:
+
+1. ``analyse(frames, count, references, callback)``: read the plate once (screen, camera,
+   white point; or encode and sample, for a generative engine);
+2. ``render(frames, count, callback)``: read it again and yield every frame's layers in order.
+
+``frames`` is a callable that opens a fresh iterator over the shot, so an engine may read the
+shot more than once. ``replace()`` runs both passes. After ``render`` ends, ``camera()`` is the
+camera the background moved with (a 3x3 frame-t pixel -> frame-0 pixel homography per frame),
+or None for an engine that does not track one; ``report`` says what the engine found (camera,
+screen, gains, timing ...); ``describe()`` is what the sidecar records about the engine itself
+(weights, sampling settings ...). ``replace`` and ``render`` in ``paicli`` never branch on which
+engine it is: engines are built by the factory in :mod:`paicli.engines`.
 
 Images are float32 scene-linear Rec.709: colour (H, W, 3), premultiplied RGBA (H, W, 4),
 alpha (H, W) in [0, 1].
@@ -45,10 +54,41 @@ class FrameLayers:
 
 
 Progress = Callable[[dict], None]  # {"stage": str, "frame": int, "total": int}
+Frames = Callable[[], Iterator[np.ndarray]]  # opens a fresh iterator over the shot's frames
 
 
 class ReplaceEngine(Protocol):
-    report: dict  # what the engine found (camera, screen, gains ...), complete once iteration ends
+    name: str  # as the sidecar and ``--engine`` name it
+    report: dict  # what the engine found (camera, screen, gains ...), complete once ``render`` ends
 
-    def replace(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
+    def analyse(self, frames: Frames, count: int, references: list[Reference],
+                callback: Progress | None = None) -> None: ...
+
+    def render(self, frames: Frames, count: int, callback: Progress | None = None) -> Iterator[FrameLayers]: ...
+
+    def replace(self, frames: Frames, count: int, references: list[Reference],
                 callback: Progress | None = None) -> Iterator[FrameLayers]: ...
+
+    def camera(self) -> list[np.ndarray] | None: ...
+
+    def describe(self) -> dict: ...
+
+
+class TwoPassEngine:
+    """What every engine shares: ``replace`` is ``analyse`` then ``render`` (lazily: the
+    analysis runs when the first frame is asked for), and an engine with no camera and
+    nothing to describe says so."""
+
+    name = "engine"
+
+    def replace(self, frames: Frames, count: int, references: list[Reference],
+                callback: Progress | None = None) -> Iterator[FrameLayers]:
+        """Yield the layers of frames 0..count-1."""
+        self.analyse(frames, count, references, callback)
+        yield from self.render(frames, count, callback)
+
+    def camera(self) -> list[np.ndarray] | None:
+        return None
+
+    def describe(self) -> dict:
+        return {}

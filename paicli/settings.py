@@ -39,10 +39,18 @@ class Setting:
     help: str
     parse: Callable[[Any], Any] = lambda v: v
     choices: tuple[str, ...] | None = None
+    flag: str | None = None  # the command-line option ("--x", "--x/--no-x"); default "--" + name with dashes
+    cli_type: type = str  # what the option parser hands over (a bool for on/off flags)
+    param: str | None = None  # the engine parameter it sets, "group.field" (e.g. "key.despot_px")
+    to_param: Callable[[Any], Any] | None = None  # value -> parameter, when they differ (degrees -> turns ...)
 
     @property
     def env_var(self) -> str:
         return ENV_PREFIX + self.name.upper()
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
 
     def convert(self, value: Any) -> Any:
         if self.choices is not None:
@@ -78,9 +86,10 @@ class Resolved:
 
     values: dict[str, Any]
     sources: dict[str, str]
+    command: str = ""  # whose schema resolved them (see :func:`params_from`)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("values", "sources"):  # unpickling: not set yet
+        if name.startswith("__") or name in ("values", "sources", "command"):  # unpickling: not set yet
             raise AttributeError(name)
         try:
             return self.values[name]
@@ -141,6 +150,25 @@ def parse_float(lo: float | None = None, hi: float | None = None) -> Callable[[A
 
 def parse_str(v: Any) -> str:
     return str(v)
+
+
+def parse_first_frame(value: Any) -> int | str:
+    """The first output frame number: a number, ``timecode`` or ``source``."""
+    text = str(value).strip().lower()
+    if text in ("timecode", "source"):
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise UsageError(f"first frame must be a number, 'timecode' or 'source', not {value!r}") from None
+    if n < 0:
+        raise UsageError("first frame must be 0 or more")
+    return n
+
+
+def parse_path(v: Any) -> str | None:
+    """A path as text; empty means none."""
+    return None if v in (None, "") else str(v)
 
 
 # ---------------------------------------------------------------- TOML sources
@@ -266,7 +294,20 @@ def resolve(schema: Schema, cli: Mapping[str, Any], *, preset: str | None = None
         sources[name] = "cli"
     if preset_name:
         values["preset"], sources["preset"] = preset_name, preset_from
-    return Resolved(values, sources)
+    return Resolved(values, sources, schema.command)
+
+
+def params_from(resolved: Resolved, group: str, cls: type, **fixed):
+    """The engine parameters ``cls(...)`` that ``resolved``'s settings declare for ``group``
+    (every setting whose ``param`` is ``group.field``), plus ``fixed`` fields; the others keep
+    ``cls``'s defaults."""
+    schema = Schema.registry[resolved.command]
+    kw = {}
+    for s in schema:
+        if s.param and s.param.split(".", 1)[0] == group:
+            value = resolved.values[s.name]
+            kw[s.param.split(".", 1)[1]] = s.to_param(value) if s.to_param else value
+    return cls(**kw, **fixed)
 
 
 def _convert(setting: Setting, value: Any, where: str, error: type[PaicliError]) -> Any:

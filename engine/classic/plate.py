@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from engine.classic import camera
-from engine.classic.track import to_gray8
+from engine.key.screen import fill_holes
+from engine.optical_flow import to_gray8
 
 _FEATHER = 0.01  # fraction of the still's larger side over which its weight fades at its borders
 _FLOOR = 1e-6  # weight of a still's replicated border beyond its edge: fills holes, never wins
@@ -339,8 +340,6 @@ def _extend(img: np.ndarray, known: np.ndarray, factor: int = 4) -> np.ndarray:
     """Fill pixels where ``known`` (uint8) is 0 from the known ones around them: a push-pull
     fill at 1/``factor`` resolution (what no still shows can only be guessed smoothly), worked
     on the holes' bounding box and a band of known pixels around it."""
-    from engine.key.screen import fill_holes
-
     h, w = known.shape
     x, y, bw, bh = cv2.boundingRect(np.where(known == 0, 255, 0).astype(np.uint8))
     pad = max(16, (bw + bh) // 4)

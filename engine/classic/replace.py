@@ -33,7 +33,7 @@ from engine.key.keyer import Keyer, KeyParams
 from engine.classic.plate import BackgroundRenderer, PlateParams, register_references
 from engine.key.screen import Screen, detect_screen, screen_difference
 from engine.classic.track import ScreenTracker
-from engine.interface import EngineInputError, FrameLayers, Progress, Reference  # noqa: F401 (re-exported)
+from engine.interface import EngineInputError, FrameLayers, Progress, Reference, TwoPassEngine  # noqa: F401
 
 CAMERA_MODES = ("auto", "track", "static")
 
@@ -67,8 +67,11 @@ def _matted(img: np.ndarray) -> bool:
     return img.shape[-1] == 4 and float(img[..., 3].min()) < 0.999
 
 
-class ClassicReplaceEngine:
-    """See the module notes. ``report`` is filled in as the passes run."""
+class ClassicReplaceEngine(TwoPassEngine):
+    """See the module notes. ``report`` is filled in as the passes run; ``path`` (also
+    ``camera()``) is the camera the background was rendered with."""
+
+    name = "classic"
 
     def __init__(self, params: ReplaceParams | None = None):
         self.p = params or ReplaceParams()
@@ -224,10 +227,9 @@ class ClassicReplaceEngine:
             ref_to_frame0 = [path[refs[0].anchor]]
         return [(r, m) for r, m in zip(refs, ref_to_frame0)], report
 
-    # ------------------------------------------------------------------ pass 2
-    def replace(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
-                callback: Progress | None = None) -> Iterator[FrameLayers]:
-        """Yield the layers of frames 0..count-1 (see :mod:`engine.interface`)."""
+    def analyse(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
+                callback: Progress | None = None) -> None:
+        """Pass 1 (see :mod:`engine.interface`): screen, camera, references and white point."""
         if not references:
             raise EngineInputError("no background references")
         p = self.p
@@ -236,8 +238,18 @@ class ClassicReplaceEngine:
             raise EngineInputError(f"reference anchored at frame {outside[0]}, outside the shot (0-{count - 1})")
         if p.camera_path is not None and len(p.camera_path) != count:
             raise EngineInputError(f"the supplied track has {len(p.camera_path)} frames, the shot has {count}")
-        screen, matted, size, path, plate_refs, gains = self._analyse(frames, count, references, callback)
-        self.path = path  # the camera the background was rendered with (frame t -> frame 0)
+        self._analysis = self._analyse(frames, count, references, callback)
+        self.path = self._analysis[3]  # the camera the background is rendered with (frame t -> frame 0)
+
+    def camera(self) -> list[np.ndarray]:
+        return self.path
+
+    # ------------------------------------------------------------------ pass 2
+    def render(self, frames: Callable[[], Iterator[np.ndarray]], count: int,
+               callback: Progress | None = None) -> Iterator[FrameLayers]:
+        """Pass 2: yield the layers of frames 0..count-1 (see :mod:`engine.interface`)."""
+        p = self.p
+        screen, matted, size, path, plate_refs, gains = self._analysis
         t0 = time.perf_counter()
         renderer = BackgroundRenderer([r.image for r, _ in plate_refs], [r.anchor for r, _ in plate_refs],
                                       [m for _, m in plate_refs], path, size, p.plate)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from engine.optical_flow import lucas_kanade, to_gray8
+
 RANSAC_PX = 1.0  # MAGSAC inlier threshold
-_LK = dict(winSize=(21, 21), maxLevel=4, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 0.01))
 # A regular grid of markers looks the same shifted by one period, and the coarse pyramid
 # levels alias it (a 40 px grid is 2.5 px at 1/16 scale): from a good guess, points can land
 # a whole period away. When they stray from the guess by more than ALIAS_CHECK_PX (median),
@@ -26,12 +27,6 @@ _LK = dict(winSize=(21, 21), maxLevel=4, criteria=(cv2.TERM_CRITERIA_EPS | cv2.T
 # answer nearer the guess is kept.
 GUIDED_LEVELS = 2
 ALIAS_CHECK_PX = 6.0
-
-
-def to_gray8(img: np.ndarray) -> np.ndarray:
-    """Display-like 8-bit grey (square root of linear luminance) for feature tracking."""
-    lum = cv2.transform(np.ascontiguousarray(img[..., :3], np.float32), np.array([[0.2126, 0.7152, 0.0722]], np.float32))
-    return np.clip(np.sqrt(np.clip(lum, 0, None)) * 255.0, 0, 255).astype(np.uint8)
 
 
 def _track_mask(alpha: np.ndarray | None, shape: tuple[int, int], margin_px: int = 12) -> np.ndarray:
@@ -43,35 +38,19 @@ def _track_mask(alpha: np.ndarray | None, shape: tuple[int, int], margin_px: int
     return np.where(cv2.dilate(fg, k) > 0, 0, 255).astype(np.uint8)
 
 
-def _lk(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None,
-        fb_px: float = 0.5, levels: int = _LK["maxLevel"]) -> tuple[np.ndarray, np.ndarray]:
-    """Track ``pts`` (N, 1, 2) from ``prev`` to ``cur`` (starting at ``guess``, N x 1 x 2, if
-    given) with a forward-backward check."""
-    flags = 0
-    nxt = None
-    lk = {**_LK, "maxLevel": levels}
-    if guess is not None:
-        nxt, flags = guess.astype(np.float32).copy(), cv2.OPTFLOW_USE_INITIAL_FLOW
-    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, nxt, flags=flags, **lk)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, fwd, pts.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
-    err = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
-    ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (err < fb_px)
-    return fwd, ok
-
-
 def _lk_near(prev: np.ndarray, cur: np.ndarray, pts: np.ndarray, guess: np.ndarray | None,
              fb_px: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_lk` from ``guess``, kept from slipping a period of a regular marker grid (see
-    :data:`ALIAS_CHECK_PX`); plain :func:`_lk` without one."""
+    """:func:`lucas_kanade` from ``guess``, kept from slipping a period of a regular marker grid (see
+    :data:`ALIAS_CHECK_PX`); plain :func:`lucas_kanade` without one."""
     def stray(fwd, ok):
         return float(np.median(np.linalg.norm((fwd - guess)[ok].reshape(-1, 2), axis=1))) if ok.any() else np.inf
 
-    fwd, ok = _lk(prev, cur, pts, guess, fb_px)
+    fwd, ok = lucas_kanade(prev, cur, pts, guess, fb_px)
     if guess is None:
         return fwd, ok
     off = stray(fwd, ok)
     if off > ALIAS_CHECK_PX or ok.sum() < len(pts) // 2:  # slipped, or most points lost their way
-        fwd2, ok2 = _lk(prev, cur, pts, guess, fb_px, levels=GUIDED_LEVELS)
+        fwd2, ok2 = lucas_kanade(prev, cur, pts, guess, fb_px, levels=GUIDED_LEVELS)
         off2 = stray(fwd2, ok2)
         nearer = off2 < off - 0.5 or (off2 <= off + 0.5 and ok2.sum() > ok.sum())
         if nearer and ok2.sum() >= max(MIN_SIMILARITY, ok.sum() // 2):

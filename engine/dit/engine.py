@@ -28,7 +28,9 @@ from engine.dit.chunking import plan_windows, sample
 from engine.dit.incontext import Segment, in_context_forward
 from engine.dit.rope import TEMPORAL_COMPRESSION, latent_frame
 from engine.dit.vae import decode_frames, denormalise, encode_frames, pixels_per_latent
-from engine.interface import EngineInputError, FrameLayers, Progress, Reference
+from engine.interface import EngineInputError, FrameLayers, Progress, Reference, TwoPassEngine
+from engine.key.keyer import Keyer, KeyParams
+from engine.key.screen import detect_screen
 
 
 @dataclass
@@ -93,22 +95,30 @@ def _to_linear(pixels: torch.Tensor, height: int, width: int) -> list[np.ndarray
     return [np.ascontiguousarray(bt709_inverse_oetf(f), np.float32) for f in enc]
 
 
-class DitReplaceEngine:
-    """See the module notes. ``prompt`` and ``negative``: text embeddings (1, L, text_dim)."""
+class DitReplaceEngine(TwoPassEngine):
+    """See the module notes. ``prompt`` and ``negative``: text embeddings (1, L, text_dim);
+    ``description``: what the loader knows of the weights (paths, digest, LoRA ...), recorded
+    in the sidecar by ``describe()``. The engine tracks no camera."""
+
+    name = "dit"
 
     def __init__(self, transformer, vae, scheduler, prompt: torch.Tensor, negative: torch.Tensor | None,
-                 params: DitParams | None = None, key_params=None):
+                 params: DitParams | None = None, key_params=None, description: dict | None = None):
         self.model, self.vae, self.scheduler = transformer, vae, scheduler
         self.key_params = key_params
         self.p = params or DitParams()
         self.prompt = prompt.to(self.p.device, self.p.dtype)
         self.negative = (negative if negative is not None else torch.zeros_like(prompt)).to(self.p.device, self.p.dtype)
+        self.description = dict(description or {})
         self.report: dict = {}
         self.timing = {"analysis_s": 0.0, "render_s": 0.0, "frames": 0}
-        self.path: list[np.ndarray] = []  # the DiT engine does not track a camera
 
-    def replace(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
-                callback: Progress | None = None) -> Iterator[FrameLayers]:
+    def describe(self) -> dict:
+        return self.description
+
+    def analyse(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
+                callback: Progress | None = None) -> None:
+        """Pass 1: encode the plate and the references, and sample the target's latents."""
         p = self.p
         padded = ((max(count, 1) - 1 + TEMPORAL_COMPRESSION - 1) // TEMPORAL_COMPRESSION) * TEMPORAL_COMPRESSION + 1
         t0 = time.perf_counter()
@@ -141,16 +151,23 @@ class DitReplaceEngine:
                 if callback:
                     callback({"stage": "sample", "frame": info["step"], "total": info["total"]})
 
-            latents = sample(window_model, self.scheduler, noise, p.steps, p.window, p.overlap, on_step)
+            self._latents = sample(window_model, self.scheduler, noise, p.steps, p.window, p.overlap, on_step)
             self.report.update(engine="dit", steps=p.steps, guidance=p.guidance, seed=p.seed,
-                               windows=len(plan_windows(int(latents.shape[2]), p.window, p.overlap)),
-                               latent_frames=int(latents.shape[2]), padded_frames=padded,
+                               windows=len(plan_windows(int(self._latents.shape[2]), p.window, p.overlap)),
+                               latent_frames=int(self._latents.shape[2]), padded_frames=padded,
                                references=[{"anchor_latent": a} for a, _ in refs])
             self.timing["analysis_s"] += time.perf_counter() - t0
+
+    def render(self, frames: Callable[[], Iterator[np.ndarray]], count: int,
+               callback: Progress | None = None) -> Iterator[FrameLayers]:
+        """Pass 2: decode the sampled latents in tiles and lay the keyed plate's matte under them."""
+        p = self.p
+        (height, width), _ = self._size
+        with torch.no_grad():
             done = 0
             keyed = _Foreground(frames(), self.key_params, p.keep_foreground)
             t0 = time.perf_counter()
-            for pixels in decode_frames(self.vae, denormalise(self.vae, latents), p.tile, p.tile_overlap):
+            for pixels in decode_frames(self.vae, denormalise(self.vae, self._latents), p.tile, p.tile_overlap):
                 for img in _to_linear(pixels, height, width):
                     if done >= count:
                         break
@@ -162,7 +179,6 @@ class DitReplaceEngine:
                     yield layers
                     t0 = time.perf_counter()
                     done += 1
-        self.path = [np.eye(3) for _ in range(count)]
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}
 
     def _encode_all(self, frames, count: int, padded: int) -> torch.Tensor:
@@ -204,16 +220,12 @@ class _Foreground:
     matte), so the subject stays pixel-exact in identity and detail but takes the new light."""
 
     def __init__(self, frames: Iterator[np.ndarray], key_params, keep: bool):
-        from engine.key.keyer import Keyer, KeyParams
-
         self._frames = iter(frames)
         self._keyer = Keyer(key_params or KeyParams(), reuse_buffers=False)
         self._keep, self._keyable = keep, None
 
     def over(self, generated: np.ndarray) -> FrameLayers:
         import cv2
-
-        from engine.key.screen import detect_screen
 
         img = next(self._frames)
         if img.shape[-1] == 4 and not self._keep:  # a matted plate brings its own matte

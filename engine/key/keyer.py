@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from engine.key.screen import Screen, clean_plate, screen_difference
+from engine.key.screen import Screen, clean_plate, downsample, fill_holes, upsample, working_scale
+from engine.memory import reuse_large_buffers
 
 
 @dataclass
@@ -96,12 +97,10 @@ def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
 
     Distance transforms instead of a (2px+1)^2 dilate/erode: linear time whatever ``px``.
     """
-    from engine.key.screen import _down, working_scale
-
     if px <= 0:
         return np.zeros(alpha.shape, bool)
     f = working_scale(alpha.shape)  # a band of ~10 px needs no full-resolution distances
-    solid = (_down(alpha, f) > 0.5).astype(np.uint8)
+    solid = (downsample(alpha, f) > 0.5).astype(np.uint8)
     d_in = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
     d_out = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 3)
     band = np.where(solid > 0, d_in <= px / f, d_out <= px / f).astype(np.uint8)
@@ -120,7 +119,7 @@ def clip_matte(alpha: np.ndarray, p: KeyParams, edge: np.ndarray | None = None) 
     Hair lives within a few pixels of the matte's 0.5 contour, so it is never crushed; the
     screen far from the subject and the solid core are cleaned.
     """
-    from engine.key import fused
+    from engine.key import fused  # numba: loaded to clean a matte, not with KeyParams
 
     if edge is None:
         edge = _near_edge(np.clip(alpha, 0.0, 1.0), p.edge_protect_px)
@@ -137,10 +136,8 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     Spill and dark costume areas inside the subject lower the colour-difference matte; the
     core says they are foreground whatever their colour.
     """
-    from engine.key.screen import _down, working_scale
-
     f = working_scale(alpha.shape)  # the core lies deep inside: working scale is plenty
-    solid = (_down(alpha, f) > 0.5).astype(np.uint8)
+    solid = (downsample(alpha, f) > 0.5).astype(np.uint8)
     h, w = solid.shape
     flood = np.pad(1 - solid, 1, constant_values=1)
     mask = np.zeros((h + 4, w + 4), np.uint8)
@@ -158,19 +155,15 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     solid, and more so towards its edges; dividing by the white point of the nearest solid
     region restores the edge opacity that spill took away, without clipping hair.
     """
-    from engine.key.screen import fill_holes
-
-    from engine.key.screen import _down, _up, working_scale
-
     if not (core > 0.5).any():
         return np.ones_like(alpha_raw)
     f = working_scale(alpha_raw.shape)  # a white point is smooth: estimate it at low resolution
-    level = _down(np.clip(alpha_raw, 0.0, 1.0), f)
-    weight = _down(core.astype(np.float32), f)
+    level = downsample(np.clip(alpha_raw, 0.0, 1.0), f)
+    weight = downsample(core.astype(np.float32), f)
     white = fill_holes(level, weight > 0.99)
     if blur_px > 0:
         white = cv2.GaussianBlur(white, (0, 0), blur_px / f)
-    return np.clip(_up(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32, copy=False)
+    return np.clip(upsample(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32, copy=False)
 
 
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
@@ -182,13 +175,11 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     (spill, a tint) no longer read as transparency; the projection uses all three channels,
     not only the screen channel's excess.
     """
-    from engine.key.screen import _down, _up, fill_holes, working_scale
-
     solid = alpha > solid_level
     if not solid.any():
         return alpha
     f = working_scale(img.shape)
-    f_est = fill_holes(_down(img, f), _down(solid.astype(np.float32), f) > 0.99)
+    f_est = fill_holes(downsample(img, f), downsample(solid.astype(np.float32), f) > 0.99)
     if colour_blur_px > 0:
         f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
     picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
@@ -239,13 +230,12 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     A speck is smaller than ``max_area`` and no longer than twice its side (``2 sqrt(max_area)``
     px in either direction): a thin pole or cable of the same area is kept.
     """
-    from engine.key import fused
-    from engine.key.screen import _down, working_scale
+    from engine.key import fused  # numba: loaded to clean a matte, not with KeyParams
 
     if max_area <= 0:
         return alpha
     f = working_scale(alpha.shape)
-    small_alpha = _down(alpha, f)
+    small_alpha = downsample(alpha, f)
     area = max(1, max_area // (f * f))
     none = np.zeros(small_alpha.shape, np.uint8)
     speck = clear = fill = none
@@ -348,8 +338,6 @@ class Keyer:
 
     def __init__(self, params: KeyParams, screen: Screen | None = None, user_plate: np.ndarray | None = None,
                  reuse_buffers: bool = True):
-        from engine.memory import reuse_large_buffers
-
         if reuse_buffers:
             reuse_large_buffers()
         self.p = params
@@ -423,15 +411,13 @@ class Keyer:
         the previous matte falls off with it, so where anything moves the new matte is taken
         as it is.
         """
-        from engine.key.screen import _down, _up, working_scale
-
         f = working_scale(img.shape)
-        smooth = cv2.GaussianBlur(_down(img, f), (0, 0), 2.0 / f)
+        smooth = cv2.GaussianBlur(downsample(img, f), (0, 0), 2.0 / f)
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
             self._prev_img, self._prev_alpha = smooth, alpha
             return alpha
         change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
-        hold = _up(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32, copy=False), alpha.shape)
+        hold = upsample(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32, copy=False), alpha.shape)
         out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32, copy=False)
         self._prev_img, self._prev_alpha = smooth, out
         return out

@@ -123,11 +123,17 @@ def working_scale(shape: tuple[int, ...], base_height: int = 540) -> int:
     return max(1, int(round(shape[0] / base_height)))
 
 
-def _down(img: np.ndarray, f: int) -> np.ndarray:
+def downsample(img: np.ndarray, f: int) -> np.ndarray:
+    """``img`` (H, W) or (H, W, C) reduced by the integer factor ``f`` (a :func:`working_scale`)
+    with an area filter to (H // f, W // f[, C]), same dtype (OpenCV returns a single channel
+    as 2-D); ``img`` itself when ``f`` is 1."""
     return cv2.resize(img, (img.shape[1] // f, img.shape[0] // f), interpolation=cv2.INTER_AREA) if f > 1 else img
 
 
-def _up(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def upsample(img: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``img`` (h, w) or (h, w, C) resized bilinearly to the height and width of ``shape``
+    (pixels; only ``shape[:2]`` counts), keeping a trailing channel axis of 1; ``img`` itself
+    when it already has that size. The inverse of :func:`downsample` for smooth estimates."""
     if img.shape[:2] == tuple(shape[:2]):
         return img
     out = cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -140,9 +146,9 @@ def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity:
     f = working_scale(img.shape)
     if f == 1:
         return clean_plate_at(img, screen, smooth_px, purity, margin_px)
-    plate, mask = clean_plate_at(_down(img, f), screen, smooth_px / f, purity, max(1, margin_px // f))
+    plate, mask = clean_plate_at(downsample(img, f), screen, smooth_px / f, purity, max(1, margin_px // f))
     full_mask = cv2.resize(mask.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
-    return _up(plate, img.shape).astype(np.float32, copy=False), full_mask.astype(bool)
+    return upsample(plate, img.shape).astype(np.float32, copy=False), full_mask.astype(bool)
 
 
 def clean_plate_at(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,

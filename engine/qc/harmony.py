@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from engine.classic.harmonise import LUMA, SPREAD_TRUSTED, WhitePoint
 from engine.qc.regions import outward_normals, scaled
+from engine.white_point import LUMA, SPREAD_TRUSTED, WhitePoint
 
 EXPOSURE_WEIGHT = 1.5  # natural-log exposure error counted against log chromaticity error
 SHADES_OF_GREY_P = 6  # Minkowski norm of the illuminant estimate (Finlayson & Trezzi 2004)

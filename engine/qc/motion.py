@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.classic.track import _lk, to_gray8
+from engine.optical_flow import lucas_kanade, to_gray8
 
 MIN_POINTS = 8
 
@@ -44,7 +44,7 @@ class BackgroundMotion:
         if self._prev is not None and step is not None:
             pts = cv2.goodFeaturesToTrack(self._prev, self.max_points, 0.01, 7, mask=self._prev_mask, blockSize=7)
             if pts is not None and len(pts) >= MIN_POINTS:
-                tracked, ok = _lk(self._prev, gray, pts.astype(np.float32))
+                tracked, ok = lucas_kanade(self._prev, gray, pts.astype(np.float32))
                 tracked = tracked.reshape(-1, 2)
                 predicted = _apply(step, pts.reshape(-1, 2))
                 h, w = gray.shape

@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, UsageError
+from paicli.media.frame_range import source_range
 from paicli.media.probe import MediaInfo, probe
+from paicli.paths import sanitize_name
+from paicli.shot.camera_files import read_camera_json
+from paicli.shot.references import find_references
 
 SIDECAR_SUFFIX = "_replace.json"
 CHUNK_TAG = "_chunk."  # render --frames names its chunks' sidecars <stem>_chunk.A-B_replace.json
@@ -136,9 +140,6 @@ def resolve_inputs(result: str, *, matte: str | None = None, plate: str | None =
                    frames: str | None = None, colourspace: str | None = None,
                    plate_colourspace: str | None = None) -> CheckInputs:
     """Find every input; raises 66 for missing files, 65 for ones that do not fit the result."""
-    from paicli.paths import sanitize_name
-    from paicli.media.frame_range import source_range
-
     rpath = Path(result)
     sidecar = None
     doc: dict = {}
@@ -231,8 +232,6 @@ def _find_matte(found: CheckInputs, doc: dict, matte: str | None) -> None:
 
 
 def _find_camera(found: CheckInputs, doc: dict, camera: str | None, chunked: bool) -> None:
-    from paicli.shot.camera_files import read_camera_json
-
     info, count = found.result, found.count
     recorded = _output(doc, "camera", "paicli.camera.1") if doc and not chunked else None
     cam_path = camera or (_resolve(recorded, found.sidecar.parent) if recorded else None)
@@ -258,8 +257,6 @@ def _find_camera(found: CheckInputs, doc: dict, camera: str | None, chunked: boo
 def _find_references(found: CheckInputs, doc: dict, shot: dict, bg: list[str] | None, bg_at: str | None) -> None:
     info, start, count = found.result, found.start, found.count
     if bg:
-        from paicli.shot.references import find_references
-
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         found.references = [(s.anchor - start, s.path) for s in specs if start <= s.anchor < start + count]
         found.sources["references"] = "option"

@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from paicli.errors import BadDataError
-from paicli.progress import Progress
+from engine.classic.track import ScreenTracker
+from engine.key.keyer import Keyer, KeyParams
+from engine.key.screen import detect_screen, downsample, working_scale
+from engine.qc.motion import camera_step
+from engine.qc.shot import CheckSettings, ShotChecker
+from engine.qc.verdict import judge
 from paicli.check.inputs import CheckInputs
+from paicli.errors import BadDataError
+from paicli.media.reader import open_source
+from paicli.progress import Progress
+from paicli.shot.key import MatteSource
+from paicli.shot.references import RefSpec, load_references
 
 
 @dataclass
@@ -38,8 +47,6 @@ class CheckOutcome:
 def _screen_of(inputs: CheckInputs, plate: np.ndarray | None):
     """The screen (engine.key.screen.Screen) to key and look for spill of: as the render
     or ``--screen`` says, else detected on the first plate frame; None when unknown."""
-    from engine.key.screen import detect_screen
-
     if plate is None:
         return None
     return detect_screen(plate[..., :3], None if inputs.screen == "auto" else inputs.screen)
@@ -49,13 +56,11 @@ def _working(f: int):
     """The downscale to the working copy (1 up to ~540 lines, 2 for HD, 4 for 4K; area
     filter) and the conversion of a source-pixel homography to working pixels (pixel
     centres: x_w = (x + 0.5) / f - 0.5)."""
-    from engine.key.screen import _down
-
     s = np.array([[1 / f, 0, (1 / f - 1) / 2], [0, 1 / f, (1 / f - 1) / 2], [0, 0, 1]], np.float64)
     s_inv = np.linalg.inv(s)
 
     def down(img: np.ndarray) -> np.ndarray:
-        return _down(img, f)
+        return downsample(img, f)
 
     def to_working(h: np.ndarray) -> np.ndarray:
         return h if f == 1 else s @ h @ s_inv
@@ -65,16 +70,6 @@ def _working(f: int):
 
 def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Progress) -> CheckOutcome:
     """Check every frame of ``inputs`` and judge the shot against ``limits`` (name -> Limit)."""
-    from engine.key.keyer import Keyer, KeyParams
-    from engine.key.screen import working_scale
-    from engine.classic.track import ScreenTracker
-    from engine.qc.motion import camera_step
-    from engine.qc.shot import CheckSettings, ShotChecker
-    from engine.qc.verdict import judge
-    from paicli.shot.key import MatteSource
-    from paicli.media.reader import open_source
-    from paicli.shot.references import RefSpec, load_references
-
     info, start, count = inputs.result, inputs.start, inputs.count
     f = working_scale((info.height, info.width))
     down, to_working = _working(f)

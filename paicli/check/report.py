@@ -17,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from paicli.check.measure import CheckOutcome
+from engine.qc.verdict import BY_NAME
 from paicli.check.inputs import CheckInputs
+from paicli.check.measure import CheckOutcome
+from paicli.media import atomic
+from paicli.media.stills import display_uint8, jpeg_bytes
 
 THUMB_HEIGHT = 180
 CROP = 96  # edge crop side at 540 lines, scaled with the frame; shown twice as large
@@ -37,15 +40,11 @@ def jpeg_img(data: bytes, alt: str, cls: str | None = None) -> str:
 
 
 def _img(rgb8: np.ndarray, alt: str, cls: str) -> str:
-    from paicli.media.stills import jpeg_bytes
-
     return jpeg_img(jpeg_bytes(rgb8) or b"", alt, cls)
 
 
 def _outlined(comp: np.ndarray, alpha: np.ndarray, height: int) -> np.ndarray:
     import cv2
-
-    from paicli.media.stills import display_uint8
 
     rgb = display_uint8(comp, height=height)
     a = cv2.resize(alpha, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
@@ -58,8 +57,7 @@ def _edge_crop(comp: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The result and matte around where the edge band is densest, doubled (nearest)."""
     import cv2
 
-    from engine.qc.regions import regions
-    from paicli.media.stills import display_uint8
+    from engine.qc.regions import regions  # imports cv2 at its top: lazy like cv2
 
     band = regions(alpha).band.astype(np.float32)
     if not band.any():
@@ -132,8 +130,6 @@ def _plot(name: str, values: list, first: int, limit=None, unit: str = "") -> st
 
 def document(inputs: CheckInputs, outcome: CheckOutcome, limits: dict, settings: dict) -> dict:
     """The JSON form of the check (also what ``--json`` prints in its summary)."""
-    from engine.qc.verdict import BY_NAME
-
     metrics = {}
     for name, j in outcome.judged["metrics"].items():
         m, lim = BY_NAME[name], limits[name]
@@ -151,9 +147,6 @@ def document(inputs: CheckInputs, outcome: CheckOutcome, limits: dict, settings:
 
 
 def write_html(path: Path, inputs: CheckInputs, outcome: CheckOutcome, doc: dict, limits: dict) -> None:
-    from engine.qc.verdict import BY_NAME
-    from paicli.media import atomic
-
     v = doc["verdict"]
     first = inputs.first_number
     rows = []
@@ -213,6 +206,4 @@ score {_fmt(doc["score"])}</h1>
 
 
 def write_json(path: Path, doc: dict) -> None:
-    from paicli.media import atomic
-
     atomic.write_text(path, json.dumps(doc, indent=1, default=str) + "\n")

@@ -4,9 +4,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from paicli.progress import Progress
-from paicli.check.measure import run_check
 from paicli.check.inputs import CheckInputs
+from paicli.check.measure import run_check
+from paicli.check.report import document, write_html, write_json
+from paicli.media.atomic import sweep_stale_temps
+from paicli.paths import safe_output_path
+from paicli.progress import Progress
 from paicli.result import OutputFile
 
 
@@ -18,10 +21,6 @@ def check_into(out_dir: Path, inputs: CheckInputs, limits: dict, *, adapt: float
                progress: Progress) -> tuple[dict, list[OutputFile]]:
     """Run the check and write ``<stem>_qc.html`` and ``<stem>_qc.json`` into ``out_dir``;
     returns the JSON document and the two outputs."""
-    from paicli.media.atomic import sweep_stale_temps
-    from paicli.paths import safe_output_path
-    from paicli.check.report import document, write_html, write_json
-
     sweep_stale_temps(out_dir)  # reports a killed check was writing
     t0 = time.perf_counter()
     outcome = run_check(inputs, limits, adapt=adapt, progress=progress)

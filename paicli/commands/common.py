@@ -1,12 +1,17 @@
 """Options every command shares, and how a command reports its result."""
 from __future__ import annotations
 
+import functools
+import inspect
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Callable, Iterable, Optional
 
 import typer
 
+from paicli.errors import UsageError
+from paicli.progress import MODES
 from paicli.result import CommandResult
 from paicli.settings import Resolved, Schema
 
@@ -31,18 +36,36 @@ InputColorspaceOpt = Annotated[Optional[str], typer.Option(
     "--input-colorspace", help="Colour space of the shot (default from its tags).", show_default=False)]
 
 
-def setting_option(schema: Schema, name: str, flag: str, type_=str):
-    """A command-line option for the schema's setting ``name``, its help taken from the setting
-    (``None`` when not given, so the setting resolves from the other sources)."""
-    return Annotated[Optional[type_], typer.Option(flag, help=schema.settings[name].help, show_default=False)]
+def setting_option(schema: Schema, name: str) -> inspect.Parameter:
+    """The command-line option of the schema's setting ``name``: its flag, type and help as the
+    setting declares them (``None`` when not given, so the setting resolves from the other
+    sources)."""
+    setting = schema.settings[name]
+    annotation = Annotated[Optional[setting.cli_type],
+                           typer.Option(setting.option, help=setting.help, show_default=False)]
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+
+
+def with_settings(schema: Schema, names: Iterable[str], before: str = "preset"):
+    """A command that takes the settings ``names`` of ``schema`` as options, made from their
+    declarations and placed before its parameter ``before``; they reach the command in its
+    ``**settings`` (each None when not given on the command line)."""
+    def decorate(func: Callable) -> Callable:
+        own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
+        at = next(i for i, p in enumerate(own) if p.name == before)
+        params = own[:at] + [setting_option(schema, n) for n in names] + own[at:]
+
+        @functools.wraps(func)
+        def command(**kwargs):
+            return func(**kwargs)
+
+        command.__signature__ = inspect.Signature(params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+    return decorate
 
 
 def progress_mode(value: str | None, json_out: bool) -> str:
-    import os
-
-    from paicli.errors import UsageError
-    from paicli.progress import MODES
-
     mode = (value or os.environ.get("PAICLI_PROGRESS") or "auto").lower()
     if mode not in MODES:
         raise UsageError(f"--progress: {mode!r} is not one of {', '.join(MODES)}")

@@ -8,16 +8,10 @@ import typer
 
 from paicli.commands.common import DryRunOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings, progress_mode, report
 from paicli.result import CommandResult
-from paicli.settings import Schema, Setting, parse_bool, parse_int, parse_str, resolve
+from paicli.settings import Schema, Setting, parse_bool, parse_first_frame, parse_int, parse_str, resolve
 
 HELP = ("Transcode a movie or image sequence (or a range of it, with handles) to ProRes or an OpenEXR sequence, "
         "keeping the exact frame rate, frame count, start timecode and reel, colour-managed.")
-
-
-def _first_frame(v):
-    from paicli.media.writers import parse_first_frame
-
-    return parse_first_frame(v)
 
 
 def _profile(v):
@@ -46,7 +40,7 @@ SCHEMA = Schema("convert", [
     Setting("format", "prores", "Output format: prores (a .mov) or exr (a frame sequence).", parse_str, ("prores", "exr")),
     Setting("prores_profile", "hq", "ProRes profile: proxy, lt, 422, hq, 4444 (with alpha), 4444xq.", _profile),
     Setting("exr_compression", "zip", "EXR compression: zip, zips, piz, dwaa, dwab, rle, none.", _compression),
-    Setting("first_frame", 1001, "First EXR frame number, or 'timecode' (from the start TC) or 'source'.", _first_frame),
+    Setting("first_frame", 1001, "First EXR frame number, or 'timecode' (from the start TC) or 'source'.", parse_first_frame),
     Setting("input_colorspace", None, "Colour space of the source: auto (from tags), bt709, srgb, linear, or an OCIO name "
             "(ACEScg, 'ARRI LogC4', ...).", _optional_str),
     Setting("output_colorspace", None, "Colour space to write: auto (BT.709 for ProRes, linear for EXR), or as above.",

@@ -11,11 +11,11 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from paicli.check.settings import SCHEMA, limits_option
 from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings,
-                                    progress_mode, report, setting_option)
-from paicli.errors import ExitCode, UsageError
-from paicli.result import CommandResult
-from paicli.settings import Schema, Setting, builtin_presets_dir, load_toml, parse_float, parse_str, resolve
+                                    progress_mode, report, with_settings)
+from paicli.errors import ExitCode
+from paicli.settings import resolve
 
 HELP = ("Check a replaced shot before anyone watches it: light colour, exposure, zones and light direction of the "
         "foreground against its new background; screen spill, halos and matte chatter at the edges; background "
@@ -23,79 +23,8 @@ HELP = ("Check a replaced shot before anyone watches it: light colour, exposure,
         "gets pass/warn/fail against the limits in presets/qc.toml, the shot an overall score 0-100 and exit "
         "code 0 (pass or warn) or 1 (fail); writes <stem>_qc.html and <stem>_qc.json.")
 
-SCHEMA_NAME = "relight-check"
 
-
-def _limit_value(v):
-    if v is None or str(v).strip().lower() in ("none", ""):
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise UsageError(f"a limit is a number or 'none', not {v!r}") from None
-
-
-def _schema() -> Schema:
-    from engine.qc.verdict import METRICS
-
-    defaults = load_toml(builtin_presets_dir() / "qc.toml", "preset").get(SCHEMA_NAME, {})
-    settings = [
-        Setting("screen", "auto", "Screen colour whose spill to look for: auto (from the render, else the plate), "
-                "green or blue.", parse_str, ("auto", "green", "blue")),
-        Setting("adapt", 0.0, "How far the subject's light should take the background's colour (0: neutral), as "
-                "replace's --adapt.", parse_float(0.0, 1.0)),
-    ]
-    for m in METRICS:
-        for edge in ("warn", "fail"):
-            name = f"{m.name}_{edge}"
-            settings.append(Setting(name, _limit_value(defaults.get(name)),
-                                    f"{m.label}: {edge} {'below' if m.lower_is_worse else 'above'} this "
-                                    f"({m.unit or 'ratio'}; 'none' = never).", _limit_value))
-    return Schema(SCHEMA_NAME, settings)
-
-
-SCHEMA = _schema()
-
-
-def limits_from(s) -> dict:
-    """Name -> :class:`engine.qc.verdict.Limit` from resolved settings."""
-    from engine.qc.verdict import METRICS, Limit
-
-    out = {}
-    for m in METRICS:
-        warn, fail = getattr(s, f"{m.name}_warn"), getattr(s, f"{m.name}_fail")
-        if warn is None:
-            raise UsageError(f"{m.name}_warn cannot be 'none': every metric needs a warn limit")
-        if fail is not None and (fail > warn if m.lower_is_worse else fail < warn):
-            raise UsageError(f"{m.name}: the fail limit {fail} is on the wrong side of the warn limit {warn}")
-        out[m.name] = Limit(warn, fail)
-    return out
-
-
-def _limits_option(values: list[str] | None) -> dict:
-    """``--limit NAME=WARN[,FAIL]`` into settings."""
-    from engine.qc.verdict import BY_NAME
-
-    out = {}
-    for item in values or []:
-        name, sep, rest = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or name not in BY_NAME:
-            raise UsageError(f"--limit: expected NAME=WARN[,FAIL] with NAME one of {', '.join(BY_NAME)}; got {item!r}")
-        parts = [p.strip() for p in rest.split(",")]
-        if len(parts) > 2 or not parts[0]:
-            raise UsageError(f"--limit {item!r}: give WARN or WARN,FAIL")
-        for part in parts:
-            try:
-                _limit_value(part)
-            except UsageError as e:
-                raise UsageError(f"--limit {item!r}: {e.message}") from None
-        out[f"{name}_warn"] = parts[0]
-        if len(parts) == 2:
-            out[f"{name}_fail"] = parts[1]
-    return out
-
-
+@with_settings(SCHEMA, ["screen", "adapt"], before="limit")
 def relight_check(
     result: Annotated[str, typer.Argument(metavar="RESULT", help="A composite (movie or image sequence), or a "
                                           "replace/render output folder holding its _replace.json sidecar.",
@@ -120,40 +49,24 @@ def relight_check(
     plate_colorspace: Annotated[Optional[str], typer.Option("--plate-colorspace", help="Colour space of the plate "
                                                             "(default: as the render read it, else from its tags).",
                                                             show_default=False)] = None,
-    screen: setting_option(SCHEMA, "screen", "--screen") = None,
-    adapt: setting_option(SCHEMA, "adapt", "--adapt", float) = None,
     limit: Annotated[Optional[List[str]], typer.Option("--limit", help="Override a limit: NAME=WARN[,FAIL], e.g. "
                                                        "spill=0.03,0.08 (repeatable).", show_default=False)] = None,
     preset: PresetOpt = None,
     progress: ProgressOpt = None,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
+    **settings,
 ) -> int:
-    from paicli.progress import Progress
-    from paicli.check.inputs import resolve_inputs
-    from paicli.check.runner import check_into, report_names
+    from paicli.check import run as job  # the checks' libraries load when a shot is checked, not for --help
 
-    s = resolve(SCHEMA, {"screen": screen, "adapt": adapt, **_limits_option(limit)}, preset=preset)
-    limits = limits_from(s)
-    inputs = resolve_inputs(result, matte=matte, plate=plate, bg=bg, bg_at=bg_at, camera=camera, screen=s.screen,
-                            frames=frames, colourspace=input_colorspace,
-                            plate_colourspace=plate_colorspace)
-    out_dir = output or inputs.folder or Path("out")
-    res = CommandResult(command="relight-check", inputs=[inputs.result.to_dict()], settings=s.plain())
+    s = resolve(SCHEMA, {**settings, **limits_option(limit)}, preset=preset)
+    res, inputs, doc = job.relight_check(result, s, output=output, matte=matte, plate=plate, bg=bg, bg_at=bg_at,
+                                         camera=camera, frames=frames, input_colourspace=input_colorspace,
+                                         plate_colourspace=plate_colorspace, dry_run=dry_run,
+                                         progress_mode=progress_mode(progress, json_out))
     if dry_run:
-        from paicli.result import OutputFile
-
-        for name in report_names(inputs.stem).values():
-            res.add_output(OutputFile(kind="report", path=str(out_dir / name)))
         print_settings(res, s, json_out)
         return 0
-    with Progress(progress_mode(progress, json_out)) as prog:
-        adapt = inputs.adapt if s.to_dict()["adapt"]["source"] == "default" and inputs.adapt is not None else s.adapt
-        doc, outputs = check_into(out_dir, inputs, limits, adapt=adapt, settings=s.plain(), progress=prog)
-    for o in outputs:
-        res.add_output(o)
-    res.ok = doc["verdict"] != "fail"
-    res.summary = {k: doc[k] for k in ("verdict", "score", "frames", "inputs", "metrics", "details", "notes")}
 
     def human() -> None:
         from rich.console import Console
@@ -171,7 +84,7 @@ def relight_check(
         Console().print(table)
         for n in doc["notes"]:
             print(f"note: {n}")
-        for o in outputs:
+        for o in res.outputs:
             print(f"wrote report: {o.path}")
 
     report(res, json_out, human)

@@ -169,7 +169,7 @@ def _weight_files(folder: Path) -> list[Path]:
     return files
 
 
-def _read_config(folder: Path, name: str = "config.json") -> dict:
+def read_config(folder: Path, name: str = "config.json") -> dict:
     path = folder / name
     if not path.is_file():
         raise ConfigError(f"missing {path}")
@@ -283,7 +283,7 @@ def load_component(checkpoint: Path, name: str, dtype=None, weights: Path | None
     the files' headers before any tensor is read; every error is one line."""
     folder = Path(checkpoint) / name
     files = [Path(weights)] if weights is not None else _weight_files(folder)
-    config = _read_config(folder)
+    config = read_config(folder)
     module = _empty_module(folder, name, config)
     where = files[0] if weights is not None else folder
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
@@ -310,11 +310,11 @@ def load_component(checkpoint: Path, name: str, dtype=None, weights: Path | None
         raise ConfigError(f"{where}: no weights for {_modules_of(left)}")
     module.requires_grad_(False)
     if dtype is not None:
-        module = _cast(module, dtype)
+        module = cast(module, dtype)
     return module.eval()
 
 
-def _cast(module, dtype):
+def cast(module, dtype):
     """``module`` in ``dtype``, except the parts its class keeps in float32 (norms, rope, time embedding)."""
     import torch
 
@@ -337,7 +337,7 @@ def describe(checkpoint: Path, weights: Path | None = None) -> dict:
         raise MissingInputError(f"no such checkpoint: {root}")
     if not root.is_dir():
         raise ConfigError(f"{root} is not a checkpoint folder (a diffusers folder with model_index.json)")
-    index = _read_config(root, "model_index.json")
+    index = read_config(root, "model_index.json")
     hashed: list[Path] = []
     out: dict = {"path": str(root), "class": index.get("_class_name"), "tiny": bool(index.get("tiny")),
                  "components": {}}
@@ -345,7 +345,7 @@ def describe(checkpoint: Path, weights: Path | None = None) -> dict:
     for name in names:
         folder = root / name
         files = [Path(weights)] if weights is not None and name == "transformer" else _weight_files(folder)
-        config = _read_config(folder)
+        config = read_config(folder)
         params, dtypes = 0, set()
         hashed += files
         for f in files:
@@ -438,146 +438,3 @@ def apply_lora(module, path: Path, scale: float = 1.0) -> int:
                                   f"{tuple(weight.shape)}")
             weight.add_((factor * (b @ a)).to(weight.dtype))
     return len(pairs)
-
-
-_WARM: dict = {}  # the loaded transformer and VAE of the last DitSetup, by checkpoint
-
-
-class DitSetup:
-    """Everything ``paicli replace --engine dit`` needs to build its engine from a checkpoint.
-
-    ``model`` is a checkpoint folder, or a single transformer ``.safetensors`` file (diffusers
-    or original Wan names) whose configs, VAE, scheduler and text encoder come from the folder
-    ``model_config``: nothing is ever looked up on a hub. Text embeddings come from
-    ``prompt_embeds`` when given, else from the checkpoint's text encoder (the structured
-    prompt JSON, and an empty negative prompt, as Wan does), else from the checkpoint's
-    ``prompt_embeds.safetensors``."""
-
-    def __init__(self, model: Path, *, steps: int, guidance: float, window: int, overlap: int, seed: int,
-                 device: str = "auto", dtype: str = "auto", tile: int | None = 64, loras: tuple = (),
-                 lora_scale: float = 1.0, keep_foreground: bool = False, key_params=None, prompt: str | None = None,
-                 prompt_embeds: str | None = None, references: tuple = (), model_config: Path | None = None,
-                 perturb_light: float = 0.0):
-        from paicli.engines.prompt import default_prompt, load_prompt
-
-        model = Path(model)
-        if not model.exists():
-            raise MissingInputError(f"no such checkpoint: {model}")
-        self.weights = None
-        if model.is_file():
-            if model.suffix.lower() != ".safetensors":
-                raise ConfigError(f"{model}: paicli loads safetensors only (convert the weights first)")
-            if model_config is None:
-                raise ConfigError(f"{model} is a single weights file: give --model-config DIR, a checkpoint folder "
-                                  "with the configs, VAE, scheduler and text encoder (nothing is fetched from a hub)")
-            self.weights, model = model, Path(model_config)
-            if not model.is_dir():
-                raise MissingInputError(f"no such --model-config folder: {model}")
-        self.model = model
-        self.steps, self.guidance, self.window, self.overlap, self.seed = steps, guidance, window, overlap, seed
-        self.device, self.dtype_name = _pick_device(device), dtype
-        self.tile = tile
-        lora_dir = self.model / "lora"
-        self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
-        self.lora_scale = lora_scale
-        self.keep_foreground, self.key_params, self.perturb_light = keep_foreground, key_params, perturb_light
-        self.prompt = load_prompt(prompt) if prompt else default_prompt([str(r) for r in references])
-        if prompt_embeds:
-            self.text = Path(prompt_embeds)
-            if not self.text.is_file():
-                raise MissingInputError(f"no such prompt embeddings file: {self.text}")
-        elif (self.model / "text_encoder").is_dir():
-            self.text = "text_encoder"
-        elif (self.model / "prompt_embeds.safetensors").is_file():
-            self.text = self.model / "prompt_embeds.safetensors"
-        else:
-            raise EngineUnavailableError(f"{self.model} has neither a text_encoder/ nor prompt_embeds.safetensors: "
-                                         "give --prompt-embeds FILE")
-
-    @property
-    def dtype(self):
-        import torch
-
-        name = self.dtype_name if self.dtype_name != "auto" else ("bf16" if self.device == "cuda" else "fp32")
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
-
-    def embeddings(self):
-        """(prompt, negative) text embeddings, (1, L, text_dim) each (negative may be None)."""
-        from safetensors.torch import load_file
-
-        from engine.dit.text import encode_prompt
-        from paicli.engines.prompt import prompt_text
-
-        if self.text == "text_encoder":
-            tokenizer = load_tokenizer(self.model)
-            encoder = load_component(self.model, "text_encoder", self.dtype).to(self.device)
-            both = encode_prompt(tokenizer, encoder, [prompt_text(self.prompt), ""], MAX_TEXT_TOKENS)
-            del encoder
-            return both[:1], both[1:]
-        try:
-            tensors = load_file(str(self.text))
-        except Exception as e:
-            raise ConfigError(f"{self.text}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
-        if "prompt_embeds" not in tensors:
-            raise ConfigError(f"{self.text} has no 'prompt_embeds' tensor")
-        return tensors["prompt_embeds"], tensors.get("negative_prompt_embeds")
-
-    def engine(self):
-        from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
-
-        from engine.dit.engine import DitParams, DitReplaceEngine
-
-        sched_cfg = _read_config(self.model / "scheduler", "scheduler_config.json")
-        classes = {"UniPCMultistepScheduler": UniPCMultistepScheduler,
-                   "FlowMatchEulerDiscreteScheduler": FlowMatchEulerDiscreteScheduler}
-        cls = classes.get(sched_cfg.get("_class_name"))
-        if cls is None:
-            raise ConfigError(f"{self.model}/scheduler: unsupported scheduler {sched_cfg.get('_class_name')!r} "
-                              f"(use {', '.join(classes)})")
-        prompt, negative = self.embeddings()  # the text encoder is freed before the transformer loads
-        transformer, vae = self._weights()
-        text_dim = transformer.config.get("text_dim")
-        if text_dim and prompt.shape[-1] != text_dim:
-            raise ConfigError(f"the text embeddings are {prompt.shape[-1]}-wide, the transformer takes {text_dim}")
-        params = DitParams(steps=self.steps, guidance=self.guidance, window=self.window, overlap=self.overlap,
-                           tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype,
-                           keep_foreground=self.keep_foreground, perturb_light=self.perturb_light)
-        return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), prompt, negative, params,
-                                key_params=self.key_params)
-
-    def _weights(self):
-        """(transformer, vae), loaded once per process for the same checkpoint, LoRA, dtype and
-        device: a render of many shots (or a Ray worker) keeps its engine warm."""
-        key = (str(self.model), str(self.weights), tuple(map(str, self.loras)), self.lora_scale, str(self.dtype),
-               self.device)
-        if _WARM.get("key") != key:
-            _WARM.clear()  # one checkpoint at a time: the previous one's memory goes first
-            transformer = load_component(self.model, "transformer", weights=self.weights)
-            for lora in self.loras:
-                apply_lora(transformer, lora, self.lora_scale)
-            transformer = _cast(transformer, self.dtype).to(self.device)
-            vae = load_component(self.model, "vae", self.dtype).to(self.device)
-            _WARM.update(key=key, modules=(transformer, vae))
-        return _WARM["modules"]
-
-    def describe(self) -> dict:
-        from paicli.engines.prompt import prompt_text
-
-        return {"model": str(self.weights or self.model), "model_config": str(self.model) if self.weights else None,
-                "model_sha256": describe(self.model, self.weights)["sha256"],
-                "lora": [{"path": str(p), "scale": self.lora_scale} for p in self.loras], "steps": self.steps,
-                "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
-                "keep_foreground": self.keep_foreground, "perturb_light": self.perturb_light,
-                "prompt": self.prompt, "prompt_text": prompt_text(self.prompt),
-                "text_embeddings": "text_encoder" if self.text == "text_encoder" else str(self.text),
-                "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
-
-
-def _pick_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise EngineUnavailableError("--device cuda: no CUDA GPU is available here")
-    return device

@@ -36,8 +36,8 @@ import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
 from paicli.media.atomic import atomic_output
+from paicli.media.limits import check_size
 from paicli.media.quiet import c_stderr
-from paicli.media.stills import check_size
 from paicli.media.sequence import SequencePattern
 from paicli.media.timing import Timecode, format_rate, nominal_fps, parse_rate
 

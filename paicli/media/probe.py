@@ -11,6 +11,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from paicli.errors import BadDataError, MissingInputError, UsageError
+from paicli.media.exr import read_exr
+from paicli.media.sequence import SequencePattern, find_sequence
+from paicli.media.stills import read_still
 from paicli.media.timing import Timecode, format_rate, parse_rate
 
 MOVIE_EXTS = {".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".avi", ".webm", ".mts", ".m2ts", ".ts", ".y4m"}
@@ -87,8 +90,6 @@ def classify(path: str | os.PathLike) -> str:
         return "sequence"
     ext = Path(s).suffix.lower()
     if ext in IMAGE_EXTS:
-        from paicli.media.sequence import SequencePattern
-
         try:
             SequencePattern.parse_member(s)
         except UsageError:
@@ -220,8 +221,6 @@ def _why(e: BaseException) -> str:
 
 def probe_images(path: str | os.PathLike, *, rate: Fraction | None = None) -> MediaInfo:
     """Probe an image sequence (or a single still, as a one-frame sequence)."""
-    from paicli.media.sequence import find_sequence
-
     s = str(path)
     if classify(s) == "still":
         if not os.path.exists(s):
@@ -234,15 +233,11 @@ def probe_images(path: str | os.PathLike, *, rate: Fraction | None = None) -> Me
 
 
 def _image_info(first: str, shown: str, pattern, numbers: list[int], rate: Fraction | None) -> MediaInfo:
-    from paicli.media.stills import read_still
-
     start_tc, reel = None, None
     rate_from = "default"
     file_rate = None
     transfer = "srgb"
     if first.lower().endswith(".exr"):
-        from paicli.media.exr import read_exr
-
         img, hdr = read_exr(first)
         file_rate, start_tc = hdr.rate, hdr.timecode
         reel = hdr.attributes.get("reelName")

@@ -15,7 +15,10 @@ import numpy as np
 
 from paicli.errors import BadDataError, UsageError
 from paicli.media import colourspace
+from paicli.media.exr import read_exr
 from paicli.media.probe import MediaInfo, probe
+from paicli.media.sequence import SequencePattern
+from paicli.media.stills import read_still
 from paicli.media.ycbcr import ycbcr_to_rgb
 
 
@@ -189,8 +192,6 @@ class SequenceSource(FrameSource):
     """One file a frame: EXR (linear) or PNG/TIFF/DPX/JPEG (encoded) stills."""
 
     def _frames(self, start: int, count: int) -> Iterator[np.ndarray]:
-        from paicli.media.sequence import SequencePattern
-
         info = self.info
         if info.pattern is None:
             paths = [info.path]
@@ -202,15 +203,11 @@ class SequenceSource(FrameSource):
 
     def _read(self, path: str) -> np.ndarray:
         if path.lower().endswith(".exr"):
-            from paicli.media.exr import read_exr
-
             img, _ = read_exr(path)
             if img.shape[-1] == 1:
                 img = np.repeat(img, 3, axis=-1)
             # EXR stores premultiplied colour; encodings apply to straight colour
             return self._finish(colourspace.unpremultiply(img)) if img.shape[-1] == 4 else self._finish(img)
-        from paicli.media.stills import read_still
-
         img, _ = read_still(path)
         if img.shape[-1] == 1:
             img = np.repeat(img, 3, axis=-1)

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from paicli import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+from engine.colour import bt709_oetf
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
 from paicli.media.atomic import atomic_output
+from paicli.media.exr import read_exr
+from paicli.media.limits import check_size
 from paicli.media.quiet import c_stderr
 
 FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg", ".dpx": "dpx",
@@ -55,22 +57,12 @@ def read_still(path: str | os.PathLike) -> tuple[np.ndarray, StillInfo]:
     if not p.is_file():
         raise MissingInputError(f"no such file: {p}")
     if fmt == "exr":
-        from paicli.media.exr import read_exr
-
         img, info = read_exr(p)
         depth = {"half": 16, "float": 32, "uint": 32}.get(info.pixel_type, 32)
         return img, StillInfo(img.shape[1], img.shape[0], img.shape[2], depth, "exr", img.shape[2] in (2, 4))
     if fmt == "dpx":
         return _read_dpx(p)
     return _read_cv2(p, fmt)
-
-
-def check_size(width: int, height: int, path) -> None:
-    """Refuse (65) an image whose header claims more pixels than paicli reads, before
-    anything is allocated for it."""
-    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
-        raise BadDataError(f"{path}: {width}x{height} is too large (paicli reads images of up to "
-                           f"{MAX_IMAGE_PIXELS // 1_000_000} Mpx, {MAX_IMAGE_SIDE} px a side)")
 
 
 def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
@@ -179,8 +171,6 @@ def write_png16(path: str | os.PathLike, image: np.ndarray) -> Path:
 def display_uint8(frame: np.ndarray, height: int | None = None) -> np.ndarray:
     """A scene-linear Rec.709 frame (H, W, >=3) as 8-bit BT.709-encoded RGB for viewing,
     scaled to ``height`` lines (area filter) when given."""
-    from engine.colour import bt709_oetf
-
     rgb = (np.clip(bt709_oetf(np.clip(frame[..., :3], 0.0, 1.0)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     if height is not None and height != rgb.shape[0]:
         h, w = rgb.shape[:2]

@@ -2,19 +2,25 @@
 
 A writer takes float32 (H, W, 3|4) scene-linear frames (RGBA premultiplied), carries the
 source's exact rate, timecode and reel, and reports what it wrote as an
-:class:`~paicli.result.OutputFile`.
+:class:`~paicli.media.written.OutputFile`.
 """
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from paicli.errors import UsageError
+from paicli.errors import OutputError, UsageError
+from paicli.media import atomic
+from paicli.media.colourspace import from_linear, premultiply, unpremultiply
+from paicli.media.exr import ExrSequenceWriter
+from paicli.media.prores import ProResWriter
 from paicli.media.timing import Timecode
-from paicli.result import OutputFile
+from paicli.media.written import OutputFile
 
 FORMATS = ("prores", "exr")
 REEL_ATTRIBUTE = "reelName"  # EXR has no standard reel attribute; this string attribute carries it
@@ -43,19 +49,6 @@ class OutputSpec:
         return ".mov" if self.format == "prores" else ".exr"
 
 
-def parse_first_frame(value) -> int | str:
-    text = str(value).strip().lower()
-    if text in ("timecode", "source"):
-        return text
-    try:
-        n = int(text)
-    except ValueError:
-        raise UsageError(f"first frame must be a number, 'timecode' or 'source', not {value!r}") from None
-    if n < 0:
-        raise UsageError("first frame must be 0 or more")
-    return n
-
-
 def output_name(stem: str, spec: OutputSpec) -> str:
     """``stem.mov`` or ``stem.####.exr``."""
     return f"{stem}.mov" if spec.format == "prores" else f"{stem}.####.exr"
@@ -70,16 +63,11 @@ class Writer:
         self.rate, self.start_timecode = Fraction(rate), start_timecode
         self.frames_written = 0
         if spec.format == "prores":
-            from paicli.media.prores import ProResWriter
-
             self._w = ProResWriter(self.path, width, height, rate, profile=spec.prores_profile, alpha=spec.alpha,
                                    start_timecode=start_timecode, reel=reel,
                                    colourspace_name=spec.colourspace or "bt709")
             self.first_number = 0
         elif spec.format == "exr":
-            from paicli.media.colourspace import from_linear, premultiply, unpremultiply
-            from paicli.media.exr import ExrSequenceWriter
-
             if spec.first_frame == "timecode":
                 if start_timecode is None:
                     raise UsageError("first frame 'timecode' needs a source with a start timecode")
@@ -94,8 +82,6 @@ class Writer:
             if space != "linear":
                 to_space = from_linear(space)
                 self._convert = lambda img: premultiply(to_space(unpremultiply(img)))
-            from paicli.media import atomic
-
             # frames are written into a hidden folder and moved into place only when the whole
             # sequence is done, so a failed or killed run leaves no partial sequence
             self._tmp_dir = atomic.temp_dir_for(self.path)
@@ -124,15 +110,9 @@ class Writer:
     def abort(self) -> None:
         self._w.abort()
         if self.spec.format == "exr":
-            import shutil
-
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
 
     def _publish_sequence(self) -> None:
-        import os
-
-        from paicli.errors import OutputError
-
         try:
             for src in sorted(self._tmp_dir.iterdir()):
                 os.replace(src, self.path.parent / src.name)

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from paicli.errors import PaicliError
+from paicli.errors import PaicliError, UsageError
+from paicli.media.probe import probe as probe_media
+from paicli.media.sequence import SequencePattern
+from paicli.media.timing import Timecode
 
 MEDIA_SUFFIXES = {".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".avi", ".exr", ".dpx", ".png", ".tif", ".tiff", ".jpg",
                   ".jpeg"}
@@ -96,9 +99,6 @@ def _stem(name: str) -> str:
 
 def _as_pattern(p: Path) -> str | None:
     """The ``####`` pattern of a numbered file (3 digits or more), else None (a still)."""
-    from paicli.errors import UsageError
-    from paicli.media.sequence import SequencePattern
-
     try:
         pattern, _ = SequencePattern.parse_member(p)
     except UsageError:
@@ -108,12 +108,10 @@ def _as_pattern(p: Path) -> str | None:
 
 class MediaResolver:
     def __init__(self, list_dir: Path, roots: list[Path], probe=None):
-        from paicli.media.probe import probe as real_probe
-
         self.base = list_dir
         self.roots = roots
         self._index: MediaIndex | None = None
-        self._probe = probe or real_probe
+        self._probe = probe or probe_media
         self._probed: dict[str, object] = {}
 
     @property
@@ -192,8 +190,6 @@ class MediaResolver:
         first = shot.source_in - start_tc
         count = shot.source_out - shot.source_in
         if first < 0 or first + count > info.frame_count:
-            from paicli.media.timing import Timecode
-
             fps = round(info.rate)
             have = f"{Timecode(start_tc, fps, shot.drop_frame)}-{Timecode(start_tc + info.frame_count - 1, fps, shot.drop_frame)}"
             return ShotMedia(None, how, problem=f"covers {have}, the shot needs {shot.source_tc}")

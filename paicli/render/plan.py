@@ -19,8 +19,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paicli import __version__
 from paicli.errors import UsageError
 from paicli.paths import sanitize_name
+from paicli.render.bgmap import ShotReferences
+from paicli.render.media import MediaResolver
+from paicli.timeline.shots import shots_of
 
 DEFAULT_TEMPLATE = "{shot}/v{version}/{shot}_v{version}"
 _TOKENS = {"shot", "clip", "reel", "index", "version"}
@@ -158,11 +162,6 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
               force: bool = False, resolver=None) -> Plan:
     """Plan every video shot of ``edit_list`` (see the module notes); shots are dealt to
     ``shard[1]`` shards round-robin by index, the same in every process."""
-    from paicli import __version__
-    from paicli.render.bgmap import ShotReferences
-    from paicli.render.media import MediaResolver
-    from paicli.timeline.shots import shots_of
-
     shots, notes = shots_of(edit_list)
     notes = list(edit_list.notes) + notes
     if not shots:

@@ -12,7 +12,11 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
+from paicli import engines
 from paicli.errors import EngineUnavailableError, ExitCode
+from paicli.progress import Progress
+from paicli.render.run import ShotOutcome, shot_outcome
+from paicli.render.settings import RENDER
 
 
 class _Worker:
@@ -20,15 +24,13 @@ class _Worker:
     DiT weights between shots."""
 
     def __init__(self, out_root: str, settings, loras: tuple, input_colourspace: str | None):
+        assert settings.command == RENDER.command  # and importing RENDER declared them in this worker
         self.out_root, self.settings = Path(out_root), settings
         self.loras, self.colourspace = loras, input_colourspace
 
     def render(self, ps, label: str):
-        from paicli.render.run import _one
-        from paicli.progress import Progress
-
         with Progress("none") as quiet:  # the driver shows the shots' progress
-            return _one(ps, label, self.out_root, self.settings, self.loras, self.colourspace, quiet)
+            return shot_outcome(ps, label, self.out_root, self.settings, self.loras, self.colourspace, quiet)
 
 
 def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: int | None, loras: tuple = (),
@@ -38,7 +40,6 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
         import ray
     except ImportError:
         raise EngineUnavailableError("--executor ray needs Ray (pip install 'paicli[ray]')") from None
-    from paicli.render.run import ShotOutcome, _one
 
     try:
         ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
@@ -48,7 +49,7 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
                                      f"{str(e).splitlines()[0][:160]}") from None
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
-    on_gpu = settings.engine == "dit" and gpus > 0
+    on_gpu = engines.uses_gpu(settings.engine) and gpus > 0
     count = workers or (gpus if on_gpu else max(1, int(resources.get("CPU", 1))))
     actor = ray.remote(num_gpus=1 if on_gpu else 0, num_cpus=0 if on_gpu else 1, max_restarts=0)(_Worker)
     idle = [actor.remote(str(Path(out_root).resolve()), settings, loras, input_colourspace) for _ in range(count)]
@@ -57,7 +58,7 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
     todo = [ps for ps in mine if ps.status == "ready"]
     for ps in mine:
         if ps.status != "ready":
-            outcomes[ps.shot.id] = _one(ps, "", out_root, settings, loras, input_colourspace, None)
+            outcomes[ps.shot.id] = shot_outcome(ps, "", out_root, settings, loras, input_colourspace, None)
     if progress is not None:
         progress.log(f"ray: {len(todo)} shot(s) on {count} worker(s) ({'GPU' if on_gpu else 'CPU'})")
     queue = list(enumerate(todo, 1))

@@ -13,17 +13,22 @@ import html
 import json
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
+
+from paicli.check.report import jpeg_img
+from paicli.errors import PaicliError
+from paicli.media import atomic
+from paicli.media.reader import open_source
+from paicli.media.stills import display_uint8, jpeg_bytes
+from paicli.render.plan import finished
 
 THUMB_HEIGHT = 120
 
 
 def _frames(path: str, indices: list[int], info=None) -> list[np.ndarray]:
     """The frames at ``indices`` of a movie or sequence, opened once; unreadable ones left out."""
-    from paicli.errors import PaicliError
-    from paicli.media.reader import open_source
-
     try:
         src = open_source(path, info=info) if info is not None else open_source(path)
     except (PaicliError, OSError):
@@ -45,8 +50,6 @@ def _frames(path: str, indices: list[int], info=None) -> list[np.ndarray]:
 def thumb_strip(source_path: str, source_info, source_first: int, result_path: str, result_first: int,
                 count: int) -> bytes | None:
     """JPEG bytes of the 2x3 strip (see the module notes), or None if no frame could be read."""
-    from paicli.media.stills import display_uint8, jpeg_bytes
-
     picks = sorted({0, count // 2, max(count - 1, 0)})
     rows = []
     for path, first, info in ((source_path, source_first, source_info), (result_path, result_first, None)):
@@ -65,9 +68,6 @@ def thumb_strip(source_path: str, source_info, source_first: int, result_path: s
 
 def write_report(plan, out_root: Path, outcomes: list) -> Path:
     """``report.html`` for every shot of ``plan`` (see the module notes)."""
-    from paicli.render.plan import finished
-    from paicli.media import atomic
-
     by_id = {o.shot.shot.id: o for o in outcomes}
     el = plan.edit_list
     head = f"""<!doctype html>
@@ -86,12 +86,12 @@ a{{color:#58a6ff}}a.qc.fail{{color:#f77}}a.qc.warn{{color:#e3b341}}</style>
     with atomic.atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as page:
         page.write(head)
         for ps in plan.shots:  # one row at a time: memory does not grow with the list
-            page.write(_row(ps, out_root, by_id.get(ps.shot.id), finished) + "\n")
+            page.write(_row(ps, out_root, by_id.get(ps.shot.id)) + "\n")
         page.write("</tbody></table></body></html>\n")
     return path
 
 
-def _row(ps, out_root: Path, o, finished) -> str:
+def _row(ps, out_root: Path, o) -> str:
     side = finished(out_root, ps.folder, ps.stem) if ps.version else None
     status = o.status if o is not None else ("done" if side else ps.status)
     figures = {}
@@ -113,8 +113,6 @@ def _row(ps, out_root: Path, o, finished) -> str:
         qc = _qc_link(out_root, ps)
         thumbs = out_root / ps.folder / f"{ps.stem}_thumbs.jpg"
         if thumbs.is_file():
-            from paicli.check.report import jpeg_img
-
             strip = jpeg_img(thumbs.read_bytes(), f"source and result of {ps.shot.id}")
     if o is not None and o.seconds:
         figures["seconds"] = round(o.seconds, 1)
@@ -128,8 +126,6 @@ def _row(ps, out_root: Path, o, finished) -> str:
 
 def _qc_link(out_root: Path, ps) -> str:
     """A link to the shot's relight-check report with its verdict and score, if it has one."""
-    from urllib.parse import quote
-
     doc_path = out_root / ps.folder / f"{ps.stem}_qc.json"
     try:
         doc = json.loads(doc_path.read_text())

@@ -13,6 +13,7 @@ failed and whether retrying may help (75) or not.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import shutil
@@ -20,8 +21,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paicli import __version__
+from paicli.check.inputs import resolve_inputs
+from paicli.check.runner import check_into
+from paicli.check.settings import SCHEMA as CHECK_SETTINGS
+from paicli.check.settings import limits_from
+from paicli.errors import ExitCode, OutputError, PaicliError, UsageError, debugging, from_environment
+from paicli.media import atomic
+from paicli.progress import Progress
 from paicli.render.plan import RENDER_SIDECAR, Plan, ShotPlan
-from paicli.errors import ExitCode, OutputError, PaicliError, debugging, from_environment
+from paicli.render.report import thumb_strip
+from paicli.result import CommandResult, OutputFile
+from paicli.settings import resolve
+from paicli.shot import replace as replace_job
 
 PARTIAL = ".paicli-partial"
 
@@ -46,30 +58,22 @@ def _render_into(ps: ShotPlan, staging: Path, settings, loras: tuple, input_colo
     """Run the replace engine on media frames ``first``.. (``count`` of them; default the
     whole planned range) of ``ps`` into a fresh ``staging`` folder; returns its CommandResult.
     ``first_frame`` renumbers the output sequence (a chunk continues the shot's numbering)."""
-    from paicli.commands.replace import engine_inputs
-    from paicli.shot.replace import replace_shot
-    from paicli.result import CommandResult
-
     if staging.exists():
         shutil.rmtree(staging)  # left by a killed run: this part starts again
     staging.mkdir(parents=True)
-    params, outs, dit, camera_file = engine_inputs(settings, ps.refs, loras)
-    if first_frame is not None and outs.first_frame != "source":
-        outs.first_frame = first_frame
+    job = replace_job.prepare(settings, ps.refs, loras)
+    if first_frame is not None and job.outputs.first_frame != "source":
+        job.outputs.first_frame = first_frame
     info = ps.media.info
-    start = (info.first_frame if info.kind == "sequence" else 0) + ps.start + first
     result = CommandResult(command="render")
-    replace_shot(info, staging, params, outs, stem=ps.stem, frames=f"{start}-{start + (count or ps.count) - 1}",
-                 handles=0, input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
-                 camera_file=camera_file, settings=settings.plain(), progress=progress, result=result, dit=dit)
+    replace_job.replace_shot(info, staging, job, stem=ps.stem, start=ps.start + first, count=count or ps.count,
+                             input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
+                             progress=progress, result=result)
     return result
 
 
 def _write_sidecar(path: Path, ps: ShotPlan, outputs: list, **extra) -> None:
     """The render sidecar that marks ``ps`` finished."""
-    from paicli import __version__
-    from paicli.media import atomic
-
     sidecar = {"schema": "paicli.render.1", "key": ps.key, "paicli": __version__,
                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "shot": ps.to_dict(),
                "outputs": [o.to_dict() for o in outputs], **extra}
@@ -112,10 +116,6 @@ def shot_folder(out_root: Path, ps: ShotPlan) -> Path:
 
 
 def _finish_shot(ps: ShotPlan, out_root: Path, staging: Path, settings, loras: tuple, input_colourspace, progress):
-    from paicli.render.report import thumb_strip
-    from paicli.media import atomic
-    from paicli.result import OutputFile
-
     result = _render_into(ps, staging, settings, loras, input_colourspace, progress)
     info = ps.media.info
     comp = next(o for o in result.outputs if o.kind == "comp")
@@ -146,13 +146,8 @@ def _quality_check(staging: Path, settings, progress) -> list:
     """``relight-check`` on the shot just rendered into ``staging`` (limits from presets/qc.toml,
     the run's preset and project file): ``<stem>_qc.html`` and ``.json`` beside the render.
     A check that cannot run leaves a note instead of failing the render."""
-    from paicli.commands.relight_check import SCHEMA, limits_from
-    from paicli.check.inputs import resolve_inputs
-    from paicli.check.runner import check_into
-    from paicli.settings import resolve
-
     try:
-        s = resolve(SCHEMA, {}, preset=settings.plain().get("preset"))
+        s = resolve(CHECK_SETTINGS, {}, preset=settings.plain().get("preset"))
         inputs = resolve_inputs(str(staging), screen=s.screen)
         _, outputs = check_into(staging, inputs, limits_from(s), adapt=settings.adapt, settings=s.plain(),
                                 progress=progress)
@@ -165,10 +160,6 @@ def _quality_check(staging: Path, settings, progress) -> list:
 def _retarget_sidecar(staging: Path, final: Path) -> None:
     """The replace sidecar and the quality report name files where they will be, not where
     they were written (each file rewritten whole, temp then rename)."""
-    import html
-
-    from paicli.media import atomic
-
     as_json = lambda p: json.dumps(str(p))[1:-1]  # noqa: E731
     as_html = lambda p: html.escape(str(p))  # noqa: E731
     for pattern, escape in (("*_replace.json", as_json), ("*_qc.json", as_json), ("*_qc.html", as_html)):
@@ -196,14 +187,12 @@ def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> N
 def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_colourspace: str | None = None,
              progress=None, on_shot=None) -> list[ShotOutcome]:
     """Render this shard's ready shots; every shot gets an outcome, failures included."""
-    from contextlib import nullcontext
-
     outcomes = []
     mine = plan.mine()
-    bar = progress.task("shots", total=len(mine)) if progress is not None else nullcontext()
+    bar = progress.task("shots", total=len(mine)) if progress is not None else contextlib.nullcontext()
     with bar as shots_task:
         for n, ps in enumerate(mine, 1):
-            outcomes.append(_one(ps, f"{n}/{len(mine)}", out_root, settings, loras, input_colourspace, progress))
+            outcomes.append(shot_outcome(ps, f"{n}/{len(mine)}", out_root, settings, loras, input_colourspace, progress))
             if shots_task is not None:
                 shots_task.advance()
             if on_shot is not None:
@@ -215,7 +204,7 @@ def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_c
     return outcomes
 
 
-def _one(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colourspace, progress) -> ShotOutcome:
+def shot_outcome(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colourspace, progress) -> ShotOutcome:
     """One shot's outcome: skipped, not renderable, rendered or failed (never raises for a
     failure a shot can have, so the others go on)."""
     if ps.status == "done":
@@ -274,11 +263,6 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     folder, then leaves ``<stem>_chunk.<first>-<last>.json``; when the chunks cover the
     shot, the render sidecar is written and the shot counts as finished. Every chunk tracks
     its own camera (pinned to the references where they anchor inside it)."""
-    from paicli import __version__
-    from paicli.errors import UsageError
-    from paicli.media import atomic
-    from paicli.result import OutputFile
-
     if settings.format != "exr":
         raise UsageError("--frames renders part of a shot's EXR sequence: use --format exr")
     info = ps.media.info
@@ -328,8 +312,6 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     _write_sidecar(final / f"{ps.stem}{RENDER_SIDECAR}", ps, [comp],
                    chunks=sorted(m.name for m in final.glob(f"{ps.stem}_chunk.*.json")))
     if settings.qc:  # the whole shot, now that its chunks cover it
-        from paicli.progress import Progress
-
         with contextlib.nullcontext(progress) if progress is not None else Progress("none") as prog:
             outputs += _quality_check(final, settings, prog)
     return outputs + [comp], True

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paicli.media import atomic
 from paicli.media.probe import MediaInfo
+from paicli.media.reader import open_source
+from paicli.media.writers import Writer, output_name
+from paicli.paths import safe_output_path
 from paicli.progress import Progress
 from paicli.result import CommandResult, OutputFile
 
@@ -14,11 +18,6 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
               result: CommandResult) -> OutputFile:
     """Stream media frames ``start``.. (``count`` of them, 0-based indices) of ``info`` into one
     output in ``out_dir``; returns what was written."""
-    from paicli.media import atomic
-    from paicli.media.reader import open_source
-    from paicli.media.writers import Writer, output_name
-    from paicli.paths import safe_output_path
-
     start_tc = info.start_timecode + start if info.start_timecode else None
     path = safe_output_path(out_dir, output_name(stem, spec))
     atomic.sweep_stale_temps(path.parent)

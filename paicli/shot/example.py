@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.colour import srgb_encode
+from paicli.media.atomic import atomic_output
+from paicli.media.prores import ProResWriter
 from paicli.media.timing import Timecode, format_rate
 
 
@@ -57,9 +60,6 @@ def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, fra
     """
     import cv2
 
-    from paicli.media.atomic import atomic_output
-    from paicli.media.prores import ProResWriter
-
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
     (out_dir / "refs").mkdir(parents=True, exist_ok=True)
@@ -91,8 +91,6 @@ def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, fra
             w.write(np.clip(plate, 0, None).astype(np.float32))
             cv2.imwrite(str(out_dir / "gt" / f"alpha.{i:04d}.png"), np.round(a[..., 0] * 65535).astype(np.uint16))
             if i in anchors:
-                from engine.colour import srgb_encode
-
                 ref = np.clip(srgb_encode(world_bg[:, x0:x0 + width]), 0, 1)
                 with atomic_output(out_dir / "refs" / f"ref.{i:04d}.png") as tmp:
                     cv2.imwrite(str(tmp), np.round(ref[..., ::-1] * 65535).astype(np.uint16))

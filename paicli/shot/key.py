@@ -10,12 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from paicli.errors import BadDataError, UsageError
-from paicli.media.probe import MediaInfo
+from engine.key.keyer import Keyer, KeyParams
+from engine.key.screen import detect_screen, screen_mask, screen_quality
+from paicli.errors import BadDataError
+from paicli.media import atomic
+from paicli.media.colourspace import canonical
+from paicli.media.frame_range import source_range
+from paicli.media.probe import MediaInfo, probe
+from paicli.media.reader import open_source
+from paicli.media.writers import OutputSpec, Writer
+from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress
-from paicli.result import CommandResult
-
-OUTPUTS = ("rgba", "matte", "fg")
+from paicli.result import CommandResult, OutputFile
+from paicli.settings import Resolved, params_from
 _SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
 
 
@@ -40,17 +47,7 @@ class KeyOutputs:
     first_frame: int | str = 1001
 
 
-def parse_outputs(text: str) -> tuple[str, ...]:
-    kinds = tuple(k.strip().lower() for k in str(text).split(",") if k.strip())
-    bad = [k for k in kinds if k not in OUTPUTS]
-    if bad or not kinds:
-        raise UsageError(f"unknown output {', '.join(bad) or repr(text)} (choose from {', '.join(OUTPUTS)})")
-    return kinds
-
-
 def _read_image(path: str, what: str, width: int, height: int) -> np.ndarray:
-    from paicli.media.reader import open_source
-
     with open_source(path) as src:
         if (src.info.width, src.info.height) != (width, height):
             raise BadDataError(f"{what} {path} is {src.info.width}x{src.info.height}, the shot is {width}x{height}")
@@ -61,9 +58,6 @@ class MatteSource:
     """A user matte (garbage or core): one still for the whole shot or one frame per frame."""
 
     def __init__(self, path: str, what: str, info: MediaInfo, count: int):
-        from paicli.media.probe import probe
-        from paicli.media.reader import open_source
-
         self.what = what
         m = probe(path)
         if (m.width, m.height) != (info.width, info.height):
@@ -93,19 +87,11 @@ class MatteSource:
         self._src.close()
 
 
-def key_shot(info: MediaInfo, out_dir: Path, params, outputs: KeyOutputs, *, stem: str, frames: str | None,
-             handles: int, input_colourspace: str | None, screen_kind: str, clean_plate: str | None,
+def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutputs, *, stem: str, start: int,
+             count: int, input_colourspace: str | None, screen_kind: str, clean_plate: str | None,
              garbage_matte: str | None, core_matte: str | None, progress: Progress, result: CommandResult) -> dict:
-    """Key ``info`` into ``out_dir``; adds every output to ``result`` and returns the screen report."""
-    from engine.key.keyer import Keyer
-    from engine.key.screen import detect_screen, screen_mask, screen_quality
-    from paicli.media import atomic
-    from paicli.media.reader import open_source
-    from paicli.media.writers import OutputSpec, Writer
-    from paicli.paths import safe_output_path
-    from paicli.media.frame_range import source_range
-
-    start, count = source_range(info, frames, handles)
+    """Key media frames ``start``.. (``count`` of them, 0-based) of ``info`` into ``out_dir``;
+    adds every output to ``result`` and returns the screen report."""
     start_tc = info.start_timecode + start if info.start_timecode else None
     user_plate = _read_image(clean_plate, "clean plate", info.width, info.height)[..., :3] if clean_plate else None
     mattes = [MatteSource(p, w, info, count) if p else None
@@ -166,3 +152,28 @@ def key_shot(info: MediaInfo, out_dir: Path, params, outputs: KeyOutputs, *, ste
         out.extra["source_range"] = [start, start + count - 1]
         result.add_output(out)
     return report
+
+
+def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, clean_plate: str | None,
+        garbage_matte: str | None, core_matte: str | None, input_colourspace: str | None, dry_run: bool = False,
+        progress_mode: str = "auto") -> CommandResult:
+    """``paicli key``: ``shot`` keyed under resolved settings ``s`` into ``output`` (with
+    ``dry_run``, only what would be written); the screen report is ``summary["screen_report"]``."""
+    params = params_from(s, "key", KeyParams)
+    outs = KeyOutputs(kinds=tuple(s.outputs), format=s.format, exr_compression=s.exr_compression,
+                      first_frame=s.first_frame)
+    info = probe(shot)
+    result = CommandResult(command="key", inputs=[info.to_dict()], settings=s.plain())
+    stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
+    start, count = source_range(info, frames, s.handles)
+    result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    if dry_run:
+        for kind in outs.kinds:
+            result.add_output(OutputFile(kind=result_kind(kind), path=str(output / output_name(stem, kind, outs.format))))
+        return result
+    with Progress(progress_mode) as prog:
+        result.summary["screen_report"] = key_shot(
+            info, output, params, outs, stem=stem, start=start, count=count,
+            input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,
+            clean_plate=clean_plate, garbage_matte=garbage_matte, core_matte=core_matte, progress=prog, result=result)
+    return result

@@ -1,8 +1,9 @@
 """Replace a shot's background: references and media in, composite, layers, camera and sidecar out.
 
-The engine (``engine.classic.replace``) sees arrays only; this module finds and loads the
-references, reads the shot (twice: the engine analyses it, then renders it), writes every
-output atomically into the output folder and reports each file.
+The engine (built by :mod:`paicli.engines` from the settings, whichever it is) sees arrays
+only; this module finds and loads the references, reads the shot (twice: the engine analyses
+it, then renders it), writes every output atomically into the output folder and reports
+each file.
 """
 from __future__ import annotations
 
@@ -13,10 +14,24 @@ from pathlib import Path
 
 import numpy as np
 
-from paicli.errors import BadDataError, UsageError
-from paicli.media.probe import MediaInfo
+from engine.interface import EngineInputError, Reference
+from engine.key.keyer import KeyParams
+from paicli import __version__, engines
+from paicli.errors import BadDataError
+from paicli.media import atomic
+from paicli.media.colourspace import canonical
+from paicli.media.frame_range import source_range
+from paicli.media.probe import MediaInfo, probe
+from paicli.media.reader import open_source
+from paicli.media.sequence import SequencePattern
+from paicli.media.writers import OutputSpec, Writer
+from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress
 from paicli.result import CommandResult, OutputFile
+from paicli.settings import Resolved, params_from
+from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
+from paicli.shot.references import find_references, load_references
+from paicli.shot.settings import CAMERA_MODES
 
 
 @dataclass
@@ -44,14 +59,6 @@ def output_names(stem: str, outputs: ReplaceOutputs, camera: bool = True) -> dic
     return names
 
 
-def parse_camera(value) -> str:
-    """``auto``, ``track``, ``static`` or the path of a camera JSON file."""
-    v = str(value).strip()
-    if not v:
-        raise UsageError("--camera needs auto, track, static or a camera JSON file")
-    return v
-
-
 def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -64,8 +71,6 @@ def _source_digest(info: MediaInfo) -> str:
     """The shot's content hash: the file, or every frame file of a sequence in order."""
     if not info.pattern:
         return file_digest(Path(info.path))
-    from paicli.media.sequence import SequencePattern
-
     pat = SequencePattern.parse(info.pattern)
     h = hashlib.sha256()
     for n in range(info.first_frame, info.first_frame + info.frame_count):
@@ -78,8 +83,6 @@ def _source_digest(info: MediaInfo) -> str:
 def _supplied_track(path: str, info: MediaInfo, start: int, count: int) -> list[np.ndarray]:
     """A camera file for the whole shot or for exactly the processed range, re-based so its
     frame 0 is the range's first frame."""
-    from paicli.shot.camera_files import read_camera_json
-
     track = read_camera_json(path, width=info.width, height=info.height)
     if len(track) == info.frame_count and len(track) != count:
         base = np.linalg.inv(track[start])
@@ -90,24 +93,31 @@ def _supplied_track(path: str, info: MediaInfo, start: int, count: int) -> list[
     return track
 
 
-def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs, *, stem: str,
-                 frames: str | None, handles: int, input_colourspace: str | None, bg: list[str],
-                 bg_at: str | None, bg_colourspace: str | None, camera_file: str | None,
-                 settings: dict, progress: Progress, result: CommandResult, dit=None) -> dict:
-    """Run the engine on ``info`` and write every output; returns the run's summary.
+@dataclass
+class ReplaceJob:
+    """What a replace needs from its settings, checked before any media is read: the engine's
+    loader, the outputs, a supplied camera file (else None) and the settings to record."""
 
-    ``dit``: a :class:`DitSetup` to run the DiT engine instead of the classic one."""
-    from engine.classic.replace import ClassicReplaceEngine, EngineInputError
-    from engine.interface import Reference
-    from paicli import __version__
-    from paicli.media import atomic
-    from paicli.media.reader import open_source
-    from paicli.media.writers import OutputSpec, Writer
-    from paicli.paths import safe_output_path
-    from paicli.shot.references import find_references, load_references
-    from paicli.media.frame_range import source_range
+    engine: engines.EngineLoader
+    outputs: ReplaceOutputs
+    camera_file: str | None
+    settings: dict
 
-    start, count = source_range(info, frames, handles)
+
+def prepare(s: Resolved, bg: list[str], loras: tuple = ()) -> ReplaceJob:
+    """The job for resolved settings ``s`` (of replace or render) and references ``bg``."""
+    loader = engines.prepare(s, key_params=params_from(s, "key", KeyParams), references=tuple(bg), loras=loras)
+    outs = ReplaceOutputs(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
+                          first_frame=s.first_frame, layers=s.layers)
+    return ReplaceJob(loader, outs, None if s.camera in CAMERA_MODES else s.camera, s.plain())
+
+
+def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, start: int, count: int,
+                 input_colourspace: str | None, bg: list[str], bg_at: str | None, bg_colourspace: str | None,
+                 progress: Progress, result: CommandResult) -> dict:
+    """Run the job's engine on media frames ``start``.. (``count`` of them, 0-based) of
+    ``info`` and write every output; returns the run's summary."""
+    outputs, camera_file = job.outputs, job.camera_file
     specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
     refs = load_references(specs, info.width, info.height, colourspace=bg_colourspace)
     engine_refs, notes = [], []
@@ -116,9 +126,8 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         if anchor != r.spec.anchor - start:
             notes.append(f"{r.spec.path.name} anchors frame {r.spec.anchor}, outside the range: used at its nearest end")
         engine_refs.append(Reference(r.image, anchor))
-    if camera_file:
-        params.camera_path = _supplied_track(camera_file, info, start, count)
-    names = output_names(stem, outputs, camera=dit is None)
+    track = _supplied_track(camera_file, info, start, count) if camera_file else None
+    names = output_names(stem, outputs, camera=job.engine.tracks_camera)
     paths = {role: safe_output_path(out_dir, name) for role, (_, name) in names.items()}
     start_tc = info.start_timecode + start if info.start_timecode else None
 
@@ -129,7 +138,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
         finally:
             src.close()
 
-    engine = ClassicReplaceEngine(params) if dit is None else dit.engine()
+    engine = job.engine.build(camera_path=track)
     atomic.sweep_stale_temps(out_dir)
     writers: list[tuple[str, Writer]] = []
     tasks: dict = {}
@@ -182,12 +191,11 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
 
     report = engine.report
     tc_text = str(start_tc) if start_tc else None
-    if dit is None:
-        _write_camera(paths, engine, info, report, start, count, start_tc, tc_text, outputs, result)
+    if job.engine.tracks_camera:
+        _write_camera(paths, engine.camera(), info, report, start, count, start_tc, tc_text, outputs, result)
     sidecar = {
         "schema": "paicli.replace.1",
-        "engine": {"name": "classic" if dit is None else "dit", "version": __version__,
-                   **({} if dit is None else dit.describe())},
+        "engine": {"name": engine.name, "version": __version__, **engine.describe()},
         "shot": {"path": str(info.path), "digest": _source_digest(info), "range": [start, start + count - 1],
                  "colourspace": input_colourspace,
                  "rate": str(info.rate), "start_timecode": tc_text, "size": [info.width, info.height]},
@@ -195,7 +203,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
                         "anchored_by": r.spec.anchored_by, "fitted": r.fitted,
                         "source_size": list(r.source_size)} for r in refs],
         "camera_file": {"path": camera_file, "digest": file_digest(Path(camera_file))} if camera_file else None,
-        "settings": settings,
+        "settings": job.settings,
         "report": report,
         "notes": notes,
         "outputs": [o.to_dict() for o in result.outputs],
@@ -211,18 +219,59 @@ def replace_shot(info: MediaInfo, out_dir: Path, params, outputs: ReplaceOutputs
     return summary
 
 
-def _write_camera(paths, engine, info, report, start, count, start_tc, tc_text, outputs, result) -> None:
-    """The tracked camera as JSON and as a Nuke corner pin."""
-    from paicli.shot.camera_files import write_camera_json, write_nuke_cornerpin
-
-    write_camera_json(paths["camera"], engine.path, width=info.width, height=info.height, rate=info.rate,
+def _write_camera(paths, camera, info, report, start, count, start_tc, tc_text, outputs, result) -> None:
+    """The engine's camera as JSON and as a Nuke corner pin."""
+    write_camera_json(paths["camera"], camera, width=info.width, height=info.height, rate=info.rate,
                       start_timecode=tc_text, first_frame=start, quality=report.get("camera"))
     first_number = result.outputs[0].frames[0] if outputs.format == "exr" else int(outputs.first_frame) \
         if str(outputs.first_frame).isdigit() else 1001
-    write_nuke_cornerpin(paths["cornerpin"], engine.path, width=info.width, height=info.height,
+    write_nuke_cornerpin(paths["cornerpin"], camera, width=info.width, height=info.height,
                          first_frame=first_number)
     tc_range = (start_tc, start_tc + (count - 1)) if start_tc else None
     for role in ("camera", "cornerpin"):
         result.add_output(OutputFile(kind="camera", path=str(paths[role]), frames=(start, start + count - 1),
                                      timecode=tc_range, rate=info.rate,
                                      format="paicli.camera.1" if role == "camera" else "nuke_cornerpin2d"))
+
+
+def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | None, bg_at: str | None,
+            bg_colourspace: str | None, frames: str | None, input_colourspace: str | None, loras: tuple = (),
+            dry_run: bool = False, progress_mode: str = "auto") -> CommandResult:
+    """``paicli replace``: ``shot`` (a movie or sequence) with the references ``bg`` under
+    resolved settings ``s``, into ``output``; with ``dry_run`` only what would be written."""
+    job = prepare(s, bg, loras)
+    info = probe(shot)
+    result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
+    stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
+    start, count = source_range(info, frames, s.handles)
+    result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    if dry_run:
+        specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
+        result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}
+                                        for r in specs]
+        for kind, fname in output_names(stem, job.outputs, camera=job.engine.tracks_camera).values():
+            result.add_output(OutputFile(kind=kind, path=str(output / fname)))
+        return result
+    with Progress(progress_mode) as prog:
+        summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
+                               input_colourspace=canonical(input_colourspace) if input_colourspace else None,
+                               bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)
+        result.summary.update(summary)
+        if summary.get("camera") is not None:
+            prog.log(tracking_line(summary))
+    return result
+
+
+def tracking_line(summary: dict) -> str:
+    """One line on the camera a replace used (from its summary)."""
+    c = summary.get("camera") or {}
+    mode = c.get("mode", "?")
+    if mode == "tracked":
+        line = (f"camera: tracked, {c.get('mean_inliers')} screen points per frame, residual "
+                f"{c.get('mean_residual_px')} px, {c.get('failed_frames', 0)} frames lost")
+        if c.get("pinned_to_references"):
+            line += f"; pinned to the references (they disagreed by up to {max(c['reference_disagreement_px']):.2f} px)"
+        elif c.get("not_pinned_because"):
+            line += f"; {c['not_pinned_because']}"
+        return line
+    return f"camera: {mode}" + (f" ({c['why']})" if c.get("why") else "")

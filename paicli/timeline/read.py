@@ -15,6 +15,7 @@ from pathlib import Path
 
 from paicli.errors import BadDataError, EngineUnavailableError, MissingInputError, UsageError
 from paicli.media.timing import parse_rate
+from paicli.timeline import cmx3600
 
 FORMATS = {".edl": "cmx_3600", ".otio": "otio_json", ".otioz": "otioz", ".otiod": "otiod", ".xml": "fcp_xml",
            ".fcpxml": "fcpx_xml", ".fcpxmld": "fcpx_xml", ".aaf": "AAF"}
@@ -67,8 +68,6 @@ def edl_text(path: Path) -> str:
 
 
 def _read_edl(path: Path, rate: Fraction | None) -> EditListFile:
-    from paicli.timeline import cmx3600
-
     edl = cmx3600.parse(edl_text(path), rate)
     timeline = cmx3600.to_timeline(edl, name=path.stem)
     return EditListFile(path, "cmx_3600", timeline, edl.rate, edl.drop, edl.rate_note, list(edl.notes), edl)

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from paicli.media.timing import Timecode
 from paicli.paths import sanitize_name
+from paicli.timeline.read import metadata_values
 
 
 @dataclass
@@ -134,7 +135,5 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
 
 def _reel_of(clip) -> str | None:
     """The reel/tape name adapters keep in metadata (FCP7 XML, AAF), if any."""
-    from paicli.timeline.read import metadata_values
-
     keys = {"reel", "reel_name", "reelname", "tape", "tapename"}
     return next((v for v in metadata_values(clip.metadata, keys, max_depth=4) if isinstance(v, str) and v), None)

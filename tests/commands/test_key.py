@@ -400,7 +400,7 @@ def test_key_runs_end_to_end_in_a_fresh_process(shot, tmp_path):
 def test_key_dry_run_prints_settings_with_their_sources(shot, tmp_path, monkeypatch):
     import tomllib
 
-    from paicli.commands.key import SCHEMA
+    from paicli.shot.settings import KEY as SCHEMA
     from paicli.settings import find_preset
 
     preset = tomllib.loads(find_preset("fine-hair")[0].read_text())["key"]
@@ -438,7 +438,7 @@ def test_every_preset_resolves_for_the_key_command(shot, tmp_path, name):
     d = key_json(shot / "plate.mov", "-o", tmp_path / "out", "--dry-run", "--preset", name)
     s = d["settings"]
     assert s["preset"]["value"] == name
-    from paicli.commands.key import SCHEMA
+    from paicli.shot.settings import KEY as SCHEMA
 
     assert set(s) == set(SCHEMA.settings) | {"preset"}
     assert not (tmp_path / "out").exists()

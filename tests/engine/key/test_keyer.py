@@ -304,7 +304,7 @@ def test_the_edge_re_solve_at_hd_samples_the_subject_colour_as_a_full_upscale_wo
     """At 1080 lines the subject colour is estimated at half size and sampled only along the
     edge band; the matte must equal the one from upscaling the whole estimate."""
     from engine.key import keyer as k
-    from engine.key.screen import _down, _up, fill_holes
+    from engine.key.screen import downsample, fill_holes, upsample
 
     rng = np.random.default_rng(3)
     h, w = 1080, 96
@@ -313,8 +313,8 @@ def test_the_edge_re_solve_at_hd_samples_the_subject_colour_as_a_full_upscale_wo
     alpha = np.clip(rng.random((h, w), dtype=np.float32) * 1.2, 0, 1)
     band = np.ones((h, w), bool)  # more band pixels than remap takes on one side
     got = k.refine_with_colours(img, alpha, plate, band)
-    f_est = cv2.GaussianBlur(fill_holes(_down(img, 2), _down((alpha > 0.93).astype(np.float32), 2) > 0.99),
+    f_est = cv2.GaussianBlur(fill_holes(downsample(img, 2), downsample((alpha > 0.93).astype(np.float32), 2) > 0.99),
                              (0, 0), 1.5)
-    fc = _up(f_est, img.shape) - plate
+    fc = upsample(f_est, img.shape) - plate
     want = np.clip(((img - plate) * fc).sum(-1) / np.maximum((fc * fc).sum(-1), 1e-4), 0, 1)
     np.testing.assert_allclose(got, want, atol=2e-3)

@@ -1,0 +1,198 @@
+"""The DiT engine's loader: ``--engine dit`` settings, checked, into a
+:class:`engine.dit.engine.DitReplaceEngine` with its weights loaded from a local checkpoint
+(safetensors only; see :mod:`paicli.engines.checkpoints`) and kept warm between shots."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from paicli.engines.checkpoints import (MAX_TEXT_TOKENS, apply_lora, cast, load_component, load_tokenizer,
+                                        read_config)
+from paicli.engines.checkpoints import describe as describe_checkpoint
+from paicli.engines.prompt import default_prompt, load_prompt, prompt_text
+from paicli.errors import ConfigError, EngineUnavailableError, MissingInputError, UsageError
+
+
+USES_GPU = True  # Ray: one warm worker per GPU
+
+
+class WeightsCache:
+    """The loaded transformer and VAE of one checkpoint (with its LoRA, dtype and device),
+    kept for the life of the process: a render of many shots (or a Ray worker) loads its
+    weights once. One checkpoint at a time: loading another frees the previous one first."""
+
+    def __init__(self):
+        self._key, self._modules = None, None
+
+    def get(self, key: tuple, load):
+        """The modules for ``key``, from ``load()`` unless they are already here."""
+        if self._key != key:
+            self._key, self._modules = None, None  # the previous checkpoint's memory goes first
+            self._modules = load()
+            self._key = key
+        return self._modules
+
+    def clear(self) -> None:
+        self._key, self._modules = None, None
+
+
+WEIGHTS = WeightsCache()  # this process's warm DiT weights
+
+
+class DitLoader:
+    """Everything ``--engine dit`` needs to build its engine from a checkpoint, checked when
+    made (before any media is read); ``build()`` loads the weights (through :data:`WEIGHTS`)
+    and the text embeddings and returns a :class:`engine.dit.engine.DitReplaceEngine`.
+
+    ``model`` is a checkpoint folder, or a single transformer ``.safetensors`` file (diffusers
+    or original Wan names) whose configs, VAE, scheduler and text encoder come from the folder
+    ``model_config``: nothing is ever looked up on a hub. Text embeddings come from
+    ``prompt_embeds`` when given, else from the checkpoint's text encoder (the structured
+    prompt JSON, and an empty negative prompt, as Wan does), else from the checkpoint's
+    ``prompt_embeds.safetensors``."""
+
+    name = "dit"
+    tracks_camera = False
+
+    def __init__(self, model: Path, *, steps: int, guidance: float, window: int, overlap: int, seed: int,
+                 device: str = "auto", dtype: str = "auto", tile: int | None = 64, loras: tuple = (),
+                 lora_scale: float = 1.0, keep_foreground: bool = False, key_params=None, prompt: str | None = None,
+                 prompt_embeds: str | None = None, references: tuple = (), model_config: Path | None = None,
+                 perturb_light: float = 0.0):
+        model = Path(model)
+        if not model.exists():
+            raise MissingInputError(f"no such checkpoint: {model}")
+        self.weights = None
+        if model.is_file():
+            if model.suffix.lower() != ".safetensors":
+                raise ConfigError(f"{model}: paicli loads safetensors only (convert the weights first)")
+            if model_config is None:
+                raise ConfigError(f"{model} is a single weights file: give --model-config DIR, a checkpoint folder "
+                                  "with the configs, VAE, scheduler and text encoder (nothing is fetched from a hub)")
+            self.weights, model = model, Path(model_config)
+            if not model.is_dir():
+                raise MissingInputError(f"no such --model-config folder: {model}")
+        self.model = model
+        self.steps, self.guidance, self.window, self.overlap, self.seed = steps, guidance, window, overlap, seed
+        self.device, self.dtype_name = _pick_device(device), dtype
+        self.tile = tile
+        lora_dir = self.model / "lora"
+        self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
+        self.lora_scale = lora_scale
+        self.keep_foreground, self.key_params, self.perturb_light = keep_foreground, key_params, perturb_light
+        self.prompt = load_prompt(prompt) if prompt else default_prompt([str(r) for r in references])
+        if prompt_embeds:
+            self.text = Path(prompt_embeds)
+            if not self.text.is_file():
+                raise MissingInputError(f"no such prompt embeddings file: {self.text}")
+        elif (self.model / "text_encoder").is_dir():
+            self.text = "text_encoder"
+        elif (self.model / "prompt_embeds.safetensors").is_file():
+            self.text = self.model / "prompt_embeds.safetensors"
+        else:
+            raise EngineUnavailableError(f"{self.model} has neither a text_encoder/ nor prompt_embeds.safetensors: "
+                                         "give --prompt-embeds FILE")
+
+    @property
+    def dtype(self):
+        import torch
+
+        name = self.dtype_name if self.dtype_name != "auto" else ("bf16" if self.device == "cuda" else "fp32")
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+
+    def embeddings(self):
+        """(prompt, negative) text embeddings, (1, L, text_dim) each (negative may be None)."""
+        from safetensors.torch import load_file
+
+        from engine.dit.text import encode_prompt
+
+        if self.text == "text_encoder":
+            tokenizer = load_tokenizer(self.model)
+            encoder = load_component(self.model, "text_encoder", self.dtype).to(self.device)
+            both = encode_prompt(tokenizer, encoder, [prompt_text(self.prompt), ""], MAX_TEXT_TOKENS)
+            del encoder
+            return both[:1], both[1:]
+        try:
+            tensors = load_file(str(self.text))
+        except Exception as e:
+            raise ConfigError(f"{self.text}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+        if "prompt_embeds" not in tensors:
+            raise ConfigError(f"{self.text} has no 'prompt_embeds' tensor")
+        return tensors["prompt_embeds"], tensors.get("negative_prompt_embeds")
+
+    def build(self, camera_path=None):
+        """The DiT engine, weights loaded (``camera_path`` is not used: the DiT tracks no camera)."""
+        from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+        from engine.dit.engine import DitParams, DitReplaceEngine
+
+        sched_cfg = read_config(self.model / "scheduler", "scheduler_config.json")
+        classes = {"UniPCMultistepScheduler": UniPCMultistepScheduler,
+                   "FlowMatchEulerDiscreteScheduler": FlowMatchEulerDiscreteScheduler}
+        cls = classes.get(sched_cfg.get("_class_name"))
+        if cls is None:
+            raise ConfigError(f"{self.model}/scheduler: unsupported scheduler {sched_cfg.get('_class_name')!r} "
+                              f"(use {', '.join(classes)})")
+        prompt, negative = self.embeddings()  # the text encoder is freed before the transformer loads
+        transformer, vae = self._weights()
+        text_dim = transformer.config.get("text_dim")
+        if text_dim and prompt.shape[-1] != text_dim:
+            raise ConfigError(f"the text embeddings are {prompt.shape[-1]}-wide, the transformer takes {text_dim}")
+        params = DitParams(steps=self.steps, guidance=self.guidance, window=self.window, overlap=self.overlap,
+                           tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype,
+                           keep_foreground=self.keep_foreground, perturb_light=self.perturb_light)
+        return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), prompt, negative, params,
+                                key_params=self.key_params, description=self.describe())
+
+    def _weights(self):
+        """(transformer, vae), from this process's :data:`WEIGHTS` when the same checkpoint,
+        LoRA, dtype and device were loaded before."""
+        key = (str(self.model), str(self.weights), tuple(map(str, self.loras)), self.lora_scale, str(self.dtype),
+               self.device)
+
+        def load():
+            transformer = load_component(self.model, "transformer", weights=self.weights)
+            for lora in self.loras:
+                apply_lora(transformer, lora, self.lora_scale)
+            transformer = cast(transformer, self.dtype).to(self.device)
+            vae = load_component(self.model, "vae", self.dtype).to(self.device)
+            return transformer, vae
+
+        return WEIGHTS.get(key, load)
+
+    def describe(self) -> dict:
+        """What the sidecar records of the engine: weights, digest, LoRA and sampling settings."""
+        return {"model": str(self.weights or self.model), "model_config": str(self.model) if self.weights else None,
+                "model_sha256": describe_checkpoint(self.model, self.weights)["sha256"],
+                "lora": [{"path": str(p), "scale": self.lora_scale} for p in self.loras], "steps": self.steps,
+                "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
+                "keep_foreground": self.keep_foreground, "perturb_light": self.perturb_light,
+                "prompt": self.prompt, "prompt_text": prompt_text(self.prompt),
+                "text_embeddings": "text_encoder" if self.text == "text_encoder" else str(self.text),
+                "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EngineUnavailableError("--device cuda: no CUDA GPU is available here")
+    return device
+
+
+
+def prepare(s, *, key_params, references: tuple = (), loras: tuple = ()) -> DitLoader:
+    """The loader for resolved settings ``s`` (checked: a checkpoint is given and exists, the
+    window overlap fits); ``key_params`` key the plate for the matte."""
+    if not s.model:
+        raise UsageError("--engine dit needs --model PATH (a checkpoint; `paicli model init-tiny DIR` makes a "
+                         "tiny random one)")
+    if s.overlap >= s.window:
+        raise UsageError(f"--overlap {s.overlap} must be below --window {s.window}")
+    return DitLoader(Path(s.model), steps=s.steps, guidance=s.guidance, window=s.window, overlap=s.overlap,
+                     seed=s.seed, device=s.device, dtype=s.dtype, tile=s.vae_tile or None,
+                     loras=loras, lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
+                     key_params=key_params, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=references,
+                     model_config=Path(s.model_config) if s.model_config else None,
+                     perturb_light=s.perturb_light)
