@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from paicli.commands.common import JsonOpt, report
-from paicli.result import CommandResult, OutputFile
 
 HELP = ("Write a small synthetic green-screen shot (ProRes HQ plate with timecode, background reference stills, "
         "ground-truth alpha) into DIR, for trying paicli without footage.")
@@ -18,21 +17,10 @@ def example(
     frames: Annotated[int, typer.Option("--frames", min=2, max=2000, help="Length of the shot in frames.")] = 48,
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.shot.example import make_example_shot
-    from paicli.media.timing import Timecode, parse_rate
-    from paicli.paths import safe_output_path
+    from paicli.shot import example as job  # the media libraries load when the shot is written, not for --help
 
-    plate = safe_output_path(directory, "plate.mov")
-    meta = make_example_shot(directory, frames=frames)
-    rate = parse_rate(meta["fps"])
-    tc = Timecode.parse(meta["tc"], rate)
-    result = CommandResult(command="example", summary=meta)
-    result.add_output(OutputFile(kind="media", path=str(plate), frames=(0, frames - 1), timecode=(tc, tc + frames - 1),
-                                 rate=rate, format="prores_hq"))
-    for a in meta["refs_at"]:
-        result.add_output(OutputFile(kind="media", path=str(directory / "refs" / f"ref.{a:04d}.png"), frames=(a, a)))
-    result.add_output(OutputFile(kind="matte", path=str(directory / "gt" / "alpha.####.png"), frames=(0, frames - 1)))
-    result.add_output(OutputFile(kind="sidecar", path=str(directory / "meta.json")))
+    result = job.example(directory, frames)
+    meta = result.summary
     report(result, json_out, lambda: print(f"wrote an example shot to {directory}: plate.mov ({frames} frames, "
                                            f"{meta['fps']} fps, TC {meta['tc']}), refs/, gt/"))
     return 0

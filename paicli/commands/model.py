@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from paicli.commands.common import JsonOpt, report
+from paicli.engines.checkpoints import describe
+from paicli.engines.checkpoints import init_tiny as init_tiny_checkpoint
 from paicli.result import CommandResult, OutputFile
 
 HELP = "DiT engine checkpoints: write a tiny random one to try the engine without weights, or describe one."
@@ -22,9 +24,7 @@ def init_tiny(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.engines.checkpoints import init_tiny as write
-
-    files = write(directory, seed=seed)
+    files = init_tiny_checkpoint(directory, seed=seed)
     result = CommandResult(command="model init-tiny", summary={"checkpoint": str(directory), "tiny": True})
     for f in files:
         result.add_output(OutputFile(kind="model", path=str(f),
@@ -39,8 +39,6 @@ def info(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A checkpoint folder.")],
     json_out: JsonOpt = False,
 ) -> int:
-    from paicli.engines.checkpoints import describe
-
     desc = describe(directory)
     result = CommandResult(command="model info", summary=desc)
 

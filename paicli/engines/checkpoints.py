@@ -24,7 +24,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from paicli import __version__
 from paicli.errors import ConfigError, EngineUnavailableError, MissingInputError, OutputError
+from paicli.media.atomic import atomic_output, write_text
 
 COMPONENTS = {"transformer": "WanTransformer3DModel", "vae": "AutoencoderKLWan"}
 TEXT_ENCODER = "UMT5EncoderModel"  # optional component: text_encoder/ (transformers) + tokenizer/
@@ -59,15 +61,11 @@ def _transformers():
 def _write_safetensors(tensors: dict, path: Path) -> None:
     from safetensors.torch import save_file
 
-    from paicli.media.atomic import atomic_output
-
     with atomic_output(path) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": "pt"})
 
 
 def _write_json(data: dict, path: Path) -> None:
-    from paicli.media.atomic import write_text
-
     write_text(path, json.dumps(data, indent=1) + "\n")
 
 
@@ -76,8 +74,6 @@ def init_tiny(folder: Path, seed: int = 0) -> list[Path]:
     ``folder`` in the on-disk format real weights use; returns the files written."""
     import torch
     from diffusers import UniPCMultistepScheduler
-
-    from paicli import __version__
 
     folder = Path(folder)
     try:

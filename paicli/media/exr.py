@@ -36,6 +36,7 @@ import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
 from paicli.media.atomic import atomic_output
+from paicli.media.formats import EXR_COMPRESSIONS
 from paicli.media.limits import check_size
 from paicli.media.quiet import c_stderr
 from paicli.media.sequence import SequencePattern
@@ -44,7 +45,7 @@ from paicli.media.timing import Timecode, format_rate, nominal_fps, parse_rate
 COLOUR_INTEROP_ID = "lin_rec709_scene"
 # ITU-R BT.709 primaries, D65 white: (red.x, red.y, green.x, green.y, blue.x, blue.y, white.x, white.y)
 REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
-COMPRESSIONS = ("none", "zip", "zips", "piz", "dwaa", "dwab", "rle")
+COMPRESSIONS = EXR_COMPRESSIONS
 PIXEL_TYPES = ("half", "float")
 _HALF_MAX = 65504.0
 _MAX_THREADS = 16  # compression stops scaling well before this on 1080p/4K scanline files

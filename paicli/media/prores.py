@@ -17,29 +17,13 @@ import numpy as np
 from paicli.errors import OutputError, UsageError
 from paicli.media import atomic, colourspace
 from paicli.media.timing import Timecode, drop_frame_allowed, format_rate
+from paicli.media.formats import PRORES_PROFILES as PROFILES
+from paicli.media.formats import profile_name  # noqa: F401 (re-exported)
 from paicli.media.ycbcr import rgb_to_ycbcr
 
-# name -> (prores_ks profile number, FourCC, 4:4:4)
-PROFILES = {
-    "proxy": (0, "apco", False),
-    "lt": (1, "apcs", False),
-    "422": (2, "apcn", False),
-    "hq": (3, "apch", False),
-    "4444": (4, "ap4h", True),
-    "4444xq": (5, "ap4x", True),
-}
-_ALIASES = {"standard": "422", "4444-xq": "4444xq", "xq": "4444xq", "422hq": "hq", "422lt": "lt"}
 _BT709 = 1  # H.273 code point for primaries, transfer and matrix alike
 _LINEAR_TRC = 8  # H.273 transfer "linear": code values are the data itself (mattes)
 _LIMITED = 1  # AVCOL_RANGE_MPEG
-
-
-def profile_name(name: str) -> str:
-    key = name.strip().lower().replace(" ", "")
-    key = _ALIASES.get(key, key)
-    if key not in PROFILES:
-        raise UsageError(f"unknown ProRes profile {name!r} (choose from {', '.join(PROFILES)})")
-    return key
 
 
 def _put_plane(plane, values: np.ndarray) -> None:

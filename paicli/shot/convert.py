@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from paicli.media import atomic
-from paicli.media.probe import MediaInfo
+from paicli.media.colourspace import canonical
+from paicli.media.frame_range import source_range
+from paicli.media.probe import MediaInfo, probe
 from paicli.media.reader import open_source
-from paicli.media.writers import Writer, output_name
-from paicli.paths import safe_output_path
+from paicli.media.writers import OutputSpec, Writer, output_name
+from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress
 from paicli.result import CommandResult, OutputFile
+from paicli.settings import Resolved
 
 
 def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, count: int,
@@ -32,3 +35,25 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
     out.extra["source_range"] = [start, start + count - 1]
     result.add_output(out)
     return out
+
+
+def convert(source: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, dry_run: bool = False,
+            progress_mode: str = "auto") -> CommandResult:
+    """``paicli convert``: ``source``'s range (``frames`` plus handles) into one output in
+    ``output`` under resolved settings ``s``; with ``dry_run`` only what would be written."""
+    in_space = canonical(s.input_colorspace) if s.input_colorspace else None
+    out_space = canonical(s.output_colorspace) if s.output_colorspace else None
+    spec = OutputSpec(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
+                      first_frame=s.first_frame, colourspace=out_space)
+    info = probe(source, rate=s.rate)
+    result = CommandResult(command="convert", inputs=[info.to_dict()], settings=s.plain())
+    stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
+    start, count = source_range(info, frames, s.handles)
+    result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    if dry_run:
+        result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
+        return result
+    with Progress(progress_mode) as prog:
+        transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
+                  allow_vfr=s.conform_vfr, progress=prog, result=result)
+    return result

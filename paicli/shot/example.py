@@ -17,7 +17,9 @@ import numpy as np
 from engine.colour import srgb_encode
 from paicli.media.atomic import atomic_output
 from paicli.media.prores import ProResWriter
-from paicli.media.timing import Timecode, format_rate
+from paicli.media.timing import Timecode, format_rate, parse_rate
+from paicli.paths import safe_output_path
+from paicli.result import CommandResult, OutputFile
 
 
 def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,3 +100,19 @@ def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, fra
             "reel": reel, "screen": "green", "camera": "pan", "pan_px": pan, "refs_at": anchors}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
+
+
+def example(directory: Path, frames: int = 48) -> CommandResult:
+    """``paicli example``: the example shot written into ``directory``, every file reported."""
+    plate = safe_output_path(directory, "plate.mov")
+    meta = make_example_shot(directory, frames=frames)
+    rate = parse_rate(meta["fps"])
+    tc = Timecode.parse(meta["tc"], rate)
+    result = CommandResult(command="example", summary=meta)
+    result.add_output(OutputFile(kind="media", path=str(plate), frames=(0, frames - 1), timecode=(tc, tc + frames - 1),
+                                 rate=rate, format="prores_hq"))
+    for a in meta["refs_at"]:
+        result.add_output(OutputFile(kind="media", path=str(directory / "refs" / f"ref.{a:04d}.png"), frames=(a, a)))
+    result.add_output(OutputFile(kind="matte", path=str(directory / "gt" / "alpha.####.png"), frames=(0, frames - 1)))
+    result.add_output(OutputFile(kind="sidecar", path=str(directory / "meta.json")))
+    return result

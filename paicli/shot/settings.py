@@ -11,6 +11,7 @@ from typing import List
 
 from paicli.engines import parse_engine
 from paicli.errors import UsageError
+from paicli.media.formats import exr_compression, profile_name
 from paicli.settings import (Schema, Setting, parse_bool, parse_first_frame, parse_float, parse_int, parse_path,
                              parse_str)
 
@@ -24,6 +25,12 @@ def parse_outputs(text: str) -> tuple[str, ...]:
     if bad or not kinds:
         raise UsageError(f"unknown output {', '.join(bad) or repr(text)} (choose from {', '.join(KEY_OUTPUTS)})")
     return kinds
+
+
+def parse_optional(value) -> str | None:
+    """Text, where empty or ``auto`` means none (the default is decided later)."""
+    text = str(value).strip()
+    return None if text.lower() in ("", "auto") else text
 
 
 def parse_camera(value) -> str:
@@ -181,4 +188,22 @@ REPLACE = Schema("replace", [KEY.settings[n] for n in _KEY_SETTINGS] + [
     Setting("device", "auto", "DiT device: auto, cpu or cuda.", parse_str, ("auto", "cpu", "cuda")),
     Setting("dtype", "auto", "DiT precision: auto (bf16 on a GPU, fp32 on a CPU), bf16, fp16, fp32.", parse_str,
             ("auto", "bf16", "fp16", "fp32")),
+])
+
+CONVERT = Schema("convert", [
+    Setting("format", "prores", "Output format: prores (a .mov) or exr (a frame sequence).", parse_str,
+            ("prores", "exr")),
+    Setting("prores_profile", "hq", "ProRes profile: proxy, lt, 422, hq, 4444 (with alpha), 4444xq.",
+            lambda v: profile_name(str(v))),
+    Setting("exr_compression", "zip", "EXR compression: zip, zips, piz, dwaa, dwab, rle, none.", exr_compression),
+    Setting("first_frame", 1001, "First EXR frame number, or 'timecode' (from the start TC) or 'source'.",
+            parse_first_frame),
+    Setting("input_colorspace", None, "Colour space of the source: auto (from tags), bt709, srgb, linear, or an "
+            "OCIO name (ACEScg, 'ARRI LogC4', ...).", parse_optional),
+    Setting("output_colorspace", None, "Colour space to write: auto (BT.709 for ProRes, linear for EXR), or as "
+            "above.", parse_optional),
+    Setting("handles", 0, "Extra frames before and after the range.", parse_int(0, 100000), cli_type=int),
+    Setting("conform_vfr", False, "Accept a variable-frame-rate movie, taking its frames in order at the average "
+            "rate.", parse_bool, cli_type=bool),
+    Setting("rate", None, "Frame rate for image sequences whose headers carry none.", parse_optional),
 ])
