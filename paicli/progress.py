@@ -7,13 +7,25 @@ Plain and JSON modes throttle per-frame updates (``interval`` seconds) so logs s
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator, TextIO
 
+from paicli.errors import UsageError
+
 MODES = ("auto", "rich", "plain", "json", "none")
+
+
+def mode_from(value: str | None) -> str:
+    """The progress mode: ``value`` (``--progress``), else ``PAICLI_PROGRESS``, else auto;
+    checked (a usage error names the modes)."""
+    mode = (value or os.environ.get("PAICLI_PROGRESS") or "auto").lower()
+    if mode not in MODES:
+        raise UsageError(f"--progress: {mode!r} is not one of {', '.join(MODES)}")
+    return mode
 
 
 class Task:

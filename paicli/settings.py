@@ -301,7 +301,9 @@ def params_from(resolved: Resolved, group: str, cls: type, **fixed):
     """The engine parameters ``cls(...)`` that ``resolved``'s settings declare for ``group``
     (every setting whose ``param`` is ``group.field``), plus ``fixed`` fields; the others keep
     ``cls``'s defaults."""
-    schema = Schema.registry[resolved.command]
+    schema = Schema.registry.get(resolved.command)
+    if schema is None:  # a process that unpickled the settings without importing their declarations
+        raise RuntimeError(f"the settings of {resolved.command!r} are not declared in this process")
     kw = {}
     for s in schema:
         if s.param and s.param.split(".", 1)[0] == group:

@@ -81,6 +81,7 @@ class ClassicReplaceEngine(TwoPassEngine):
         self.path: list[np.ndarray] = []
         self.timing = {"analysis_s": 0.0, "render_s": 0.0, "frames": 0}
         self.lookahead = 2  # frames prepared ahead on worker threads (memory: this many extra frames)
+        self._analysis = None  # what pass 1 found, for pass 2
 
     # ------------------------------------------------------------------ pass 1
     def _analyse(self, frames: Callable[[], Iterator[np.ndarray]], count: int, refs: list[Reference],
@@ -248,8 +249,11 @@ class ClassicReplaceEngine(TwoPassEngine):
     def render(self, frames: Callable[[], Iterator[np.ndarray]], count: int,
                callback: Progress | None = None) -> Iterator[FrameLayers]:
         """Pass 2: yield the layers of frames 0..count-1 (see :mod:`engine.interface`)."""
+        if self._analysis is None:
+            raise RuntimeError("render() needs analyse() first")
         p = self.p
         screen, matted, size, path, plate_refs, gains = self._analysis
+        self._analysis = None  # the registered stills' memory goes with the pass
         t0 = time.perf_counter()
         renderer = BackgroundRenderer([r.image for r, _ in plate_refs], [r.anchor for r, _ in plate_refs],
                                       [m for _, m in plate_refs], path, size, p.plate)

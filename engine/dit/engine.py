@@ -97,24 +97,26 @@ def _to_linear(pixels: torch.Tensor, height: int, width: int) -> list[np.ndarray
 
 class DitReplaceEngine(TwoPassEngine):
     """See the module notes. ``prompt`` and ``negative``: text embeddings (1, L, text_dim);
-    ``description``: what the loader knows of the weights (paths, digest, LoRA ...), recorded
-    in the sidecar by ``describe()``. The engine tracks no camera."""
+    ``description``: a callable giving what the loader knows of the weights (paths, digest,
+    LoRA ...), asked for by ``describe()`` when the sidecar is written. The engine tracks no
+    camera."""
 
     name = "dit"
 
     def __init__(self, transformer, vae, scheduler, prompt: torch.Tensor, negative: torch.Tensor | None,
-                 params: DitParams | None = None, key_params=None, description: dict | None = None):
+                 params: DitParams | None = None, key_params=None, description: Callable[[], dict] | None = None):
         self.model, self.vae, self.scheduler = transformer, vae, scheduler
         self.key_params = key_params
         self.p = params or DitParams()
         self.prompt = prompt.to(self.p.device, self.p.dtype)
         self.negative = (negative if negative is not None else torch.zeros_like(prompt)).to(self.p.device, self.p.dtype)
-        self.description = dict(description or {})
+        self.description = description
+        self._latents = None
         self.report: dict = {}
         self.timing = {"analysis_s": 0.0, "render_s": 0.0, "frames": 0}
 
     def describe(self) -> dict:
-        return self.description
+        return dict(self.description()) if self.description else {}
 
     def analyse(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
                 callback: Progress | None = None) -> None:
@@ -161,6 +163,8 @@ class DitReplaceEngine(TwoPassEngine):
     def render(self, frames: Callable[[], Iterator[np.ndarray]], count: int,
                callback: Progress | None = None) -> Iterator[FrameLayers]:
         """Pass 2: decode the sampled latents in tiles and lay the keyed plate's matte under them."""
+        if self._latents is None:
+            raise RuntimeError("render() needs analyse() first")
         p = self.p
         (height, width), _ = self._size
         with torch.no_grad():
@@ -179,6 +183,7 @@ class DitReplaceEngine(TwoPassEngine):
                     yield layers
                     t0 = time.perf_counter()
                     done += 1
+        self._latents = None  # the sampled shot's memory goes with the pass
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}
 
     def _encode_all(self, frames, count: int, padded: int) -> torch.Tensor:

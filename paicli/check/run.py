@@ -6,7 +6,7 @@ from pathlib import Path
 from paicli.check.inputs import CheckInputs, resolve_inputs
 from paicli.check.runner import check_into, report_names
 from paicli.check.settings import limits_from
-from paicli.progress import Progress
+from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved
 
@@ -14,7 +14,7 @@ from paicli.settings import Resolved
 def relight_check(result: str, s: Resolved, *, output: Path | None, matte: str | None, plate: str | None,
                   bg: list[str] | None, bg_at: str | None, camera: str | None, frames: str | None,
                   input_colourspace: str | None, plate_colourspace: str | None, dry_run: bool = False,
-                  progress_mode: str = "auto") -> tuple[CommandResult, CheckInputs, dict | None]:
+                  progress: str | None = None) -> tuple[CommandResult, CheckInputs, dict | None]:
     """Check ``result`` (a composite, or a replace/render folder) under resolved settings
     ``s``; returns the command's result, the inputs found and the check's document (None on
     a dry run). The result is ``ok`` unless a metric failed."""
@@ -27,7 +27,7 @@ def relight_check(result: str, s: Resolved, *, output: Path | None, matte: str |
         for name in report_names(inputs.stem).values():
             res.add_output(OutputFile(kind="report", path=str(out_dir / name)))
         return res, inputs, None
-    with Progress(progress_mode) as prog:
+    with Progress(mode_from(progress)) as prog:
         adapt = inputs.adapt if s.to_dict()["adapt"]["source"] == "default" and inputs.adapt is not None else s.adapt
         doc, outputs = check_into(out_dir, inputs, limits, adapt=adapt, settings=s.plain(), progress=prog)
     for o in outputs:

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Optional
 
 import typer
 
-from paicli.errors import UsageError
-from paicli.progress import MODES
 from paicli.result import CommandResult
 from paicli.settings import Resolved, Schema
 
@@ -63,13 +60,6 @@ def with_settings(schema: Schema, names: Iterable[str], before: str = "preset"):
         command.__annotations__ = {p.name: p.annotation for p in params}
         return command
     return decorate
-
-
-def progress_mode(value: str | None, json_out: bool) -> str:
-    mode = (value or os.environ.get("PAICLI_PROGRESS") or "auto").lower()
-    if mode not in MODES:
-        raise UsageError(f"--progress: {mode!r} is not one of {', '.join(MODES)}")
-    return mode
 
 
 def report(result: CommandResult, json_out: bool, human: Callable[[], None] | None = None) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from paicli.commands.common import (DryRunOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings, progress_mode, report,
+from paicli.commands.common import (DryRunOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings, report,
                                     with_settings)
 from paicli.settings import resolve
 from paicli.shot.settings import CONVERT
@@ -36,7 +36,7 @@ def convert(
 
     s = resolve(CONVERT, settings, preset=preset)
     result = job.convert(source, s, output=output, name=name, frames=frames, dry_run=dry_run,
-                         progress_mode=progress_mode(progress, json_out))
+                         progress=progress)
     if dry_run:
         print_settings(result, s, json_out)
         return 0

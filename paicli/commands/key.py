@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt, OutputDirOpt, PresetOpt,
-                                    ProgressOpt, print_settings, progress_mode, report, with_settings)
+                                    ProgressOpt, print_settings, report, with_settings)
 from paicli.settings import resolve
 from paicli.shot.settings import KEY
 
@@ -41,7 +41,7 @@ def key(
     s = resolve(KEY, settings, preset=preset)
     result = job.key(shot, s, output=output, name=name, frames=frames, clean_plate=clean_plate,
                      garbage_matte=garbage_matte, core_matte=core_matte, input_colourspace=input_colorspace,
-                     dry_run=dry_run, progress_mode=progress_mode(progress, json_out))
+                     dry_run=dry_run, progress=progress)
     if dry_run:
         print_settings(result, s, json_out)
         return 0

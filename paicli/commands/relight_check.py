@@ -13,7 +13,7 @@ import typer
 
 from paicli.check.settings import SCHEMA, limits_option
 from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings,
-                                    progress_mode, report, with_settings)
+                                    report, with_settings)
 from paicli.errors import ExitCode
 from paicli.settings import resolve
 
@@ -63,7 +63,7 @@ def relight_check(
     res, inputs, doc = job.relight_check(result, s, output=output, matte=matte, plate=plate, bg=bg, bg_at=bg_at,
                                          camera=camera, frames=frames, input_colourspace=input_colorspace,
                                          plate_colourspace=plate_colorspace, dry_run=dry_run,
-                                         progress_mode=progress_mode(progress, json_out))
+                                         progress=progress)
     if dry_run:
         print_settings(res, s, json_out)
         return 0

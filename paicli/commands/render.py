@@ -7,8 +7,9 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from paicli.commands.common import InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, progress_mode, report, with_settings
+from paicli.commands.common import InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, report, with_settings
 from paicli.errors import UsageError
+from paicli.progress import mode_from
 from paicli.render.settings import RENDER
 from paicli.settings import resolve
 
@@ -74,7 +75,7 @@ def render(
     plan, result = batch.plan_list(edit_list, s, output=output, bg_map=bg_map, refs_root=refs_root,
                                    media_root=media_root or [], rate=rate, sequence=sequence, shard=shard, force=force)
     blocked = [ps for ps in plan.shots if ps.status in batch.BLOCKED]
-    mode = progress_mode(progress or log_format, json_out)
+    mode = mode_from(progress or log_format)
     if plan_only or (s.strict and blocked):
         report(result, json_out, lambda: _print_plan(plan))
         if s.strict and blocked and not plan_only:
@@ -83,12 +84,12 @@ def render(
     loras = tuple(lora or ())
     if shot is not None or frames is not None:
         run = batch.render_one(plan, shot, frames, output, s, result, loras=loras, input_colourspace=input_colorspace,
-                               progress_mode=mode)
+                               progress=mode)
     else:
         if blocked and not json_out:
             _print_plan(plan, only_blocked=True)
         run = batch.render_plan(plan, output, s, result, executor=executor, address=address, workers=workers,
-                                loras=loras, input_colourspace=input_colorspace, progress_mode=mode)
+                                loras=loras, input_colourspace=input_colorspace, progress=mode)
     report(result, json_out, lambda: _print_results(run.outcomes, run.timelines, run.why_not))
     if run.code != 0:
         sys.stderr.write(batch.failure_line(run.outcomes))

@@ -7,7 +7,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt, OutputDirOpt, PresetOpt,
-                                    ProgressOpt, print_settings, progress_mode, report, with_settings)
+                                    ProgressOpt, print_settings, report, with_settings)
 from paicli.settings import resolve
 from paicli.shot.settings import REPLACE
 
@@ -17,7 +17,11 @@ HELP = ("Replace the background of a green/blue-screen (or matted) shot with 1-N
         "timing and timecode, plus the camera track (JSON and Nuke corner pin) and a sidecar of everything used.")
 
 
-@with_settings(REPLACE, [s.name for s in REPLACE])
+_AFTER_LORA = ("lora_scale", "perturb_light", "keep_foreground", "prompt", "prompt_embeds", "device", "dtype")
+
+
+@with_settings(REPLACE, _AFTER_LORA)
+@with_settings(REPLACE, [s.name for s in REPLACE if s.name not in _AFTER_LORA], before="lora")
 def replace(
     shot: Annotated[str, typer.Argument(metavar="SHOT", help="A screen shot (movie or image sequence), or a "
                                         "matted RGBA one.", show_default=False)],
@@ -46,7 +50,7 @@ def replace(
     s = resolve(REPLACE, settings, preset=preset)
     result = job.replace(shot, bg, s, output=output, name=name, bg_at=bg_at, bg_colourspace=bg_colorspace,
                          frames=frames, input_colourspace=input_colorspace, loras=tuple(lora or ()),
-                         dry_run=dry_run, progress_mode=progress_mode(progress, json_out))
+                         dry_run=dry_run, progress=progress)
     if dry_run:
         print_settings(result, s, json_out)
         return 0

@@ -3,10 +3,10 @@
 ``ENGINES`` maps an ``--engine`` name to the module of its loader. A loader module defines
 ``prepare(settings, key_params=..., references=..., loras=...)``, which checks the settings
 before any media is read and returns a loader: ``name``, ``tracks_camera`` (whether the
-engine's camera is written as camera files) and ``build(camera_path=None)``, which loads what it needs and returns an engine that
-implements :class:`engine.interface.ReplaceEngine`; ``USES_GPU`` says whether Ray gives
-the engine one worker per GPU (else one per CPU). A new engine is one new package and one
-line here.
+engine's camera is written as camera files) and ``build(camera_path=None)``, which loads
+what it needs and returns an engine that implements :class:`engine.interface.ReplaceEngine`;
+and ``USES_GPU``, whether Ray gives the engine one worker per GPU (else one per CPU). A new
+engine is one new package and one line here.
 """
 from __future__ import annotations
 
@@ -30,10 +30,6 @@ class EngineLoader(Protocol):
     tracks_camera: bool
 
     def build(self, camera_path=None) -> "ReplaceEngine": ...
-
-
-def names() -> tuple[str, ...]:
-    return tuple(ENGINES)
 
 
 def parse_engine(value: Any) -> str:

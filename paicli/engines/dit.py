@@ -31,8 +31,6 @@ class WeightsCache:
             self._key = key
         return self._modules
 
-    def clear(self) -> None:
-        self._key, self._modules = None, None
 
 
 WEIGHTS = WeightsCache()  # this process's warm DiT weights
@@ -141,7 +139,7 @@ class DitLoader:
                            tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype,
                            keep_foreground=self.keep_foreground, perturb_light=self.perturb_light)
         return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), prompt, negative, params,
-                                key_params=self.key_params, description=self.describe())
+                                key_params=self.key_params, description=self.describe)
 
     def _weights(self):
         """(transformer, vae), from this process's :data:`WEIGHTS` when the same checkpoint,

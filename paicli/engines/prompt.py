@@ -18,7 +18,7 @@ from paicli.errors import BadDataError, MissingInputError
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "paicli.engines.prompt.1",
+    "$id": "paicli.prompt.1",
     "type": "object",
     "properties": {
         "scene": {"type": "string", "description": "the new background: place, time of day, weather"},

@@ -18,7 +18,7 @@ from paicli.errors import OutputError, UsageError
 from paicli.media import atomic, colourspace
 from paicli.media.timing import Timecode, drop_frame_allowed, format_rate
 from paicli.media.formats import PRORES_PROFILES as PROFILES
-from paicli.media.formats import profile_name  # noqa: F401 (re-exported)
+from paicli.media.formats import profile_name
 from paicli.media.ycbcr import rgb_to_ycbcr
 
 _BT709 = 1  # H.273 code point for primaries, transfer and matrix alike

@@ -10,7 +10,7 @@ from pathlib import Path
 from paicli.errors import BadDataError, MissingInputError, PaicliError, UsageError
 from paicli.media.atomic import sweep_stale_temps
 from paicli.media.colourspace import canonical
-from paicli.progress import Progress
+from paicli.progress import Progress, mode_from
 from paicli.render.conform import conform
 from paicli.render.plan import Plan, check_template, make_plan
 from paicli.render.report import write_report
@@ -74,12 +74,12 @@ def refuse_blocked(plan: Plan) -> None:
 
 def render_plan(plan: Plan, output: Path, s: Resolved, result: CommandResult, *, executor: str = "local",
                 address: str | None = None, workers: int | None = None, loras: tuple = (),
-                input_colourspace: str | None = None, progress_mode: str = "auto") -> RenderRun:
+                input_colourspace: str | None = None, progress: str | None = None) -> RenderRun:
     """Render this shard's shots of ``plan`` into ``output`` (``executor`` local or ray),
     conform and report."""
     output.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(output)  # report, timelines: what a killed run was writing at the top
-    with Progress(progress_mode) as prog:
+    with Progress(mode_from(progress)) as prog:
         colourspace = canonical(input_colourspace) if input_colourspace else None
         if executor == "ray":
             from paicli.render.ray_executor import run_on_ray  # Ray is an extra: imported only when asked for
@@ -93,7 +93,7 @@ def render_plan(plan: Plan, output: Path, s: Resolved, result: CommandResult, *,
 
 def render_one(plan: Plan, shot_id: str | None, frames: str | None, output: Path, s: Resolved,
                result: CommandResult, *, loras: tuple = (), input_colourspace: str | None = None,
-               progress_mode: str = "auto") -> RenderRun:
+               progress: str | None = None) -> RenderRun:
     """``--shot ID [--frames A-B]``: one shot, or a chunk of it."""
     if shot_id is None:
         raise UsageError("--frames needs --shot ID (which shot to render part of)")
@@ -105,7 +105,7 @@ def render_one(plan: Plan, shot_id: str | None, frames: str | None, output: Path
     colourspace = canonical(input_colourspace) if input_colourspace else None
     output.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(output)
-    with Progress(progress_mode) as prog:
+    with Progress(mode_from(progress)) as prog:
         if frames is None or ps.status != "ready":
             outcome = shot_outcome(ps, "1/1", output, s, loras, colourspace, prog)
         else:

@@ -16,7 +16,7 @@ from paicli import engines
 from paicli.errors import EngineUnavailableError, ExitCode
 from paicli.progress import Progress
 from paicli.render.run import ShotOutcome, shot_outcome
-from paicli.render.settings import RENDER
+from paicli.render.settings import RENDER  # noqa: F401 (a worker unpickles render settings: params_from reads them)
 
 
 class _Worker:
@@ -24,7 +24,6 @@ class _Worker:
     DiT weights between shots."""
 
     def __init__(self, out_root: str, settings, loras: tuple, input_colourspace: str | None):
-        assert settings.command == RENDER.command  # and importing RENDER declared them in this worker
         self.out_root, self.settings = Path(out_root), settings
         self.loras, self.colourspace = loras, input_colourspace
 

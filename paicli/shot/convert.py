@@ -11,7 +11,7 @@ from paicli.media.probe import MediaInfo, probe
 from paicli.media.reader import open_source
 from paicli.media.writers import OutputSpec, Writer, output_name
 from paicli.paths import safe_output_path, sanitize_name
-from paicli.progress import Progress
+from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved
 
@@ -38,7 +38,7 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
 
 
 def convert(source: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, dry_run: bool = False,
-            progress_mode: str = "auto") -> CommandResult:
+            progress: str | None = None) -> CommandResult:
     """``paicli convert``: ``source``'s range (``frames`` plus handles) into one output in
     ``output`` under resolved settings ``s``; with ``dry_run`` only what would be written."""
     in_space = canonical(s.input_colorspace) if s.input_colorspace else None
@@ -53,7 +53,7 @@ def convert(source: str, s: Resolved, *, output: Path, name: str | None, frames:
     if dry_run:
         result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
         return result
-    with Progress(progress_mode) as prog:
+    with Progress(mode_from(progress)) as prog:
         transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
                   allow_vfr=s.conform_vfr, progress=prog, result=result)
     return result

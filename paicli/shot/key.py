@@ -1,6 +1,6 @@
-"""Key a shot: stream frames from the source through the classic keyer into the outputs.
+"""Key a shot: stream frames from the source through the keyer into the outputs.
 
-The engine (``engine.classic``) sees arrays only; this module opens media, checks user
+The keyer (``engine.key``) sees arrays only; this module opens media, checks user
 mattes and clean plates, picks output names and reports every file written.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from paicli.media.probe import MediaInfo, probe
 from paicli.media.reader import open_source
 from paicli.media.writers import OutputSpec, Writer
 from paicli.paths import safe_output_path, sanitize_name
-from paicli.progress import Progress
+from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 _SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
@@ -156,7 +156,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
 
 def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, clean_plate: str | None,
         garbage_matte: str | None, core_matte: str | None, input_colourspace: str | None, dry_run: bool = False,
-        progress_mode: str = "auto") -> CommandResult:
+        progress: str | None = None) -> CommandResult:
     """``paicli key``: ``shot`` keyed under resolved settings ``s`` into ``output`` (with
     ``dry_run``, only what would be written); the screen report is ``summary["screen_report"]``."""
     params = params_from(s, "key", KeyParams)
@@ -171,7 +171,7 @@ def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str |
         for kind in outs.kinds:
             result.add_output(OutputFile(kind=result_kind(kind), path=str(output / output_name(stem, kind, outs.format))))
         return result
-    with Progress(progress_mode) as prog:
+    with Progress(mode_from(progress)) as prog:
         result.summary["screen_report"] = key_shot(
             info, output, params, outs, stem=stem, start=start, count=count,
             input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,

@@ -26,7 +26,7 @@ from paicli.media.reader import open_source
 from paicli.media.sequence import SequencePattern
 from paicli.media.writers import OutputSpec, Writer
 from paicli.paths import safe_output_path, sanitize_name
-from paicli.progress import Progress
+from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
@@ -236,7 +236,7 @@ def _write_camera(paths, camera, info, report, start, count, start_tc, tc_text, 
 
 def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | None, bg_at: str | None,
             bg_colourspace: str | None, frames: str | None, input_colourspace: str | None, loras: tuple = (),
-            dry_run: bool = False, progress_mode: str = "auto") -> CommandResult:
+            dry_run: bool = False, progress: str | None = None) -> CommandResult:
     """``paicli replace``: ``shot`` (a movie or sequence) with the references ``bg`` under
     resolved settings ``s``, into ``output``; with ``dry_run`` only what would be written."""
     job = prepare(s, bg, loras)
@@ -252,7 +252,7 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | 
         for kind, fname in output_names(stem, job.outputs, camera=job.engine.tracks_camera).values():
             result.add_output(OutputFile(kind=kind, path=str(output / fname)))
         return result
-    with Progress(progress_mode) as prog:
+    with Progress(mode_from(progress)) as prog:
         summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
                                input_colourspace=canonical(input_colourspace) if input_colourspace else None,
                                bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)

@@ -1,5 +1,5 @@
-"""The settings of the per-shot jobs (``key``, ``replace``, and ``render``, which renders each
-shot with replace's), each declared once: its default, help and parser, its command-line
+"""The settings of the per-shot jobs (``key``, ``replace``, ``convert``, and ``render``, which
+renders each shot with replace's), each declared once: its default, help and parser, its command-line
 option, its ``PAICLI_*`` environment variable and preset key (:mod:`paicli.settings`), and
 the engine parameter it sets. Command signatures and engine parameters are made from these.
 
@@ -16,7 +16,7 @@ from paicli.settings import (Schema, Setting, parse_bool, parse_first_frame, par
                              parse_str)
 
 KEY_OUTPUTS = ("rgba", "matte", "fg")
-CAMERA_MODES = ("auto", "track", "static")
+CAMERA_MODES = ("auto", "track", "static")  # as engine.classic.replace's (not imported: that loads OpenCV)
 
 
 def parse_outputs(text: str) -> tuple[str, ...]:

@@ -114,3 +114,19 @@ def test_internal_errors_are_one_line_without_debug(monkeypatch, capsys):
     monkeypatch.setenv("PAICLI_DEBUG", "1")
     with pytest.raises(RuntimeError):
         run(["probe", "x.mov"])
+
+
+@pytest.mark.parametrize("cmd", [["key"], ["replace", "--bg", "refs"], ["convert"], ["relight-check"]])
+def test_a_missing_input_is_reported_before_a_bad_progress_mode(cmd, tmp_path, capsys):
+    """--progress is checked when progress starts: the input's error comes first, as it always did."""
+    argv = [cmd[0], str(tmp_path / "missing.mov"), *cmd[1:], "-o", str(tmp_path / "o"), "--progress", "bogus"]
+    assert run(argv) == 66 and "missing.mov" in capsys.readouterr().err
+
+
+def test_a_dry_run_starts_no_progress_so_a_bad_mode_does_not_stop_it(tmp_path, capsys):
+    from paicli.shot.example import make_example_shot
+
+    make_example_shot(tmp_path / "s", width=32, height=32, frames=3)
+    argv = ["key", str(tmp_path / "s" / "plate.mov"), "-o", str(tmp_path / "o"), "--dry-run", "--json",
+            "--progress", "bogus"]
+    assert run(argv) == 0 and json.loads(capsys.readouterr().out)["dry_run"] is True
