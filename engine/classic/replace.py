@@ -31,7 +31,7 @@ from engine.classic import camera as cam
 from engine.classic.harmonise import Harmoniser, HarmoniseParams, WhitePoint, measure_grain, relight_gains
 from engine.key.keyer import Keyer, KeyParams
 from engine.classic.plate import BackgroundRenderer, PlateParams, register_references
-from engine.key.screen import Screen, detect_screen, screen_difference
+from engine.key.screen import Screen, find_screen, screen_difference
 from engine.classic.track import ScreenTracker
 from engine.interface import EngineInputError, FrameLayers, Progress, Reference, TwoPassEngine  # noqa: F401
 
@@ -127,9 +127,11 @@ class ClassicReplaceEngine(TwoPassEngine):
                 size = (img.shape[1], img.shape[0])
                 matted = _matted(img)
                 if not matted:
-                    screen = detect_screen(img[..., :3], None if p.key.screen == "auto" else p.key.screen)
-                    if screen is None:
-                        raise EngineInputError("no green or blue screen found and the shot has no matte")
+                    found = find_screen(img[..., :3], None if p.key.screen == "auto" else p.key.screen)
+                    if found.screen is None:
+                        raise EngineInputError(f"no green or blue screen found ({found.why}) and the shot has no "
+                                               "matte")
+                    screen = found.screen
                 scale = min(1.0, p.analysis_height / size[1])
                 if track_wanted and not matted:
                     tracker = ScreenTracker(max_points=300)

@@ -40,26 +40,71 @@ def screen_difference(img: np.ndarray, kind: str) -> np.ndarray:
     return b - np.maximum(r, g)
 
 
-def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25) -> Screen | None:
-    """Find the dominant screen colour of a frame; None when no screen covers ``min_coverage``.
+MIN_SCREEN_EXCESS = 0.04  # chromaticity: a screen's channel at least this far above the larger other one
+_CHROMA_BINS = 128
 
-    A pixel votes for a screen when its screen channel exceeds the others by a clear margin
-    relative to its brightness. ``kind`` restricts the search to one screen colour.
-    """
+
+@dataclass(frozen=True)
+class ScreenSearch:
+    """What :func:`find_screen` found: the screen, or None and why not (one phrase)."""
+
+    screen: Screen | None
+    why: str = ""
+
+
+def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25) -> ScreenSearch:
+    """The screen as the dominant screen-hued chroma cluster of a frame, however dim or
+    desaturated: pixels whose chromaticity (rgb / (r + g + b)) has the screen channel at least
+    :data:`MIN_SCREEN_EXCESS` above the larger other one are candidates; the densest mode of
+    their chromaticity histogram is the screen, its members the candidates within the mode's
+    own spread of it (so the subject's edges and screen-tinted foreground stay out). Light
+    falloff changes a screen's brightness, not its chromaticity, so an unevenly lit screen is
+    one cluster. ``kind`` (green or blue) restricts the search to one screen colour; the kind
+    whose cluster covers more of the frame wins. None (with the reason) when no cluster covers
+    ``min_coverage`` of the frame. ``img``: float32 (H, W, 3) scene-linear."""
     small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
-    luma = small.sum(-1) / 3 + 1e-4
-    best = None
+    rgb = small.reshape(-1, 3).astype(np.float32)
+    total = rgb.sum(1)
+    lit = total > 0.05 * max(float(np.percentile(total, 95)), 1e-6)  # chroma of near-black pixels is noise
+    chroma = rgb / np.maximum(total, 1e-6)[:, None]
+    best: tuple[float, str, np.ndarray] | None = None
     for candidate in ((kind,) if kind else ("green", "blue")):
-        d = screen_difference(small, candidate)
-        votes = d > 0.5 * luma  # the screen channel clearly above the pixel's mean level
-        cov = float(votes.mean())
-        if best is None or cov > best[1]:
-            best = (candidate, cov, votes)
-    kind, cov, votes = best
-    if cov < min_coverage:
-        return None
-    colour = np.median(small[votes], axis=0)
-    return Screen(kind, tuple(float(c) for c in colour), cov)
+        members = _screen_cluster(chroma, lit, SCREEN_CHANNEL[candidate])
+        coverage = float(members.mean())
+        if best is None or coverage > best[0]:
+            best = (coverage, candidate, members)
+    coverage, found_kind, members = best
+    if coverage < min_coverage:
+        what = "green or blue" if kind is None else kind
+        return ScreenSearch(None, f"the largest {what} screen-coloured area covers {coverage:.0%} of the frame "
+                                  f"(a screen covers at least {min_coverage:.0%})")
+    colour = np.median(rgb[members], axis=0)
+    return ScreenSearch(Screen(found_kind, tuple(float(c) for c in colour), coverage))
+
+
+def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, channel: int) -> np.ndarray:
+    """bool (N,): the pixels of the densest screen-hued chromaticity cluster (see find_screen)."""
+    others = [c for c in range(3) if c != channel]
+    excess = chroma[:, channel] - np.maximum(chroma[:, others[0]], chroma[:, others[1]])
+    candidates = lit & (excess >= MIN_SCREEN_EXCESS)
+    if not candidates.any():
+        return candidates
+    xy = chroma[candidates][:, :2]  # (r, g) chromaticity; b = 1 - r - g
+    hist, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=_CHROMA_BINS, range=((0.0, 1.0), (0.0, 1.0)))
+    hist = cv2.GaussianBlur(hist.astype(np.float32), (0, 0), 1.5)
+    i, j = np.unravel_index(int(np.argmax(hist)), hist.shape)
+    peak = (np.array([i, j], np.float32) + 0.5) / _CHROMA_BINS
+    dist = np.full(len(chroma), np.inf, np.float32)
+    dist[candidates] = np.hypot(xy[:, 0] - peak[0], xy[:, 1] - peak[1])
+    near = dist < 0.08
+    spread = float(np.median(dist[near])) if near.any() else 0.0
+    radius = float(np.clip(3.0 * spread, 0.02, 0.08))  # the mode's own spread: noise, codec, weave
+    return dist < radius
+
+
+def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25) -> Screen | None:
+    """The screen of a frame (:func:`find_screen`), or None when it has none."""
+    return find_screen(img, kind, min_coverage).screen
 
 
 def screen_mask(img: np.ndarray, screen: Screen, threshold: float = 0.6, erode_px: int = 3) -> np.ndarray:

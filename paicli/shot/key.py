@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.key.keyer import Keyer, KeyParams
-from engine.key.screen import detect_screen, screen_mask, screen_quality
+from engine.key.screen import find_screen, screen_mask, screen_quality
 from paicli.errors import BadDataError
 from paicli.media import atomic
 from paicli.media.colourspace import canonical
@@ -116,11 +116,12 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                 for i, img in enumerate(src.frames(start, count)):
                     rgb = img[..., :3]
                     if keyer is None:
-                        screen = detect_screen(rgb, None if screen_kind == "auto" else screen_kind)
-                        if screen is None:
+                        found = find_screen(rgb, None if screen_kind == "auto" else screen_kind)
+                        if found.screen is None:
                             what = "green or blue" if screen_kind == "auto" else screen_kind
-                            raise BadDataError(f"{info.path}: no dominant {what} screen found; "
+                            raise BadDataError(f"{info.path}: no dominant {what} screen found ({found.why}); "
                                                "this does not look like a screen shot")
+                        screen = found.screen
                         keyer = Keyer(params, screen, user_plate)
                     garbage, core = (next(it) if it else None for it in matte_iters)
                     res = keyer.key(rgb, garbage=garbage, core=core)

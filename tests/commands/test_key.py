@@ -361,6 +361,23 @@ def test_key_a_non_screen_movie_exits_65_and_leaves_no_files(tmp_path, fmt):
     assert files_under(out) == []  # temporaries included
 
 
+@pytest.mark.parametrize("screen", ["auto", "green"])
+def test_key_a_dim_desaturated_real_screen_is_keyed(tmp_path, screen):
+    """A backdrop lit as stages light them (linear 0.14, 0.30, 0.20, falling off to the corners:
+    about sRGB 105,150,125 at its brightest) was refused with 65, even with --screen green."""
+    rng = np.random.default_rng(1)
+    h, w = 48, 64
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = 1.0 - 0.4 * (((x - w / 2) / w) ** 2 + ((y - h / 2) / h) ** 2) / 0.5
+    subject = (np.hypot(x - w / 2, y - h / 2) < 12)[..., None]
+    frames = [(np.where(subject, 0.25, np.array([0.14, 0.30, 0.20]) * light[..., None])
+               + rng.normal(0, 0.003, (h, w, 3))).astype(np.float32) for _ in range(3)]
+    movie = write_movie(tmp_path / "real.mov", frames)
+    code, stdout, err = key(movie, "-o", tmp_path / "out", "--screen", screen, "--outputs", "matte", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["summary"]["screen_report"]["screen"] == "green"
+
+
 def test_key_the_fixture_gradient_movie_is_not_a_screen(write_prores, tmp_path):
     code, _, err = key(write_prores(), "-o", tmp_path / "out")
     assert code == 65 and "no dominant" in err

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from engine.key import screen as screen_module
-from engine.key.screen import (clean_plate, detect_screen, fill_holes, screen_difference, screen_mask,
-                                   working_scale)
+from engine.key.keyer import Keyer, KeyParams
+from engine.key.screen import (clean_plate, detect_screen, fill_holes, find_screen, screen_difference, screen_mask,
+                               working_scale)
 from synthetic_screen import MARKERS, H, W, composite, natural_image, subject_alpha, uneven_screen, with_markers
 
 
@@ -37,6 +38,43 @@ def test_detect_screen_restricted_to_one_kind_ignores_the_other():
     img = composite(subject_alpha(), uneven_screen("green"))
     assert detect_screen(img, kind="blue") is None
     assert detect_screen(img, kind="green").kind == "green"
+
+
+# real screens: dim, desaturated, unevenly lit (the camera sees what the stage lights give it)
+DIM_DESATURATED = {"green": (0.14, 0.30, 0.20), "blue": (0.12, 0.17, 0.30)}
+
+
+def _real_screen(kind: str, brightness: float = 1.0, vignette: float = 0.5) -> np.ndarray:
+    light = uneven_screen("green", vignette=vignette)[..., 1:2] / 0.45  # the falloff alone
+    return (np.array(DIM_DESATURATED[kind], np.float32) * brightness * light).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["green", "blue"])
+@pytest.mark.parametrize("brightness", [1.0, 0.3], ids=["dim", "dimmer"])
+def test_a_dim_desaturated_screen_is_found_with_its_colour(kind, brightness):
+    screen = with_markers(_real_screen(kind, brightness))
+    img = composite(subject_alpha(), screen, fg=(0.3, 0.25, 0.2), noise=0.004 * brightness)
+    for forced in (None, kind):
+        found = detect_screen(img, forced)
+        assert found is not None and found.kind == kind
+        assert 0.6 < found.coverage < 0.9
+        np.testing.assert_allclose(found.colour, np.median(screen.reshape(-1, 3), 0), rtol=0.1, atol=0.003)
+
+
+def test_a_dim_desaturated_screen_is_keyed():
+    img = composite(subject_alpha(), _real_screen("green"), fg=(0.3, 0.25, 0.2), noise=0.003)
+    res = Keyer(KeyParams(temporal=0.0), detect_screen(img)).key(img)
+    truth = subject_alpha()
+    assert np.abs(res.alpha - truth)[truth > 0.99].mean() < 0.02
+    assert np.abs(res.alpha - truth)[truth < 0.01].mean() < 0.02
+
+
+def test_a_frame_without_a_screen_says_how_far_off_it_was():
+    img = composite(subject_alpha(), uneven_screen("green"))
+    found = find_screen(img, kind="blue")
+    assert found.screen is None and "blue screen-coloured area covers 0% of the frame" in found.why
+    found = find_screen(img, min_coverage=0.95)
+    assert found.screen is None and "covers 76% of the frame (a screen covers at least 95%)" in found.why
 
 
 def test_detect_screen_needs_the_minimum_coverage():
