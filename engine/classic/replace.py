@@ -127,7 +127,8 @@ class ClassicReplaceEngine(TwoPassEngine):
                 size = (img.shape[1], img.shape[0])
                 matted = _matted(img)
                 if not matted:
-                    found = find_screen(img[..., :3], None if p.key.screen == "auto" else p.key.screen)
+                    found = find_screen(img[..., :3], None if p.key.screen == "auto" else p.key.screen,
+                                        colour=p.key.screen_colour)
                     if found.screen is None:
                         raise EngineInputError(f"no green or blue screen found ({found.why}) and the shot has no "
                                                "matte")

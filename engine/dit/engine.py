@@ -30,7 +30,7 @@ from engine.dit.rope import TEMPORAL_COMPRESSION, latent_frame
 from engine.dit.vae import decode_frames, denormalise, encode_frames, pixels_per_latent
 from engine.interface import EngineInputError, FrameLayers, Progress, Reference, TwoPassEngine
 from engine.key.keyer import Keyer, KeyParams
-from engine.key.screen import detect_screen
+from engine.key.screen import find_screen
 
 
 @dataclass
@@ -237,7 +237,7 @@ class _Foreground:
             return FrameLayers(generated, generated, generated, np.ascontiguousarray(img[..., 3], np.float32))
         img = img[..., :3]
         if self._keyable is None:
-            self._keyer.screen = detect_screen(img)
+            self._keyer.screen = find_screen(img, colour=self._keyer.p.screen_colour).screen
             self._keyable = self._keyer.screen is not None
             if not self._keyable and self._keep:
                 raise EngineInputError("--keep-foreground: no green or blue screen found to key the subject")

@@ -27,6 +27,7 @@ class KeyParams:
     """Every keyer control. Distances in pixels of the frame being keyed."""
 
     screen: str = "auto"  # auto | green | blue
+    screen_colour: tuple[float, float, float] | None = None  # linear: the screen as picked (no detection)
     screen_gain: float = 1.0  # >1 keys harder (more transparency), <1 softer
     screen_balance: float = 0.0  # weight of the larger (1) vs the mean (0) of the other two channels
     pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference

@@ -52,7 +52,8 @@ class ScreenSearch:
     why: str = ""
 
 
-def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25) -> ScreenSearch:
+def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25,
+                colour: tuple[float, float, float] | None = None) -> ScreenSearch:
     """The screen as the dominant screen-hued chroma cluster of a frame, however dim or
     desaturated: pixels whose chromaticity (rgb / (r + g + b)) has the screen channel at least
     :data:`MIN_SCREEN_EXCESS` above the larger other one are candidates; the densest mode of
@@ -61,7 +62,13 @@ def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 
     falloff changes a screen's brightness, not its chromaticity, so an unevenly lit screen is
     one cluster. ``kind`` (green or blue) restricts the search to one screen colour; the kind
     whose cluster covers more of the frame wins. None (with the reason) when no cluster covers
-    ``min_coverage`` of the frame. ``img``: float32 (H, W, 3) scene-linear."""
+    ``min_coverage`` of the frame. ``img``: float32 (H, W, 3) scene-linear.
+
+    ``colour`` (linear r, g, b: an eyedropper pick) is the screen instead of a search: its
+    kind is its strongest channel, its coverage the pixels of its chromaticity; it is never
+    refused for coverage, only when it is not screen-hued at all."""
+    if colour is not None:
+        return _picked_screen(img, colour, kind)
     small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
     rgb = small.reshape(-1, 3).astype(np.float32)
     total = rgb.sum(1)
@@ -80,6 +87,24 @@ def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 
                                   f"(a screen covers at least {min_coverage:.0%})")
     colour = np.median(rgb[members], axis=0)
     return ScreenSearch(Screen(found_kind, tuple(float(c) for c in colour), coverage))
+
+
+def _picked_screen(img: np.ndarray, colour, kind: str | None) -> ScreenSearch:
+    c = np.maximum(np.asarray(colour, np.float32), 0.0)
+    chroma = c / max(float(c.sum()), 1e-6)
+    found = max(SCREEN_CHANNEL, key=lambda k: chroma[SCREEN_CHANNEL[k]])
+    others = [i for i in range(3) if i != SCREEN_CHANNEL[found]]
+    excess = float(chroma[SCREEN_CHANNEL[found]] - chroma[others].max())
+    if (kind is not None and kind != found) or excess < MIN_SCREEN_EXCESS:
+        shares = ", ".join(f"{v:.0%}" for v in chroma)
+        return ScreenSearch(None, f"the picked colour is not a {kind or 'green or blue'} screen's (its r, g, b are "
+                                  f"{shares} of its light; a screen's channel stands {MIN_SCREEN_EXCESS:.0%} above "
+                                  "the others)")
+    small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+    rgb = small.reshape(-1, 3).astype(np.float32)
+    pix = rgb / np.maximum(rgb.sum(1), 1e-6)[:, None]
+    coverage = float((np.hypot(pix[:, 0] - chroma[0], pix[:, 1] - chroma[1]) < 0.04).mean())
+    return ScreenSearch(Screen(found, tuple(float(v) for v in c), coverage))
 
 
 def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, channel: int) -> np.ndarray:

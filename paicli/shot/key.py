@@ -12,12 +12,12 @@ import numpy as np
 
 from engine.key.keyer import Keyer, KeyParams
 from engine.key.screen import find_screen, screen_mask, screen_quality
-from paicli.errors import BadDataError
+from paicli.errors import BadDataError, UsageError
 from paicli.media import atomic
-from paicli.media.colourspace import canonical
+from paicli.media.colourspace import canonical, to_linear
 from paicli.media.frame_range import source_range
 from paicli.media.probe import MediaInfo, probe
-from paicli.media.reader import open_source
+from paicli.media.reader import default_colourspace, open_source
 from paicli.media.writers import OutputSpec, Writer
 from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
@@ -116,7 +116,8 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                 for i, img in enumerate(src.frames(start, count)):
                     rgb = img[..., :3]
                     if keyer is None:
-                        found = find_screen(rgb, None if screen_kind == "auto" else screen_kind)
+                        found = find_screen(rgb, None if screen_kind == "auto" else screen_kind,
+                                            colour=params.screen_colour)
                         if found.screen is None:
                             what = "green or blue" if screen_kind == "auto" else screen_kind
                             raise BadDataError(f"{info.path}: no dominant {what} screen found ({found.why}); "
@@ -155,6 +156,20 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
     return report
 
 
+def picked_screen_colour(picked, kind: str, info: MediaInfo, input_colourspace: str | None):
+    """An eyedropper pick (``--screen-colour``, 0-1 in the shot's own encoding) in linear
+    light, decoded as the shot's frames are; None when there is none. A pick that is no
+    screen colour (of ``kind``, unless auto) is a usage error."""
+    if picked is None:
+        return None
+    space = canonical(input_colourspace or default_colourspace(info))
+    linear = tuple(float(v) for v in to_linear(space)(np.array([[picked]], np.float32))[0, 0])
+    found = find_screen(np.zeros((1, 1, 3), np.float32), None if kind == "auto" else kind, colour=linear)
+    if found.screen is None:
+        raise UsageError(f"--screen-colour: {found.why}")
+    return linear
+
+
 def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, clean_plate: str | None,
         garbage_matte: str | None, core_matte: str | None, input_colourspace: str | None, dry_run: bool = False,
         progress: str | None = None) -> CommandResult:
@@ -164,6 +179,7 @@ def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str |
     outs = KeyOutputs(kinds=tuple(s.outputs), format=s.format, exr_compression=s.exr_compression,
                       first_frame=s.first_frame)
     info = probe(shot)
+    params.screen_colour = picked_screen_colour(s.screen_colour, s.screen, info, input_colourspace)
     result = CommandResult(command="key", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)

@@ -30,6 +30,7 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
+from paicli.shot.key import picked_screen_colour
 from paicli.shot.references import find_references, load_references
 from paicli.shot.settings import CAMERA_MODES
 
@@ -102,14 +103,17 @@ class ReplaceJob:
     outputs: ReplaceOutputs
     camera_file: str | None
     settings: dict
+    key: KeyParams  # the engine's keyer settings; the picked screen colour goes in once the shot is known
+    picked_colour: tuple[float, float, float] | None = None  # --screen-colour, in the shot's own encoding
 
 
 def prepare(s: Resolved, bg: list[str], loras: tuple = ()) -> ReplaceJob:
     """The job for resolved settings ``s`` (of replace or render) and references ``bg``."""
-    loader = engines.prepare(s, key_params=params_from(s, "key", KeyParams), references=tuple(bg), loras=loras)
+    key = params_from(s, "key", KeyParams)
+    loader = engines.prepare(s, key_params=key, references=tuple(bg), loras=loras)
     outs = ReplaceOutputs(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
                           first_frame=s.first_frame, layers=s.layers)
-    return ReplaceJob(loader, outs, None if s.camera in CAMERA_MODES else s.camera, s.plain())
+    return ReplaceJob(loader, outs, None if s.camera in CAMERA_MODES else s.camera, s.plain(), key, s.screen_colour)
 
 
 def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, start: int, count: int,
@@ -118,6 +122,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
     """Run the job's engine on media frames ``start``.. (``count`` of them, 0-based) of
     ``info`` and write every output; returns the run's summary."""
     outputs, camera_file = job.outputs, job.camera_file
+    job.key.screen_colour = picked_screen_colour(job.picked_colour, job.key.screen, info, input_colourspace)
     specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
     refs = load_references(specs, info.width, info.height, colourspace=bg_colourspace)
     engine_refs, notes = [], []

@@ -41,6 +41,20 @@ def parse_camera(value) -> str:
     return v
 
 
+def parse_picked_colour(v) -> tuple[float, float, float] | None:
+    """An eyedropper pick ``R,G,B`` in the shot's own encoding: 0-1 values, or 0-255 code values."""
+    if v in (None, "", "none", "auto"):
+        return None
+    try:
+        parts = [float(t) for t in (v if isinstance(v, (list, tuple)) else str(v).split(","))]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or min(parts) < 0 or max(parts) > 255:
+        raise UsageError(f"a picked colour is R,G,B as 0-1 values or 0-255 code values, not {v!r}")
+    scale = 255.0 if max(parts) > 1.0 else 1.0
+    return tuple(p / scale for p in parts)
+
+
 def _box(v) -> tuple[int, int, int, int]:
     try:
         x0, y0, x1, y1 = (int(float(t)) for t in str(v).split(","))
@@ -76,6 +90,8 @@ def _colour(v):
 KEY = Schema("key", [
     Setting("screen", "auto", "Screen colour: auto, green or blue.", parse_str, ("auto", "green", "blue"),
             param="key.screen"),
+    Setting("screen_colour", None, "The screen's colour picked with an eyedropper, R,G,B in the shot's own "
+            "encoding (0-1, or 0-255 code values): used instead of finding the screen.", parse_picked_colour),
     Setting("screen_gain", 1.0, "Screen gain: above 1 keys harder, below 1 keeps more edge.", parse_float(0.1, 4.0),
             cli_type=float, param="key.screen_gain"),
     Setting("screen_balance", 0.0, "0 = compare with the mean of the other channels, 1 = with their maximum.",
@@ -121,7 +137,7 @@ KEY = Schema("key", [
 ])
 
 
-_KEY_SETTINGS = ("screen", "screen_gain", "pre_blur", "clip_black", "clip_white", "edge_protect", "despot",
+_KEY_SETTINGS = ("screen", "screen_colour", "screen_gain", "pre_blur", "clip_black", "clip_white", "edge_protect", "despot",
                  "core_erode", "shrink_grow", "softness", "despill", "temporal")
 
 REPLACE = Schema("replace", [KEY.settings[n] for n in _KEY_SETTINGS] + [

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from conftest import requires_ffprobe
+from engine.colour import bt709_oetf
 from paicli.cli import run
+from paicli.media.exr import read_exr
 
 FRAMES = 6
 WIDTH, HEIGHT = 320, 180
@@ -376,6 +378,39 @@ def test_key_a_dim_desaturated_real_screen_is_keyed(tmp_path, screen):
     code, stdout, err = key(movie, "-o", tmp_path / "out", "--screen", screen, "--outputs", "matte", "--json")
     assert code == 0, err
     assert json.loads(stdout)["summary"]["screen_report"]["screen"] == "green"
+
+
+def _close_up(h=48, w=64, screen=(0.14, 0.30, 0.20)):
+    """A close-up: the subject fills most of the frame, the screen shows in a strip at the top."""
+    rng = np.random.default_rng(2)
+    img = np.zeros((h, w, 3), np.float32) + np.array([0.3, 0.22, 0.18], np.float32)
+    img[: h // 6] = screen
+    return [(img + rng.normal(0, 0.002, img.shape)).astype(np.float32) for _ in range(2)]
+
+
+def test_key_screen_colour_keys_a_shot_whose_screen_is_too_small_to_find(tmp_path):
+    movie = write_movie(tmp_path / "close.mov", _close_up())
+    code, _, err = key(movie, "-o", tmp_path / "auto", "--outputs", "matte")
+    assert code == 65 and "covers 1" in err  # the strip is a sixth of the frame: not found on its own
+    # picked as an editor's eyedropper reads the movie: BT.709-encoded 8-bit code values
+    picked = [round(255 * v) for v in bt709_oetf(np.array([0.14, 0.30, 0.20], np.float32))]
+    code, stdout, err = key(movie, "-o", tmp_path / "out", "--outputs", "matte", "--json",
+                            "--screen-colour", ",".join(map(str, picked)))
+    assert code == 0, err
+    report = json.loads(stdout)["summary"]["screen_report"]
+    assert report["screen"] == "green"
+    np.testing.assert_allclose(report["screen_colour"], [0.14, 0.30, 0.20], atol=0.01)
+    matte = read_exr(tmp_path / "out" / "close_matte.1001.exr")[0][..., 0]
+    assert matte[:6].mean() < 0.1 and matte[16:].mean() > 0.9
+
+
+@pytest.mark.parametrize("value, says", [("200,100,100", "is not a green or blue screen's"),
+                                         ("1,2", "R,G,B as 0-1 values or 0-255 code values")])
+def test_key_screen_colour_that_is_no_screen_colour_is_a_usage_error(tmp_path, value, says):
+    movie = write_movie(tmp_path / "close.mov", _close_up())
+    code, stdout, err = key(movie, "-o", tmp_path / "out", "--screen-colour", value)
+    assert code == 2 and stdout == "" and says in err and err.count("\n") == 1
+    assert files_under(tmp_path / "out") == []
 
 
 def test_key_the_fixture_gradient_movie_is_not_a_screen(write_prores, tmp_path):

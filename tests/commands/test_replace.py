@@ -197,3 +197,20 @@ def test_a_matted_shot_needs_no_screen(write_prores, shot, tmp_path, capsys):
                           str(tmp_path / "o"))
     assert code == 0
     assert doc["summary"]["camera"]["mode"] == "static"
+
+
+def test_replace_keys_with_a_picked_screen_colour(shot, tmp_path, capsys):
+    """--screen-colour (the shot's own encoding, here 0-1 BT.709) is the screen the engine keys
+    against, decoded to linear as the shot's frames are; a pick of the wrong kind is refused."""
+    from engine.colour import bt709_oetf
+
+    d, _ = shot
+    picked = bt709_oetf(np.array([0.06, 0.40, 0.09], np.float32))
+    code, doc = _run_json(capsys, "replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o", str(tmp_path / "o"),
+                          "--screen-colour", ",".join(f"{v:.5f}" for v in picked), "--camera", "static")
+    assert code == 0
+    side = json.loads((tmp_path / "o" / "plate_replace.json").read_text())
+    np.testing.assert_allclose(side["report"]["screen"]["colour"], [0.06, 0.40, 0.09], atol=1e-3)
+    code = run(["replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o", str(tmp_path / "b"),
+                "--screen", "blue", "--screen-colour", ",".join(f"{v:.5f}" for v in picked)])
+    assert code == 2 and "--screen-colour: the picked colour is not a blue screen's" in capsys.readouterr().err
