@@ -5,6 +5,8 @@ mattes and clean plates, picks output names and reports every file written.
 """
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 _SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
+LOOKAHEAD = 2  # frames keyed ahead on the worker thread (memory: this many extra frames)
 
 
 def output_name(stem: str, kind: str, fmt: str) -> str:
@@ -112,20 +115,38 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                            start_tc, info.reel, source_first_frame=info.first_frame + start)
                 writers.append((kind, w))
             matte_iters = [m.frames(start, count) if m else None for m in mattes]
-            with progress.task(f"key {Path(info.path).name}", total=count) as task:
-                for i, img in enumerate(src.frames(start, count)):
-                    rgb = img[..., :3]
-                    if keyer is None:
-                        found = find_screen(rgb, None if screen_kind == "auto" else screen_kind,
-                                            colour=params.screen_colour)
-                        if found.screen is None:
-                            what = "green or blue" if screen_kind == "auto" else screen_kind
-                            raise BadDataError(f"{info.path}: no dominant {what} screen found ({found.why}); "
-                                               "this does not look like a screen shot")
-                        screen = found.screen
-                        keyer = Keyer(params, screen, user_plate)
+            source = iter(src.frames(start, count))
+            pending: deque = deque()  # (picture, its matte being prepared on the worker), in order
+
+            def read_next() -> None:
+                nonlocal keyer
+                img = next(source, None)
+                if img is None:
+                    return
+                rgb = img[..., :3]
+                if keyer is None:
+                    found = find_screen(rgb, None if screen_kind == "auto" else screen_kind,
+                                        colour=params.screen_colour)
+                    if found.screen is None:
+                        what = "green or blue" if screen_kind == "auto" else screen_kind
+                        raise BadDataError(f"{info.path}: no dominant {what} screen found ({found.why}); "
+                                           "this does not look like a screen shot")
+                    keyer = Keyer(params, found.screen, user_plate)
+                pending.append((rgb, pool.submit(keyer.prepare, rgb)))
+
+            # each frame's matte is prepared on a worker thread a frame or two ahead, while this
+            # thread decodes, finishes the previous frame in order (temporal hold, unmix, despill)
+            # and encodes it: numpy, OpenCV and the codecs release the GIL, so both cores work
+            with ThreadPoolExecutor(1, thread_name_prefix="paicli-key") as pool, \
+                    progress.task(f"key {Path(info.path).name}", total=count) as task:
+                for _ in range(LOOKAHEAD):
+                    read_next()
+                i = 0
+                while pending:
+                    rgb, prepared = pending.popleft()
+                    read_next()
                     garbage, core = (next(it) if it else None for it in matte_iters)
-                    res = keyer.key(rgb, garbage=garbage, core=core)
+                    res = keyer.finish(prepared.result(), garbage=garbage, core=core)
                     if i == 0:  # the keyer's own plate: no second estimate for the report
                         report = {"screen": keyer.screen.kind,
                                   "screen_colour": [round(c, 4) for c in keyer.screen.colour],
@@ -140,6 +161,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                         else:
                             w.write(res.fg)
                     task.advance()
+                    i += 1
     except BaseException:
         for _, w in writers:
             w.abort()

@@ -501,3 +501,20 @@ def test_key_bad_preset_value_in_a_project_file_exits_78(shot, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     code, _, err = key(shot / "plate.mov", "-o", tmp_path / "out", "--dry-run")
     assert code == 78 and "clip_black" in err and err.count("\n") == 1
+
+
+def test_key_mattes_equal_the_keyer_run_frame_by_frame(shot, exr_run):
+    """Frames are keyed a frame or two ahead on a worker thread and finished in order: the
+    written mattes are the keyer's, frame by frame, temporal hold included."""
+    from engine.key.keyer import Keyer, KeyParams
+    from engine.key.screen import detect_screen
+    from paicli.media.reader import open_source
+
+    _, out = exr_run
+    with open_source(str(shot / "plate.mov")) as src:
+        frames = [f[..., :3] for f in src.frames()]
+    keyer = Keyer(KeyParams(), detect_screen(frames[0]))
+    for i, img in enumerate(frames):
+        written = read_exr(out / f"plate_matte.{1001 + i}.exr")[0][..., 0]
+        expected = keyer.key(img).alpha.astype(np.float16).astype(np.float32)  # EXR half
+        np.testing.assert_array_equal(written, expected)
