@@ -62,6 +62,7 @@ class KeyResult:
     fg: np.ndarray
     clean_plate: np.ndarray
     spill: np.ndarray | None = None
+    screen_inside_px: int = 0  # screen-coloured pixels enclosed by the subject, kept in the matte
 
     @property
     def premultiplied(self) -> np.ndarray:
@@ -326,6 +327,7 @@ class PreparedFrame:
     img: np.ndarray
     plate: np.ndarray
     alpha: np.ndarray
+    screen_inside_px: int = 0  # pixels the colours call screen that the subject encloses (held as subject)
 
 
 class Keyer:
@@ -366,21 +368,25 @@ class Keyer:
         if p.white_from_core and p.core_erode_px > 0:
             core0 = auto_core(alpha, p.core_erode_px)
             alpha = alpha / local_white(alpha, core0)
+        screen_coloured = alpha < 0.5  # what the colours alone call screen (before holes are filled)
         # specks (markers) go before the edge band is drawn, so they get no protected band
         alpha = despot(np.clip(alpha, 0, None), p.despot_px * p.despot_px, p.edge_protect_px)
         band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
         if p.refine:
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
         alpha = clip_matte(alpha, p, band)
+        inside = 0
         if p.core_erode_px > 0:
-            alpha = np.maximum(alpha, auto_core(alpha, p.core_erode_px + p.core_depth_px))
+            core = auto_core(alpha, p.core_erode_px + p.core_depth_px)
+            inside = int(np.count_nonzero(screen_coloured & (core > 0.5)))  # screen-coloured, but enclosed: subject
+            alpha = np.maximum(alpha, core)
         if p.solid_snap < 1.0:
             alpha = snap_solid(alpha, p.solid_snap)
         alpha = despot(alpha, p.despot_px * p.despot_px, p.edge_protect_px)
         alpha = shrink_grow(alpha, p.shrink_grow_px)
         if p.softness_px > 0:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
-        return PreparedFrame(img, plate, alpha)
+        return PreparedFrame(img, plate, alpha, inside)
 
     def finish_matte(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
                      core: np.ndarray | None = None) -> np.ndarray:
@@ -402,7 +408,7 @@ class Keyer:
         alpha = self.finish_matte(frame, garbage, core)
         fg = unmix(img, alpha, plate)
         fg, spill = despill(fg, self.screen.kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
-        return KeyResult(alpha, fg, plate, spill)
+        return KeyResult(alpha, fg, plate, spill, frame.screen_inside_px)
 
     def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Hold the matte where the picture did not change, so it neither chatters nor boils.

@@ -117,6 +117,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
             matte_iters = [m.frames(start, count) if m else None for m in mattes]
             source = iter(src.frames(start, count))
             pending: deque = deque()  # (picture, its matte being prepared on the worker), in order
+            inside: list[int] = []  # per frame that has any: screen-coloured pixels the subject encloses
 
             def read_next() -> None:
                 nonlocal keyer
@@ -160,6 +161,8 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                             w.write(np.repeat(res.alpha[..., None], 3, axis=-1))
                         else:
                             w.write(res.fg)
+                    if res.screen_inside_px:
+                        inside.append(res.screen_inside_px)
                     task.advance()
                     i += 1
     except BaseException:
@@ -175,6 +178,8 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
         out.extra["content"] = {"rgba": "premultiplied RGBA", "matte": "alpha", "fg": "despilled straight RGB"}[kind]
         out.extra["source_range"] = [start, start + count - 1]
         result.add_output(out)
+    if inside:
+        report["screen_inside_subject"] = {"frames": len(inside), "max_px": max(inside)}
     return report
 
 

@@ -518,3 +518,19 @@ def test_key_mattes_equal_the_keyer_run_frame_by_frame(shot, exr_run):
         written = read_exr(out / f"plate_matte.{1001 + i}.exr")[0][..., 0]
         expected = keyer.key(img).alpha.astype(np.float16).astype(np.float32)  # EXR half
         np.testing.assert_array_equal(written, expected)
+
+
+def test_key_says_when_screen_coloured_areas_inside_the_subject_were_kept(tmp_path):
+    h, w = 96, 128
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    disc = np.hypot(x - w / 2, y - h / 2) < 36
+    badge = (np.abs(x - w / 2) < 5) & (np.abs(y - h / 2) < 5)
+    img = np.where(disc[..., None], np.array([0.6, 0.5, 0.2], np.float32), np.array([0.06, 0.45, 0.10], np.float32))
+    img[badge] = (0.06, 0.45, 0.10)
+    movie = write_movie(tmp_path / "badge.mov", [img.astype(np.float32)] * 3)
+    code, stdout, err = key(movie, "-o", tmp_path / "out", "--outputs", "matte", "--json")
+    assert code == 0, err
+    inside = json.loads(stdout)["summary"]["screen_report"]["screen_inside_subject"]
+    assert inside["frames"] == 3 and 50 < inside["max_px"] < 200
+    code, stdout, _ = key(movie, "-o", tmp_path / "out2", "--outputs", "matte")
+    assert "note: screen-coloured areas inside the subject were kept as foreground on 3 frame(s)" in stdout

@@ -318,3 +318,21 @@ def test_the_edge_re_solve_at_hd_samples_the_subject_colour_as_a_full_upscale_wo
     fc = upsample(f_est, img.shape) - plate
     want = np.clip(((img - plate) * fc).sum(-1) / np.maximum((fc * fc).sum(-1), 1e-4), 0, 1)
     np.testing.assert_allclose(got, want, atol=2e-3)
+
+
+def test_a_screen_coloured_area_enclosed_by_the_subject_is_kept_and_counted():
+    """A green panel inside a solid subject (a costume badge, a ball's green segment) is
+    foreground: the enclosed hole is filled by the core, and the keyer says how much it held."""
+    from synthetic_screen import SCREEN_RGB
+
+    alpha = subject_alpha()
+    img = composite(alpha, uneven_screen("green"), fg=(0.6, 0.5, 0.2))
+    y, x = np.mgrid[0:H, 0:W]
+    patch = (np.abs(x - W / 2) < 6) & (np.abs(y - 0.55 * H) < 6)  # deep inside the disc
+    img[patch] = SCREEN_RGB["green"]
+    res = Keyer(KeyParams(temporal=0.0), detect_screen(img)).key(img)
+    assert res.alpha[patch].min() > 0.99
+    assert 0.5 * patch.sum() < res.screen_inside_px <= 1.5 * patch.sum()
+    plain = Keyer(KeyParams(temporal=0.0), detect_screen(img)).key(composite(alpha, uneven_screen("green"),
+                                                                               fg=(0.6, 0.5, 0.2)))
+    assert plain.screen_inside_px == 0
