@@ -267,6 +267,7 @@ class ClassicReplaceEngine(TwoPassEngine):
         # threads, a frame or two ahead, while this thread finishes the previous frame in
         # order (numpy and OpenCV release the GIL, so the work overlaps on every core)
         pending: deque = deque()
+        inside: list[int] = []  # per frame that has any: screen-coloured pixels the subject encloses
         source = iter(frames())
         read = 0
         t_start = time.perf_counter()
@@ -295,6 +296,8 @@ class ClassicReplaceEngine(TwoPassEngine):
                 else:
                     frame = prep.result()
                     alpha = keyer.finish_matte(frame)
+                    if frame.screen_inside_px:
+                        inside.append(frame.screen_inside_px)
                 bg = bg_job.result()
                 if harmoniser is None:
                     grain = 0.0 if matted else measure_grain(img[..., :3], (alpha < 0.005).astype(np.float32))
@@ -316,4 +319,6 @@ class ClassicReplaceEngine(TwoPassEngine):
         self.timing["render_s"] += time.perf_counter() - t_start - waited
         if self.timing["frames"] < count:
             raise EngineInputError(f"the shot ended after {self.timing['frames']} of {count} frames")
+        if inside:  # screen-coloured areas the subject encloses, kept as subject: worth a look
+            self.report["screen_inside_subject"] = {"frames": len(inside), "max_px": max(inside)}
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}

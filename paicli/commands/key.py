@@ -49,10 +49,9 @@ def key(
 
     def human() -> None:
         print("screen: " + ", ".join(f"{k} {v}" for k, v in quality.items() if k != "screen_inside_subject"))
-        inside = quality.get("screen_inside_subject")
-        if inside:
-            print(f"note: screen-coloured areas inside the subject were kept as foreground on {inside['frames']} "
-                  f"frame(s) (up to {inside['max_px']} px): check them")
+        note = job.enclosed_screen_note(quality.get("screen_inside_subject"))
+        if note:
+            print(note)
         for o in result.outputs:
             d = o.to_dict()
             print(f"wrote {d['kind']}: {d.get('path') or d.get('sequence')} ({d.get('frame_count', 0)} frames)")

@@ -64,6 +64,9 @@ def replace(
             print(f"relight gains r,g,b: {g[0]:.3f}, {g[1]:.3f}, {g[2]:.3f}")
         for note in summary.get("notes", []):
             print(f"note: {note}")
+        note = job.enclosed_screen_note(summary.get("screen_inside_subject"))
+        if note:
+            print(note)
         for o in result.outputs:
             d = o.to_dict()
             print(f"wrote {d['kind']}: {d.get('path') or d.get('sequence')}"

@@ -183,6 +183,14 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
     return report
 
 
+def enclosed_screen_note(inside: dict | None) -> str | None:
+    """The summary's note on screen-coloured areas the subject enclosed and kept (None: none)."""
+    if not inside:
+        return None
+    return (f"note: screen-coloured areas inside the subject were kept as foreground on {inside['frames']} "
+            f"frame(s) (up to {inside['max_px']} px): check them")
+
+
 def picked_screen_colour(picked, kind: str, info: MediaInfo, input_colourspace: str | None):
     """An eyedropper pick (``--screen-colour``, 0-1 in the shot's own encoding) in linear
     light, decoded as the shot's frames are; None when there is none. A pick that is no

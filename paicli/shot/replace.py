@@ -30,7 +30,7 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
-from paicli.shot.key import picked_screen_colour
+from paicli.shot.key import enclosed_screen_note, picked_screen_colour
 from paicli.shot.references import find_references, load_references
 from paicli.shot.settings import CAMERA_MODES
 
@@ -218,6 +218,8 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
     summary = {"source_range": [start, start + count - 1], "frames": count, "camera": report.get("camera"),
                "references": report.get("references"), "relight": report.get("relight"),
                "grain_sigma": report.get("grain_sigma"), "timing": report.get("timing"), "notes": notes}
+    if report.get("screen_inside_subject"):
+        summary["screen_inside_subject"] = report["screen_inside_subject"]
     if report.get("timing", {}).get("frames"):
         t = report["timing"]
         summary["engine_ms_per_frame"] = round(1000 * (t["analysis_s"] + t["render_s"]) / t["frames"], 1)
@@ -264,6 +266,8 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | 
         result.summary.update(summary)
         if summary.get("camera") is not None:
             prog.log(tracking_line(summary))
+        if enclosed_screen_note(summary.get("screen_inside_subject")):
+            prog.log(enclosed_screen_note(summary["screen_inside_subject"]))
     return result
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -214,3 +215,27 @@ def test_replace_keys_with_a_picked_screen_colour(shot, tmp_path, capsys):
     code = run(["replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o", str(tmp_path / "b"),
                 "--screen", "blue", "--screen-colour", ",".join(f"{v:.5f}" for v in picked)])
     assert code == 2 and "--screen-colour: the picked colour is not a blue screen's" in capsys.readouterr().err
+
+
+def test_replace_says_when_screen_coloured_areas_inside_the_subject_were_kept(tmp_path, capsys):
+    from paicli.media.prores import ProResWriter
+    from paicli.media.stills import write_png16
+
+    h, w, n = 96, 128, 4
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    disc = np.hypot(x - w / 2, y - h / 2) < 36
+    badge = (np.abs(x - w / 2) < 5) & (np.abs(y - h / 2) < 5)
+    img = np.where(disc[..., None], np.array([0.6, 0.5, 0.2], np.float32), np.array([0.06, 0.45, 0.10], np.float32))
+    img[badge] = (0.06, 0.45, 0.10)
+    with ProResWriter(tmp_path / "badge.mov", w, h, Fraction(24)) as wr:
+        for _ in range(n):
+            wr.write(img.astype(np.float32))
+    (tmp_path / "refs").mkdir()
+    write_png16(tmp_path / "refs" / "ref.0000.png", np.full((h, w, 3), 0.5, np.float32))
+    code, doc = _run_json(capsys, "replace", str(tmp_path / "badge.mov"), "--bg", str(tmp_path / "refs"),
+                          "-o", str(tmp_path / "o"), "--camera", "static")
+    assert code == 0
+    inside = doc["summary"]["screen_inside_subject"]
+    assert inside["frames"] == n and 50 < inside["max_px"] < 200
+    side = json.loads((tmp_path / "o" / "badge_replace.json").read_text())
+    assert side["report"]["screen_inside_subject"] == inside
