@@ -297,10 +297,9 @@ def resolve(schema: Schema, cli: Mapping[str, Any], *, preset: str | None = None
     return Resolved(values, sources, schema.command)
 
 
-def params_from(resolved: Resolved, group: str, cls: type, **fixed):
+def params_from(resolved: Resolved, group: str, cls: type):
     """The engine parameters ``cls(...)`` that ``resolved``'s settings declare for ``group``
-    (every setting whose ``param`` is ``group.field``), plus ``fixed`` fields; the others keep
-    ``cls``'s defaults."""
+    (every setting whose ``param`` is ``group.field``); the others keep ``cls``'s defaults."""
     schema = Schema.registry.get(resolved.command)
     if schema is None:  # a process that unpickled the settings without importing their declarations
         raise RuntimeError(f"the settings of {resolved.command!r} are not declared in this process")
@@ -309,7 +308,7 @@ def params_from(resolved: Resolved, group: str, cls: type, **fixed):
         if s.param and s.param.split(".", 1)[0] == group:
             value = resolved.values[s.name]
             kw[s.param.split(".", 1)[1]] = s.to_param(value) if s.to_param else value
-    return cls(**kw, **fixed)
+    return cls(**kw)
 
 
 def _convert(setting: Setting, value: Any, where: str, error: type[PaicliError]) -> Any:

@@ -29,7 +29,7 @@ import numpy as np
 
 from engine.classic import camera as cam
 from engine.classic.harmonise import Harmoniser, HarmoniseParams, WhitePoint, measure_grain, relight_gains
-from engine.key.keyer import Keyer, KeyParams
+from engine.key.keyer import Keyer, KeyParams, enclosed_screen_summary
 from engine.classic.plate import BackgroundRenderer, PlateParams, register_references
 from engine.key.screen import Screen, find_screen, screen_difference
 from engine.classic.track import ScreenTracker
@@ -320,5 +320,5 @@ class ClassicReplaceEngine(TwoPassEngine):
         if self.timing["frames"] < count:
             raise EngineInputError(f"the shot ended after {self.timing['frames']} of {count} frames")
         if inside:  # screen-coloured areas the subject encloses, kept as subject: worth a look
-            self.report["screen_inside_subject"] = {"frames": len(inside), "max_px": max(inside)}
+            self.report["screen_inside_subject"] = enclosed_screen_summary(inside)
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}

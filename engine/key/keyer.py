@@ -70,6 +70,12 @@ class KeyResult:
         return np.concatenate([self.fg * self.alpha[..., None], self.alpha[..., None]], axis=-1)
 
 
+def enclosed_screen_summary(px_per_frame: list[int]) -> dict | None:
+    """What a shot's keyed frames held as subject though screen-coloured (their
+    ``screen_inside_px`` that were not 0): frames and the largest area in px; None when none."""
+    return {"frames": len(px_per_frame), "max_px": max(px_per_frame)} if px_per_frame else None
+
+
 def difference(img: np.ndarray, kind: str, balance: float) -> np.ndarray:
     """Balanced screen difference: screen channel minus a mix of max and mean of the others."""
     ch = 1 if kind == "green" else 2

@@ -33,7 +33,8 @@ class Screen:
 
 
 def screen_difference(img: np.ndarray, kind: str) -> np.ndarray:
-    """Screen-channel excess, float32 (H, W): ``G - max(R, B)`` or ``B - max(R, G)``."""
+    """Screen-channel excess, float32 (...): ``G - max(R, B)`` or ``B - max(R, G)`` of colours
+    (..., 3): an image (H, W, 3), a list of pixels (N, 3) or one colour (3,)."""
     r, g, b = img[..., 0], img[..., 1], img[..., 2]
     if kind == "green":
         return g - np.maximum(r, b)
@@ -69,14 +70,11 @@ def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 
     refused for coverage, only when it is not screen-hued at all."""
     if colour is not None:
         return _picked_screen(img, colour, kind)
-    small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
-    rgb = small.reshape(-1, 3).astype(np.float32)
-    total = rgb.sum(1)
+    rgb, total, chroma = _chromaticities(img)
     lit = total > 0.05 * max(float(np.percentile(total, 95)), 1e-6)  # chroma of near-black pixels is noise
-    chroma = rgb / np.maximum(total, 1e-6)[:, None]
     best: tuple[float, str, np.ndarray] | None = None
     for candidate in ((kind,) if kind else ("green", "blue")):
-        members = _screen_cluster(chroma, lit, SCREEN_CHANNEL[candidate])
+        members = _screen_cluster(chroma, lit, candidate)
         coverage = float(members.mean())
         if best is None or coverage > best[0]:
             best = (coverage, candidate, members)
@@ -89,29 +87,44 @@ def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 
     return ScreenSearch(Screen(found_kind, tuple(float(c) for c in colour), coverage))
 
 
-def _picked_screen(img: np.ndarray, colour, kind: str | None) -> ScreenSearch:
+def _chromaticities(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame at a quarter size as pixels: linear rgb (N, 3), r + g + b (N,) and
+    chromaticity rgb / (r + g + b) (N, 3), all float32."""
+    small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+    rgb = small.reshape(-1, 3).astype(np.float32)
+    total = rgb.sum(1)
+    return rgb, total, rgb / np.maximum(total, 1e-6)[:, None]
+
+
+def picked_kind(colour, kind: str | None = None) -> ScreenSearch:
+    """Whether a picked linear colour (r, g, b) is a screen's (of ``kind``, when given): a
+    :class:`Screen` of its kind (coverage unknown: 0), or None with the reason."""
     c = np.maximum(np.asarray(colour, np.float32), 0.0)
     chroma = c / max(float(c.sum()), 1e-6)
     found = max(SCREEN_CHANNEL, key=lambda k: chroma[SCREEN_CHANNEL[k]])
-    others = [i for i in range(3) if i != SCREEN_CHANNEL[found]]
-    excess = float(chroma[SCREEN_CHANNEL[found]] - chroma[others].max())
-    if (kind is not None and kind != found) or excess < MIN_SCREEN_EXCESS:
+    if (kind is not None and kind != found) or float(screen_difference(chroma, found)) < MIN_SCREEN_EXCESS:
         shares = ", ".join(f"{v:.0%}" for v in chroma)
         return ScreenSearch(None, f"the picked colour is not a {kind or 'green or blue'} screen's (its r, g, b are "
                                   f"{shares} of its light; a screen's channel stands {MIN_SCREEN_EXCESS:.0%} above "
                                   "the others)")
-    small = cv2.resize(img, (max(1, img.shape[1] // 4), max(1, img.shape[0] // 4)), interpolation=cv2.INTER_AREA)
-    rgb = small.reshape(-1, 3).astype(np.float32)
-    pix = rgb / np.maximum(rgb.sum(1), 1e-6)[:, None]
-    coverage = float((np.hypot(pix[:, 0] - chroma[0], pix[:, 1] - chroma[1]) < 0.04).mean())
-    return ScreenSearch(Screen(found, tuple(float(v) for v in c), coverage))
+    return ScreenSearch(Screen(found, tuple(float(v) for v in c), 0.0))
 
 
-def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, channel: int) -> np.ndarray:
-    """bool (N,): the pixels of the densest screen-hued chromaticity cluster (see find_screen)."""
-    others = [c for c in range(3) if c != channel]
-    excess = chroma[:, channel] - np.maximum(chroma[:, others[0]], chroma[:, others[1]])
-    candidates = lit & (excess >= MIN_SCREEN_EXCESS)
+def _picked_screen(img: np.ndarray, colour, kind: str | None) -> ScreenSearch:
+    """The picked colour as the frame's screen, its coverage the pixels of its chromaticity."""
+    picked = picked_kind(colour, kind)
+    if picked.screen is None:
+        return picked
+    c = np.array(picked.screen.colour, np.float32)
+    target = c / max(float(c.sum()), 1e-6)
+    _, _, pix = _chromaticities(img)
+    coverage = float((np.hypot(pix[:, 0] - target[0], pix[:, 1] - target[1]) < 0.04).mean())
+    return ScreenSearch(Screen(picked.screen.kind, picked.screen.colour, coverage))
+
+
+def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, kind: str) -> np.ndarray:
+    """bool (N,): the pixels of the densest ``kind``-hued chromaticity cluster (see find_screen)."""
+    candidates = lit & (screen_difference(chroma, kind) >= MIN_SCREEN_EXCESS)
     if not candidates.any():
         return candidates
     xy = chroma[candidates][:, :2]  # (r, g) chromaticity; b = 1 - r - g

@@ -74,7 +74,7 @@ def render(
         raise UsageError(f"--executor: {executor!r} is not one of local, ray")
     plan, result = batch.plan_list(edit_list, s, output=output, bg_map=bg_map, refs_root=refs_root,
                                    media_root=media_root or [], rate=rate, sequence=sequence, shard=shard, force=force)
-    blocked = [ps for ps in plan.shots if ps.status in batch.BLOCKED]
+    blocked = plan.blocked()
     mode = mode_from(progress or log_format)
     if plan_only or (s.strict and blocked):
         report(result, json_out, lambda: _print_plan(plan))
@@ -87,7 +87,7 @@ def render(
                                progress=mode)
     else:
         if blocked and not json_out:
-            _print_plan(plan, only_blocked=True)
+            _print_plan(plan, blocked)
         run = batch.render_plan(plan, output, s, result, executor=executor, address=address, workers=workers,
                                 loras=loras, input_colourspace=input_colorspace, progress=mode)
     report(result, json_out, lambda: _print_results(run.outcomes, run.timelines, run.why_not))
@@ -96,12 +96,13 @@ def render(
     return run.code
 
 
-def _print_plan(plan, only_blocked: bool = False) -> None:
+def _print_plan(plan, only: list | None = None) -> None:
+    """The plan as a table: every shot, or ``only`` these (the shots that cannot render)."""
     from rich.console import Console
     from rich.table import Table
 
-    rows = [ps for ps in plan.shots if not only_blocked or ps.status in ("unresolved", "no-refs")]
-    table = Table(title="shots that cannot be rendered" if only_blocked else
+    rows = plan.shots if only is None else only
+    table = Table(title="shots that cannot be rendered" if only is not None else
                   f"{plan.edit_list.path.name}: {len(plan.shots)} shots at {plan.edit_list.rate} fps",
                   title_justify="left")
     for col in ("shot", "record", "source", "status", "media / reason", "version"):

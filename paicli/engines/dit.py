@@ -11,7 +11,6 @@ from paicli.engines.checkpoints import describe as describe_checkpoint
 from paicli.engines.prompt import default_prompt, load_prompt, prompt_text
 from paicli.errors import ConfigError, EngineUnavailableError, MissingInputError, UsageError
 
-
 USES_GPU = True  # Ray: one warm worker per GPU
 
 
@@ -30,7 +29,6 @@ class WeightsCache:
             self._modules = load()
             self._key = key
         return self._modules
-
 
 
 WEIGHTS = WeightsCache()  # this process's warm DiT weights

@@ -27,7 +27,7 @@ class FrameSource:
 
     def __init__(self, info: MediaInfo, colourspace_name: str | None = None):
         self.info = info
-        self.colourspace = colourspace.canonical(colourspace_name or default_colourspace(info))
+        self.colourspace = source_colourspace(info, colourspace_name)
         self._to_linear = colourspace.to_linear(self.colourspace)
 
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
@@ -60,6 +60,12 @@ def default_colourspace(info: MediaInfo) -> str:
     if info.kind == "movie":
         return "srgb" if info.transfer == "srgb" else ("linear" if info.transfer == "linear" else "bt709")
     return "linear" if info.codec == "exr" else "srgb"
+
+
+def source_colourspace(info: MediaInfo, name: str | None = None) -> str:
+    """The colour space frames of ``info`` are decoded from: ``name`` (``--input-colorspace``),
+    else what the file's tags imply; canonical."""
+    return colourspace.canonical(name or default_colourspace(info))
 
 
 def open_source(path, *, colourspace_name: str | None = None, rate: Fraction | str | None = None,

@@ -21,9 +21,6 @@ from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved
 from paicli.timeline.read import read_edit_list
 
-BLOCKED = ("unresolved", "no-refs")  # plan statuses of shots that cannot render
-
-
 @dataclass
 class RenderRun:
     """How a run ended: its exit code, each shot's outcome, the conformed timelines written
@@ -59,17 +56,26 @@ def plan_list(edit_list: Path, s: Resolved, *, output: Path, bg_map: Path | None
     result.summary = plan.to_dict()
     if shard_from:
         result.summary["shard"]["from"] = shard_from
-    blocked = [ps for ps in plan.shots if ps.status in BLOCKED]
+    blocked = plan.blocked()
     result.warnings += plan.notes + [f"{ps.shot.id}: {ps.status}: {ps.reason}" for ps in blocked]
     return plan, result
 
 
 def refuse_blocked(plan: Plan) -> None:
     """``--strict``: a plan with a shot that cannot render is bad data."""
-    blocked = [ps for ps in plan.shots if ps.status in BLOCKED]
+    blocked = plan.blocked()
     if blocked:
         raise BadDataError(f"{len(blocked)} shot(s) cannot be rendered (--strict): "
                            + "; ".join(f"{ps.shot.id}: {ps.reason}" for ps in blocked[:3]))
+
+
+def _start(output: Path, input_colourspace: str | None) -> str | None:
+    """The output folder made and swept of what a killed run was writing at its top (report,
+    timelines); returns the shots' colour space, canonical (None: from their tags)."""
+    colourspace = canonical(input_colourspace) if input_colourspace else None  # a bad name: nothing made
+    output.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temps(output)
+    return colourspace
 
 
 def render_plan(plan: Plan, output: Path, s: Resolved, result: CommandResult, *, executor: str = "local",
@@ -77,10 +83,8 @@ def render_plan(plan: Plan, output: Path, s: Resolved, result: CommandResult, *,
                 input_colourspace: str | None = None, progress: str | None = None) -> RenderRun:
     """Render this shard's shots of ``plan`` into ``output`` (``executor`` local or ray),
     conform and report."""
-    output.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temps(output)  # report, timelines: what a killed run was writing at the top
+    colourspace = _start(output, input_colourspace)
     with Progress(mode_from(progress)) as prog:
-        colourspace = canonical(input_colourspace) if input_colourspace else None
         if executor == "ray":
             from paicli.render.ray_executor import run_on_ray  # Ray is an extra: imported only when asked for
 
@@ -102,9 +106,7 @@ def render_one(plan: Plan, shot_id: str | None, frames: str | None, output: Path
         raise UsageError(f"--shot {shot_id}: no such shot (ids: {', '.join(p.shot.id for p in plan.shots[:5])}"
                          f"{' ...' if len(plan.shots) > 5 else ''})")
     ps = found[0]
-    colourspace = canonical(input_colourspace) if input_colourspace else None
-    output.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temps(output)
+    colourspace = _start(output, input_colourspace)
     with Progress(mode_from(progress)) as prog:
         if frames is None or ps.status != "ready":
             outcome = shot_outcome(ps, "1/1", output, s, loras, colourspace, prog)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paicli.render.plan import Plan, finished
+from paicli.render.plan import BLOCKED, Plan, finished
 from paicli.timeline.conform import ConformClip, write_conformed
 
 
@@ -17,7 +17,7 @@ def _renders(plan: Plan, out_root: Path) -> dict[str, dict] | None:
     """shot id -> the finished render's comp output, or None while any shot is unfinished."""
     found = {}
     for ps in plan.shots:
-        if ps.status in ("unresolved", "no-refs"):
+        if ps.status in BLOCKED:
             return None
         side = finished(out_root, ps.folder, ps.stem)
         if side is None or side.get("key") != ps.key:

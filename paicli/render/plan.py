@@ -85,12 +85,19 @@ class ShotPlan:
             "shard": self.shard}
 
 
+BLOCKED = ("unresolved", "no-refs")  # statuses of shots that cannot render
+
+
 @dataclass
 class Plan:
     edit_list: object  # EditListFile
     shots: list[ShotPlan]
     notes: list[str] = field(default_factory=list)
     shard: tuple[int, int] = (0, 1)
+
+    def blocked(self) -> list[ShotPlan]:
+        """The shots that cannot render: no media, or no references."""
+        return [ps for ps in self.shots if ps.status in BLOCKED]
 
     def mine(self) -> list[ShotPlan]:
         """The shots of this shard."""

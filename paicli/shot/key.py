@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.key.keyer import Keyer, KeyParams
-from engine.key.screen import find_screen, screen_mask, screen_quality
+from engine.key.keyer import Keyer, KeyParams, enclosed_screen_summary
+from engine.key.screen import find_screen, picked_kind, screen_mask, screen_quality
 from paicli.errors import BadDataError, UsageError
 from paicli.media import atomic
 from paicli.media.colourspace import canonical, to_linear
 from paicli.media.frame_range import source_range
 from paicli.media.probe import MediaInfo, probe
-from paicli.media.reader import default_colourspace, open_source
+from paicli.media.reader import open_source, source_colourspace
 from paicli.media.writers import OutputSpec, Writer
 from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
@@ -179,7 +179,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
         out.extra["source_range"] = [start, start + count - 1]
         result.add_output(out)
     if inside:
-        report["screen_inside_subject"] = {"frames": len(inside), "max_px": max(inside)}
+        report["screen_inside_subject"] = enclosed_screen_summary(inside)
     return report
 
 
@@ -197,9 +197,9 @@ def picked_screen_colour(picked, kind: str, info: MediaInfo, input_colourspace: 
     screen colour (of ``kind``, unless auto) is a usage error."""
     if picked is None:
         return None
-    space = canonical(input_colourspace or default_colourspace(info))
+    space = source_colourspace(info, input_colourspace)
     linear = tuple(float(v) for v in to_linear(space)(np.array([[picked]], np.float32))[0, 0])
-    found = find_screen(np.zeros((1, 1, 3), np.float32), None if kind == "auto" else kind, colour=linear)
+    found = picked_kind(linear, None if kind == "auto" else kind)
     if found.screen is None:
         raise UsageError(f"--screen-colour: {found.why}")
     return linear

@@ -266,8 +266,9 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | 
         result.summary.update(summary)
         if summary.get("camera") is not None:
             prog.log(tracking_line(summary))
-        if enclosed_screen_note(summary.get("screen_inside_subject")):
-            prog.log(enclosed_screen_note(summary["screen_inside_subject"]))
+        note = enclosed_screen_note(summary.get("screen_inside_subject"))
+        if note:
+            prog.log(note)
     return result
 
 
