@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from engine.key.markers import marker_mask
 from engine.key.screen import Screen, clean_plate, downsample, fill_holes, upsample, working_scale
 from engine.memory import reuse_large_buffers
 
@@ -29,7 +30,9 @@ class KeyParams:
     screen: str = "auto"  # auto | green | blue
     screen_colour: tuple[float, float, float] | None = None  # linear: the screen as picked (no detection)
     screen_gain: float = 1.0  # >1 keys harder (more transparency), <1 softer
-    screen_balance: float = 0.0  # weight of the larger (1) vs the mean (0) of the other two channels
+    screen_balance: float = 1.0  # 1: screen against each other channel (vector key), 0: against their mean
+    floor_margin: float = 0.1  # opacity floor: a pixel is at least 1 - (min_c I_c / C_c + this) opaque; <0 = off
+    markers: bool = True  # remove tracking markers on the screen, touching the subject or not
     pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
     clip_black: float = 0.04  # matte below this is screen, away from edges
     clip_white: float = 1.0  # matte above this is solid, inside the core
@@ -76,25 +79,50 @@ def enclosed_screen_summary(px_per_frame: list[int]) -> dict | None:
     return {"frames": len(px_per_frame), "max_px": max(px_per_frame)} if px_per_frame else None
 
 
-def difference(img: np.ndarray, kind: str, balance: float) -> np.ndarray:
-    """Balanced screen difference: screen channel minus a mix of max and mean of the others."""
+def screen_amount(img: np.ndarray, plate: np.ndarray, kind: str, balance: float = 1.0) -> np.ndarray:
+    """How much of the local screen colour C a pixel I holds, float32 (H, W): 1 on the
+    screen, about 0 on the subject, unclipped.
+
+    The vector key (``balance`` 1): the screen channel's excess over each other channel,
+    relative to the screen's own, ``min over o of (I_s - I_o) / (C_s - C_o)``; the largest
+    amount of C that can be taken from I before what is left has the screen's hue against
+    either other channel. A colour lies along the screen only as far as both excesses agree:
+    yellow (R = G) and cyan (B = G) beside a green screen hold none of it. ``balance`` 0: the
+    excess over the mean of the other two, ``(I_s - mean(I_o)) / (C_s - mean(C_o))``, which
+    reads half of a yellow or cyan as screen; in between, a mix of the two.
+    """
     ch = 1 if kind == "green" else 2
-    weights = np.full((1, 3), -0.5 * (1 - balance), np.float32)
-    weights[0, ch] = 1.0
-    d = cv2.transform(np.ascontiguousarray(img, dtype=np.float32), weights)  # screen - (1-b) * mean(others)
+    o1, o2 = [c for c in (0, 1, 2) if c != ch]
+    s, a, b = img[..., ch], img[..., o1], img[..., o2]
+    cs, ca, cb = plate[..., ch], plate[..., o1], plate[..., o2]
+    t = None
     if balance > 0:
-        o1, o2 = [c for c in (0, 1, 2) if c != ch]
-        d -= balance * np.maximum(img[..., o1], img[..., o2])
-    return d
+        t = np.minimum((s - a) / np.maximum(cs - ca, 1e-3), (s - b) / np.maximum(cs - cb, 1e-3))
+    if balance < 1:
+        t_mean = (s - 0.5 * (a + b)) / np.maximum(cs - 0.5 * (ca + cb), 1e-3)
+        t = t_mean if t is None else balance * t + (1.0 - balance) * t_mean
+    return t.astype(np.float32, copy=False)
+
+
+def opacity_floor(img: np.ndarray, plate: np.ndarray, margin: float, blur_px: float = 1.5) -> np.ndarray:
+    """The least opacity a pixel can have, float32 (H, W): ``1 - (min_c I_c / C_c + margin)``.
+
+    From the compositing equation I = a F + (1 - a) C with a foreground F that has no negative
+    light: every channel holds at least (1 - a) C_c. A colour more saturated than the screen
+    in the screen's own hue (a green prop before a green screen, its red and blue well below
+    the screen's) holds little screen whatever its hue says. ``margin`` (a fraction of the
+    screen's light) and the blur (px) keep sensor noise on a dim channel from reading as
+    opacity.
+    """
+    picture = cv2.GaussianBlur(img, (0, 0), blur_px) if blur_px > 0 else img
+    r, g, b = cv2.split(cv2.divide(picture, cv2.max(plate, 1e-3)))
+    return np.float32(1.0 - margin) - cv2.min(cv2.min(r, g), b)
 
 
 def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
-    """Unclipped matte 1 - d(I)/d(C), float32 (H, W)."""
-    d_img = difference(img, kind, p.screen_balance)
-    if p.pre_blur > 0:
-        d_img = cv2.GaussianBlur(d_img, (0, 0), p.pre_blur)
-    d_plate = np.maximum(difference(plate, kind, p.screen_balance), 1e-4)
-    ratio = d_img / d_plate  # 1 on the screen, about 0 on the subject
+    """Unclipped matte ``1 - screen_amount`` of the (pre-blurred) picture, float32 (H, W)."""
+    picture = cv2.GaussianBlur(img, (0, 0), p.pre_blur) if p.pre_blur > 0 else img
+    ratio = screen_amount(picture, plate, kind, p.screen_balance)
     if p.screen_gain != 1.0:  # a power keeps the screen at 0 and the core at 1 and moves the edge
         ratio = np.sign(ratio) * np.abs(ratio) ** (1.0 / p.screen_gain)
     return 1.0 - ratio
@@ -156,22 +184,28 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
 
 
+WHITE_MAX = 3.0  # a subject's raw matte may read up to this: colours with less screen hue than none
+
+
 def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -> np.ndarray:
     """Per-pixel white point float32 (H, W): the raw matte's level inside the nearby core.
 
     Spill adds screen colour to the subject, so its raw matte reads below 1 even where it is
     solid, and more so towards its edges; dividing by the white point of the nearest solid
-    region restores the edge opacity that spill took away, without clipping hair.
+    region restores the edge opacity that spill took away, without clipping hair. A colour
+    with less than none of the screen's hue (blue or red beside a green screen) reads above
+    1, up to :data:`WHITE_MAX`, and its soft edge as much too dense: the same division
+    brings that edge back to its true opacity.
     """
     if not (core > 0.5).any():
         return np.ones_like(alpha_raw)
     f = working_scale(alpha_raw.shape)  # a white point is smooth: estimate it at low resolution
-    level = downsample(np.clip(alpha_raw, 0.0, 1.0), f)
+    level = downsample(np.clip(alpha_raw, 0.0, WHITE_MAX), f)
     weight = downsample(core.astype(np.float32), f)
     white = fill_holes(level, weight > 0.99)
     if blur_px > 0:
         white = cv2.GaussianBlur(white, (0, 0), blur_px / f)
-    return np.clip(upsample(white, alpha_raw.shape), 0.5, 1.0).astype(np.float32, copy=False)
+    return np.clip(upsample(white, alpha_raw.shape), 0.5, WHITE_MAX).astype(np.float32, copy=False)
 
 
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
@@ -371,6 +405,13 @@ class Keyer:
         else:
             plate, _ = clean_plate(img, self.screen)
         alpha = raw_alpha(img, plate, kind, p)
+        floor = None
+        if p.floor_margin >= 0:
+            floor = opacity_floor(img, plate, p.floor_margin)
+            alpha = np.maximum(alpha, floor)
+        markers = marker_mask(img, plate, self.screen, p.despot_px * p.despot_px) if p.markers else None
+        if markers is not None:
+            alpha[markers] = 0.0
         if p.white_from_core and p.core_erode_px > 0:
             core0 = auto_core(alpha, p.core_erode_px)
             alpha = alpha / local_white(alpha, core0)
@@ -379,7 +420,12 @@ class Keyer:
         alpha = despot(np.clip(alpha, 0, None), p.despot_px * p.despot_px, p.edge_protect_px)
         band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
         if p.refine:
+            kept = alpha > 0.02
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
+            if floor is not None:  # the re-solve's subject colour may be wrong; physics is not
+                alpha = np.where(kept, np.maximum(alpha, floor), alpha)
+            if markers is not None:  # a marker by the subject is in the band: it stays screen
+                alpha[markers] = 0.0
         alpha = clip_matte(alpha, p, band)
         inside = 0
         if p.core_erode_px > 0:

@@ -22,6 +22,7 @@ class Screen:
     kind: str  # "green" | "blue"
     colour: tuple[float, float, float]
     coverage: float  # fraction of the frame that is clearly screen
+    chroma_radius: float = 0.08  # the screen's chromaticities lie within this distance of its colour's
 
     @property
     def channel(self) -> int:
@@ -72,19 +73,19 @@ def find_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 
         return _picked_screen(img, colour, kind)
     rgb, total, chroma = _chromaticities(img)
     lit = total > 0.05 * max(float(np.percentile(total, 95)), 1e-6)  # chroma of near-black pixels is noise
-    best: tuple[float, str, np.ndarray] | None = None
+    best: tuple[float, str, np.ndarray, float] | None = None
     for candidate in ((kind,) if kind else ("green", "blue")):
-        members = _screen_cluster(chroma, lit, candidate)
+        members, radius = _screen_cluster(chroma, lit, candidate)
         coverage = float(members.mean())
         if best is None or coverage > best[0]:
-            best = (coverage, candidate, members)
-    coverage, found_kind, members = best
+            best = (coverage, candidate, members, radius)
+    coverage, found_kind, members, radius = best
     if coverage < min_coverage:
         what = "green or blue" if kind is None else kind
         return ScreenSearch(None, f"the largest {what} screen-coloured area covers {coverage:.0%} of the frame "
                                   f"(a screen covers at least {min_coverage:.0%})")
     colour = np.median(rgb[members], axis=0)
-    return ScreenSearch(Screen(found_kind, tuple(float(c) for c in colour), coverage))
+    return ScreenSearch(Screen(found_kind, tuple(float(c) for c in colour), coverage, radius))
 
 
 def _chromaticities(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,15 +119,25 @@ def _picked_screen(img: np.ndarray, colour, kind: str | None) -> ScreenSearch:
     c = np.array(picked.screen.colour, np.float32)
     target = c / max(float(c.sum()), 1e-6)
     _, _, pix = _chromaticities(img)
-    coverage = float((np.hypot(pix[:, 0] - target[0], pix[:, 1] - target[1]) < 0.04).mean())
-    return ScreenSearch(Screen(picked.screen.kind, picked.screen.colour, coverage))
+    dist = np.hypot(pix[:, 0] - target[0], pix[:, 1] - target[1])
+    coverage = float((dist < 0.04).mean())
+    return ScreenSearch(Screen(picked.screen.kind, picked.screen.colour, coverage, _cluster_radius(dist)))
 
 
-def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, kind: str) -> np.ndarray:
-    """bool (N,): the pixels of the densest ``kind``-hued chromaticity cluster (see find_screen)."""
+def _cluster_radius(dist: np.ndarray) -> float:
+    """The chromaticity radius of a cluster from its pixels' distances (N,) to its centre:
+    three times their median within 0.08 (noise, codec, weave), kept in [0.02, 0.08]."""
+    near = dist < 0.08
+    spread = float(np.median(dist[near])) if near.any() else 0.0
+    return float(np.clip(3.0 * spread, 0.02, 0.08))
+
+
+def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, kind: str) -> tuple[np.ndarray, float]:
+    """bool (N,): the pixels of the densest ``kind``-hued chromaticity cluster (see find_screen),
+    and its chromaticity radius."""
     candidates = lit & (screen_difference(chroma, kind) >= MIN_SCREEN_EXCESS)
     if not candidates.any():
-        return candidates
+        return candidates, 0.08
     xy = chroma[candidates][:, :2]  # (r, g) chromaticity; b = 1 - r - g
     hist, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=_CHROMA_BINS, range=((0.0, 1.0), (0.0, 1.0)))
     hist = cv2.GaussianBlur(hist.astype(np.float32), (0, 0), 1.5)
@@ -134,10 +145,8 @@ def _screen_cluster(chroma: np.ndarray, lit: np.ndarray, kind: str) -> np.ndarra
     peak = (np.array([i, j], np.float32) + 0.5) / _CHROMA_BINS
     dist = np.full(len(chroma), np.inf, np.float32)
     dist[candidates] = np.hypot(xy[:, 0] - peak[0], xy[:, 1] - peak[1])
-    near = dist < 0.08
-    spread = float(np.median(dist[near])) if near.any() else 0.0
-    radius = float(np.clip(3.0 * spread, 0.02, 0.08))  # the mode's own spread: noise, codec, weave
-    return dist < radius
+    radius = _cluster_radius(dist)
+    return dist < radius, radius
 
 
 def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float = 0.25) -> Screen | None:
@@ -145,15 +154,29 @@ def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float 
     return find_screen(img, kind, min_coverage).screen
 
 
+def chroma_distance(img: np.ndarray, colour) -> np.ndarray:
+    """Distance float32 (H, W) between each pixel's chromaticity (r, g) = (R, G) / (R + G + B)
+    and that of ``colour`` (linear r, g, b); ``img`` float32 (H, W, 3) linear."""
+    c = np.maximum(np.asarray(colour, np.float32), 0.0)
+    c = c / max(float(c.sum()), 1e-6)
+    inv = 1.0 / np.maximum(cv2.transform(np.ascontiguousarray(img, np.float32), np.ones((1, 3), np.float32)), 1e-6)
+    return np.hypot(img[..., 0] * inv - c[0], img[..., 1] * inv - c[1]).astype(np.float32, copy=False)
+
+
 def screen_mask(img: np.ndarray, screen: Screen, threshold: float = 0.6, erode_px: int = 3) -> np.ndarray:
     # (erode_px is in pixels of ``img``)
     """Conservative bool (H, W) mask of pixels that are certainly screen.
 
     A pixel qualifies when its difference is at least ``threshold`` of the screen's typical
-    difference; the mask is then eroded so that edge pixels mixed with foreground stay out.
+    difference and its chromaticity lies within the screen's cluster (a foreground colour
+    greener or bluer than the screen is not screen); the mask is then eroded so that edge
+    pixels mixed with foreground stay out.
     """
     d = screen_difference(img, screen.kind)
-    mask = (d > threshold * screen.difference).astype(np.uint8)
+    mask = ((d > threshold * screen.difference)
+            # the radius was measured at a quarter size, where noise averages out: judge hue alike
+            & (chroma_distance(cv2.GaussianBlur(img, (0, 0), 2.0), screen.colour) < screen.chroma_radius))
+    mask = mask.astype(np.uint8)
     if erode_px > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
         mask = cv2.erode(mask, k)

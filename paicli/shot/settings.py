@@ -94,7 +94,8 @@ KEY = Schema("key", [
             "encoding (0-1, or 0-255 code values): used instead of finding the screen.", parse_picked_colour),
     Setting("screen_gain", 1.0, "Screen gain: above 1 keys harder, below 1 keeps more edge.", parse_float(0.1, 4.0),
             cli_type=float, param="key.screen_gain"),
-    Setting("screen_balance", 0.0, "0 = compare with the mean of the other channels, 1 = with their maximum.",
+    Setting("screen_balance", 1.0, "1 = screen channel against each other channel (yellow and cyan keep "
+            "their alpha), 0 = against their mean.",
             parse_float(0.0, 1.0), cli_type=float, param="key.screen_balance"),
     Setting("pre_blur", 0.7, "Chroma pre-blur (px) of the screen difference, against noise.", parse_float(0.0, 10.0),
             cli_type=float, param="key.pre_blur"),

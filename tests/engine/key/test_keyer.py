@@ -336,3 +336,80 @@ def test_a_screen_coloured_area_enclosed_by_the_subject_is_kept_and_counted():
     plain = Keyer(KeyParams(temporal=0.0), detect_screen(img)).key(composite(alpha, uneven_screen("green"),
                                                                                fg=(0.6, 0.5, 0.2)))
     assert plain.screen_inside_px == 0
+
+
+# ------------------------------------------------------------------ colours beside the screen's
+
+
+@pytest.mark.parametrize("fg", [(0.75, 0.75, 0.05), (0.05, 0.7, 0.7)], ids=["yellow", "cyan"])
+def test_yellow_and_cyan_beside_a_green_screen_keep_their_alpha(fg):
+    """Yellow (R = G) and cyan (B = G) have no green excess over both other channels: they
+    hold none of the screen's colour, so the subject keys solid with its true soft edge."""
+    alpha = subject_alpha(edge_px=3.0)
+    res = key(composite(alpha, uneven_screen("green"), fg=fg))
+    err = np.abs(res.alpha - alpha)
+    assert err.mean() < 0.01
+    assert res.alpha[away_from(alpha >= 1.0, 2)].min() > 0.95
+    edge = (alpha > 0.02) & (alpha < 0.98)
+    assert err[edge].mean() < 0.08
+
+
+def test_a_prop_greener_than_the_screen_at_the_subjects_edge_stays_opaque():
+    """A saturated green part of the subject on its outline (not enclosed, so the core does not
+    fill it): its red and blue lie far below the screen's, which no mix of the screen with a
+    foreground of non-negative light can give, so it is foreground whatever its hue."""
+    from synthetic_screen import SCREEN_RGB
+
+    alpha = subject_alpha(edge_px=3.0)
+    y, _ = np.mgrid[0:H, 0:W]
+    prop = y > 0.55 * H  # the bottom half of the disc, edge included
+    fg = np.where(prop[..., None], np.float32([0.005, 0.55, 0.01]), np.float32([0.5, 0.5, 0.5]))
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * uneven_screen("green")
+    img = (img + np.random.default_rng(0).normal(0, 0.004, img.shape)).astype(np.float32)
+    assert SCREEN_RGB["green"][0] > 5 * 0.005
+    res = key(img)
+    solid_prop = away_from(alpha >= 1.0, 2) & prop
+    assert solid_prop.sum() > 100
+    # the floor is a bound (less the noise margin), and where the two colours meet their blend
+    # passes through the screen's hue: mostly, not wholly, opaque; the old key removed it all
+    assert res.alpha[solid_prop].mean() > 0.8
+
+
+# ------------------------------------------------------------------ markers touching the subject
+
+
+def test_a_marker_touching_the_subject_is_removed_and_the_subject_kept():
+    """A tracking cross overlapping the subject's outline joins its matte, so the despot (which
+    removes specks) leaves it; the marker search finds it on the screen and clears it."""
+    from synthetic_screen import SCREEN_RGB
+
+    alpha = subject_alpha(edge_px=3.0)
+    x0 = int(0.5 * W + 0.22 * W) + 4  # 4 px outside the disc's edge, arms 6 px long: it overlaps
+    y0 = int(0.55 * H)
+    marker = tuple(0.4 * c for c in SCREEN_RGB["green"])  # a darker shade of the screen's own colour
+    # a dark subject: over a grey one the edge re-solve happens to project the marker away
+    img = composite(alpha, with_markers(uneven_screen("green"), points=[(x0, y0)], colour=marker),
+                    fg=(0.08, 0.08, 0.08))
+    res = key(img)
+    footprint = np.zeros((H, W), bool)
+    footprint[y0 - 1:y0 + 2, x0 - 6:x0 + 7] = True
+    footprint[y0 - 6:y0 + 7, x0 - 1:x0 + 2] = True
+    outside = footprint & (alpha <= 0.0)
+    assert outside.sum() > 20
+    assert res.alpha[outside].max() <= 0.02
+    assert res.alpha[away_from(alpha >= 1.0, 2)].min() > 0.95  # the subject is whole
+
+
+def test_a_dark_strand_of_hair_touching_the_subject_is_not_a_marker():
+    """A thin dark strand over the screen has a darker screen's colour too, but it is a pixel
+    or two wide: it stays in the matte."""
+    alpha = subject_alpha(edge_px=3.0)
+    x0 = int(0.5 * W + 0.22 * W)
+    y0 = int(0.55 * H)
+    strand = np.zeros((H, W), np.float32)
+    strand[y0:y0 + 2, x0 - 2:x0 + 22] = 0.7  # 2 px wide, reaching 20 px out over the screen
+    a = np.maximum(alpha, strand)
+    img = composite(a, uneven_screen("green"), fg=(0.02, 0.02, 0.02))
+    res = key(img)
+    out_there = (strand > 0) & (alpha <= 0.0)
+    assert res.alpha[out_there].mean() > 0.4

@@ -1,0 +1,104 @@
+"""Tracking markers: small screen-hued marks on the screen plane, found wherever they are.
+
+Images are float32 (H, W, 3) scene-linear Rec.709; masks bool (H, W). A marker is printed
+or taped on the screen: its colour is the screen's own hue, darker (or lighter) than the
+clean plate around it, and it is small and compact. The colour-difference matte reads it
+as partly opaque (a darker screen looks like a dark foreground over the screen); the
+despot removes the markers that stand alone, but not one that touches the subject, whose
+matte it joins. Found here by what it is on the screen instead of by what the matte made
+of it, it is screen wherever it lies.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engine.key.screen import Screen, downsample, working_scale
+
+SCREEN_HUE_TOLERANCE = 0.05  # chromaticity distance within which a darker pixel still has the screen's hue
+MARKER_SHADE = (0.08, 0.85)  # a marker's brightness as a fraction of the clean plate's (black marks are not screen-hued)
+SCREEN_BORDER = 0.5  # a marker's surround is clean screen on at least this fraction of it
+MIN_MARKER_DEPTH_PX = 2.0  # at working scale: a marker's solid part is at least 3 px across
+SUBJECT_GAP_PX = 3.0  # at working scale: markers are first looked for this far from the subject
+SHADE_MATCH = 0.12  # a marker's part near the subject has its shade within this of the rest's
+
+
+def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: int, blur_px: float = 1.0) -> np.ndarray:
+    """bool (H, W): the pixels of tracking markers, touching the subject or not.
+
+    A marker pixel has the local clean plate's chromaticity (within the screen's own spread,
+    at least :data:`SCREEN_HUE_TOLERANCE`) at :data:`MARKER_SHADE` of its brightness. The soft
+    edge of a dark subject looks the same (a dark foreground over the screen), so markers are
+    first found apart from it: such pixels more than :data:`SUBJECT_GAP_PX` from anything that
+    is neither screen nor a darker screen, grouped; a group is a marker when it is smaller than
+    ``max_area`` pixels, no longer than twice that area's side, printed solid (at least
+    :data:`MIN_MARKER_DEPTH_PX` deep: a strand of dark hair is a pixel or two wide) and clean
+    screen makes up at least :data:`SCREEN_BORDER` of the ring around it. Each marker then
+    takes back its part near the subject: the pixels next to it of its own shade and about its
+    hue. Found at :func:`working_scale`, grown by one pixel there so the marker's anti-aliased
+    rim goes with it. ``img`` and ``plate`` float32 (H, W, 3) linear.
+    """
+    f = working_scale(img.shape)
+    none = np.zeros(img.shape[:2], bool)
+    small = downsample(img, f)
+    if blur_px > 0:  # the hue of a dark pixel is noisy: judge it on a lightly blurred picture
+        small = cv2.GaussianBlur(small, (0, 0), blur_px)
+    plate_small = downsample(plate, f)
+    shade = _light(small) / np.maximum(_light(plate_small), 1e-6)
+    tolerance = max(SCREEN_HUE_TOLERANCE, 2.0 * screen.chroma_radius)
+    hue_distance = _chroma_to(small, plate_small)
+    hue = hue_distance < tolerance
+    darker = hue & (shade > MARKER_SHADE[0]) & (shade < MARKER_SHADE[1])
+    screen_px = hue & (shade >= MARKER_SHADE[1])
+    subject = (~darker & ~screen_px).astype(np.uint8)
+    apart = darker & (cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) > SUBJECT_GAP_PX)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(apart.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return none
+    area = max(1, max_area // (f * f))
+    extent = 2.0 * np.sqrt(max_area) / f
+    is_marker = np.zeros(n, bool)
+    is_marker[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
+                     & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
+    if not is_marker.any():
+        return none
+    depth = cv2.distanceTransform(darker.astype(np.uint8), cv2.DIST_L2, 3)
+    is_marker &= np.bincount(labels[depth >= MIN_MARKER_DEPTH_PX], minlength=n) > 0
+    # the ring: pixels two steps outside a group, labelled with the nearest group
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
+    ring = (labels == 0) & (grown > 0)
+    ring_total = np.bincount(grown[ring], minlength=n)
+    ring_screen = np.bincount(grown[ring & screen_px], minlength=n)
+    is_marker &= ring_screen >= SCREEN_BORDER * np.maximum(ring_total, 1)
+    is_marker[0] = False
+    if not is_marker.any():
+        return none
+    seeds = is_marker[labels]
+    # take back each marker's part near the subject: its own shade, within the gap it left
+    marker_shade = np.zeros(n, np.float32)
+    marker_shade[is_marker] = (np.bincount(labels[seeds], weights=shade[seeds], minlength=n)[is_marker]
+                               / np.maximum(stats[is_marker, cv2.CC_STAT_AREA], 1))
+    reach = int(np.ceil(SUBJECT_GAP_PX)) + 1
+    near_label = cv2.dilate((labels * seeds).astype(np.float32),
+                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(np.int32)
+    same_shade = np.abs(shade - marker_shade[near_label]) < SHADE_MATCH
+    # (where the marker meets the subject's edge their colours mix: its hue is judged loosely there)
+    mask = seeds | ((near_label > 0) & same_shade & (hue_distance < 3 * tolerance))
+    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    if f > 1:
+        mask = cv2.resize(mask, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return mask.astype(bool)
+
+
+def _chroma_to(img: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Per-pixel chromaticity distance float32 (H, W) between two images (H, W, 3)."""
+    inv_i = 1.0 / np.maximum(_light(img), 1e-6)
+    inv_p = 1.0 / np.maximum(_light(plate), 1e-6)
+    return np.hypot(img[..., 0] * inv_i - plate[..., 0] * inv_p,
+                    img[..., 1] * inv_i - plate[..., 1] * inv_p).astype(np.float32, copy=False)
+
+
+def _light(img: np.ndarray) -> np.ndarray:
+    """R + G + B, float32 (H, W), of an image (H, W, 3) (OpenCV: a numpy sum over the short
+    last axis is several times slower)."""
+    return cv2.transform(np.ascontiguousarray(img, np.float32), np.ones((1, 3), np.float32))
