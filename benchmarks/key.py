@@ -15,6 +15,7 @@ against the peer's ffmpeg pipeline (chromakey + despill + 4444 encode) on the sa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import os
@@ -60,7 +61,8 @@ def key_and_score(shot: Path, params: KeyParams, keep: Path | None) -> dict:
             rgb = img[..., :3]
             t = time.perf_counter()
             if keyer is None:
-                keyer = Keyer(params, detect_screen(rgb))
+                keyer = Keyer(dataclasses.replace(params, chroma_subsampling=src.info.chroma_subsampling),  # as paicli key
+                              detect_screen(rgb))
             res = keyer.key(rgb)
             seconds += time.perf_counter() - t
             n += 1

@@ -42,6 +42,7 @@ from engine.classic.track import corner_error  # noqa: E402
 from engine.colour import bt709_oetf, srgb_decode  # noqa: E402
 from engine.interface import Reference  # noqa: E402
 from engine.metrics import CompScorer  # noqa: E402
+from paicli.media.probe import probe  # noqa: E402
 from paicli.media.reader import open_source  # noqa: E402
 from paicli.media.stills import write_png16  # noqa: E402
 
@@ -101,6 +102,7 @@ def replace_and_score(shot: Path, params: ReplaceParams, keep: Path | None) -> t
         with open_source(str(shot / "plate.mov")) as src:
             yield from src.frames(0, count)
 
+    params.key.chroma_subsampling = probe(str(shot / "plate.mov")).chroma_subsampling  # as paicli replace does
     engine, scorer = ClassicReplaceEngine(params), CompScorer()
     for t, layers in enumerate(engine.replace(frames, count, references(shot / "refs"))):
         comp = bt709_oetf(np.clip(layers.comp, 0.0, 1.0))

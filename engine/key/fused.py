@@ -118,3 +118,74 @@ def apply_despot(alpha, speck, clear, fill):
                 v = 1.0
             out[y, x] = v
     return out
+
+
+@numba.njit(cache=True)
+def chroma_block_stats(img, luma, sy, sx, out):
+    """Per chroma-grid cell (``sy`` x ``sx`` pixels of ``img`` (H, W, 3)), the means of Y,
+    Y^2, R - Y, B - Y, Y (R - Y) and Y (B - Y) into the planes of ``out`` (6, H // sy, W // sx);
+    Y from the ``luma`` weights."""
+    hl, wl = out.shape[1], out.shape[2]
+    inv = 1.0 / (sy * sx)
+    for by in range(hl):
+        for bx in range(wl):
+            s0 = s1 = s2 = s3 = s4 = s5 = 0.0
+            for y in range(by * sy, by * sy + sy):
+                for x in range(bx * sx, bx * sx + sx):
+                    r, g, b = img[y, x, 0], img[y, x, 1], img[y, x, 2]
+                    lum = luma[0] * r + luma[1] * g + luma[2] * b
+                    dr, db = r - lum, b - lum
+                    s0 += lum
+                    s1 += lum * lum
+                    s2 += dr
+                    s3 += db
+                    s4 += lum * dr
+                    s5 += lum * db
+            out[0, by, bx] = s0 * inv
+            out[1, by, bx] = s1 * inv
+            out[2, by, bx] = s2 * inv
+            out[3, by, bx] = s3 * inv
+            out[4, by, bx] = s4 * inv
+            out[5, by, bx] = s5 * inv
+
+
+@numba.njit(cache=True)
+def _linear_taps(n_out, n_in):
+    """Source index pairs and weights (n_out,) of a linear upscale from ``n_in`` to ``n_out``
+    samples, pixel centres aligned as ``cv2.resize`` aligns them, edges repeated."""
+    i0 = np.empty(n_out, np.int64)
+    i1 = np.empty(n_out, np.int64)
+    t = np.empty(n_out, np.float32)
+    f = n_in / n_out
+    for i in range(n_out):
+        s = min(max((i + 0.5) * f - 0.5, 0.0), n_in - 1.0)
+        i0[i] = int(s)
+        i1[i] = min(i0[i] + 1, n_in - 1)
+        t[i] = s - i0[i]
+    return i0, i1, t
+
+
+@numba.njit(cache=True)
+def chroma_from_luma(img, luma, coef, out):
+    """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with
+    the coefficient planes ``coef`` (4, h, w: a_R, b_R, a_B, b_B) sampled bilinearly as
+    ``cv2.resize`` with ``INTER_LINEAR`` would upscale them."""
+    h, w = img.shape[0], img.shape[1]
+    y0s, y1s, tys = _linear_taps(h, coef.shape[1])
+    x0s, x1s, txs = _linear_taps(w, coef.shape[2])
+    kr, kg, kb = luma[0], luma[1], luma[2]
+    c = np.empty(4, np.float32)
+    for y in range(h):
+        y0, y1, ty = y0s[y], y1s[y], tys[y]
+        for x in range(w):
+            x0, x1, tx = x0s[x], x1s[x], txs[x]
+            for k in range(4):
+                top = coef[k, y0, x0] * (1 - tx) + coef[k, y0, x1] * tx
+                bottom = coef[k, y1, x0] * (1 - tx) + coef[k, y1, x1] * tx
+                c[k] = top * (1 - ty) + bottom * ty
+            lum = kr * img[y, x, 0] + kg * img[y, x, 1] + kb * img[y, x, 2]
+            r = lum + c[0] * lum + c[1]
+            b = lum + c[2] * lum + c[3]
+            out[y, x, 0] = r
+            out[y, x, 1] = (lum - kr * r - kb * b) / kg
+            out[y, x, 2] = b

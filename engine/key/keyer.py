@@ -5,7 +5,7 @@ The matte model is the compositing equation I = a*F + (1 - a)*C with C the local
 plate: the screen difference of I falls from C's value (a = 0) to about zero (a = 1) for
 foreground colours without a screen-channel excess.
 
-Per frame (:meth:`Keyer.key`): clean plate -> raw colour-difference matte -> divided by the
+Per frame (:meth:`Keyer.key`): chroma of a subsampled source rebuilt along luma -> clean plate -> raw colour-difference matte -> divided by the
 white point of the nearby core (spill lowers it everywhere on the subject) -> specks
 removed -> edge band re-solved by projection on the subject's own colours -> clip
 black/white away from the band -> automatic core -> despot, shrink/grow, softness ->
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from engine.key.chroma import luma_guided_chroma
 from engine.key.markers import marker_mask
 from engine.key.screen import Screen, clean_plate, downsample, fill_holes, upsample, working_scale
 from engine.memory import reuse_large_buffers
@@ -33,6 +34,7 @@ class KeyParams:
     screen_balance: float = 1.0  # 1: screen against each other channel (vector key), 0: against their mean
     floor_margin: float = 0.1  # opacity floor: a pixel is at least 1 - (min_c I_c / C_c + this) opaque; <0 = off
     markers: bool = True  # remove tracking markers on the screen, touching the subject or not
+    chroma_subsampling: tuple[int, int] = (1, 1)  # the source's chroma factors (vertical, horizontal): 4:2:0 = (2, 2)
     pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
     clip_black: float = 0.04  # matte below this is screen, away from edges
     clip_white: float = 1.0  # matte above this is solid, inside the core
@@ -400,6 +402,7 @@ class Keyer:
         if self.screen is None:
             raise ValueError("screen not set: detect it first")
         kind = self.screen.kind
+        img = luma_guided_chroma(img, p.chroma_subsampling)
         if self.user_plate is not None:
             plate = self.user_plate
         else:

@@ -109,7 +109,8 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
                         if found is None:
                             raise BadDataError(f"{inputs.plate.path} shows no green or blue screen to key; "
                                                "give --matte")
-                        keyer = Keyer(KeyParams(screen=found.kind), found, reuse_buffers=False)
+                        keyer = Keyer(KeyParams(screen=found.kind, chroma_subsampling=inputs.plate.chroma_subsampling),
+                                      found, reuse_buffers=False)
                     full_alpha = keyer.key(full_plate).alpha
                 elif mattes is not None:
                     full_alpha = next(mattes)

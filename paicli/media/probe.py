@@ -62,6 +62,12 @@ class MediaInfo:
     frame_ticks: int | None = None
 
     @property
+    def chroma_subsampling(self) -> tuple[int, int]:
+        """The pixel format's chroma factors (vertical, horizontal): (2, 2) for 4:2:0, (1, 2)
+        for 4:2:2, (1, 1) for 4:4:4, RGB and stills."""
+        return _chroma_factors(self.pix_fmt)
+
+    @property
     def duration_s(self) -> float:
         return float(self.frame_count / self.rate) if self.rate else 0.0
 
@@ -201,6 +207,18 @@ def _bit_depth(pix_fmt: str | None) -> int:
         return max(c.bits for c in comps)
     except (ValueError, av.error.FFmpegError):
         return 8
+
+
+def _chroma_factors(pix_fmt: str | None) -> tuple[int, int]:
+    if not pix_fmt:
+        return (1, 1)
+    import av
+
+    try:
+        f = av.VideoFormat(pix_fmt, 64, 64)
+        return (max(1, 64 // max(f.chroma_height(), 1)), max(1, 64 // max(f.chroma_width(), 1)))
+    except (ValueError, av.error.FFmpegError):
+        return (1, 1)
 
 
 def _has_alpha(pix_fmt: str | None) -> bool:

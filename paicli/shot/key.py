@@ -215,6 +215,7 @@ def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str |
                       first_frame=s.first_frame)
     info = probe(shot)
     params.screen_colour = picked_screen_colour(s.screen_colour, s.screen, info, input_colourspace)
+    params.chroma_subsampling = info.chroma_subsampling
     result = CommandResult(command="key", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)

@@ -123,6 +123,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
     ``info`` and write every output; returns the run's summary."""
     outputs, camera_file = job.outputs, job.camera_file
     job.key.screen_colour = picked_screen_colour(job.picked_colour, job.key.screen, info, input_colourspace)
+    job.key.chroma_subsampling = info.chroma_subsampling
     specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
     refs = load_references(specs, info.width, info.height, colourspace=bg_colourspace)
     engine_refs, notes = [], []

@@ -127,3 +127,15 @@ def test_variable_frame_rate_is_refused_unless_asked(tmp_path):
         open_source(path)
     with open_source(path, allow_vfr=True) as src:
         assert len(list(src.frames())) == 10
+
+
+def test_probe_says_how_the_source_subsamples_its_chroma(h264, write_prores, tmp_path):
+    """4:2:0 H.264 is (2, 2), ProRes 422 (1, 2), ProRes 4444 and stills (1, 1): the keyer
+    rebuilds what the codec halved."""
+    import cv2
+
+    assert probe(h264).chroma_subsampling == (2, 2)
+    assert probe(write_prores(n=2, h=48, w=64)).chroma_subsampling == (1, 2)
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), np.zeros((8, 8, 3), np.uint8))
+    assert probe(still).chroma_subsampling == (1, 1)

@@ -1,0 +1,53 @@
+"""Chroma of subsampled camera codecs (4:2:0, 4:2:2) rebuilt along the picture's luma edges.
+
+Images are float32 (H, W, 3) scene-linear Rec.709. A 4:2:0 source carries colour at half the
+resolution of its luma in both directions (4:2:2: across only); decoded, its colour edges
+are twice as wide as its brightness edges and sit between them, and a colour-difference
+key turns them into a soft, stepped matte edge. Within a few pixels the colour difference
+from luma is, to a good approximation, a linear function of luma (one edge between two
+colours), so a guided filter (He et al.) with luma as the guide puts the colour edge back
+where the luma edge is.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+LUMA = np.float32([0.2126, 0.7152, 0.0722])  # Rec.709 luminance weights of linear R, G, B
+
+
+def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float = 1e-5) -> np.ndarray:
+    """``img`` with its colour (R - Y, B - Y) re-estimated from its luma Y, float32 (H, W, 3).
+
+    ``subsampling``: the source's chroma factors (vertical, horizontal), e.g. (2, 2) for
+    4:2:0, (1, 2) for 4:2:2; (1, 1) returns ``img`` itself. The local linear model (colour
+    difference = a Y + b) is fitted on the chroma grid itself (the fast guided filter: the
+    statistics are averaged down to the chroma resolution, fitted over 3 chroma samples along
+    each subsampled axis, and the coefficients interpolated back up), then applied to the
+    full-resolution luma. ``eps`` (linear luminance squared) is the luma variance below which
+    a window counts as flat and its colour is only averaged. Luma is kept exactly.
+    """
+    from engine.key import fused  # numba: loaded to key a subsampled source, not with KeyParams
+
+    sy, sx = subsampling
+    if sy <= 1 and sx <= 1:
+        return img
+    h, w = img.shape[:2]
+    img = np.ascontiguousarray(img, np.float32)
+    stats = np.empty((6, max(1, h // sy), max(1, w // sx)), np.float32)
+    fused.chroma_block_stats(img, LUMA, sy, sx, stats)
+    window = (3 if sx > 1 else 1, 3 if sy > 1 else 1)
+
+    def mean(plane: np.ndarray) -> np.ndarray:  # over 3 chroma samples along each subsampled axis
+        return cv2.boxFilter(plane, -1, window, borderType=cv2.BORDER_REFLECT)
+
+    mean_y, mean_yy, mean_dr, mean_db, mean_ydr, mean_ydb = (mean(p) for p in stats)
+    var_y = mean_yy - mean_y * mean_y + eps
+    coef = np.empty((4, *stats.shape[1:]), np.float32)
+    for k, (md, myd) in enumerate(((mean_dr, mean_ydr), (mean_db, mean_ydb))):
+        a = (myd - mean_y * md) / var_y
+        coef[2 * k] = mean(a)
+        coef[2 * k + 1] = mean(md - a * mean_y)
+    out = np.empty_like(img)
+    fused.chroma_from_luma(img, LUMA, coef, out)
+    return out
