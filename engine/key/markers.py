@@ -17,25 +17,26 @@ from engine.key.screen import Screen, downsample, working_scale
 
 SCREEN_HUE_TOLERANCE = 0.05  # chromaticity distance within which a darker pixel still has the screen's hue
 MARKER_SHADE = (0.08, 0.85)  # a marker's brightness as a fraction of the clean plate's (black marks are not screen-hued)
+MARKER_GREYNESS = 0.7  # a marker's colour may lie this far from the screen's towards grey
 SCREEN_BORDER = 0.5  # a marker's surround is clean screen on at least this fraction of it
 MIN_MARKER_DEPTH_PX = 2.0  # at working scale: a marker's solid part is at least 3 px across
 SUBJECT_GAP_PX = 3.0  # at working scale: markers are first looked for this far from the subject
-SHADE_MATCH = 0.12  # a marker's part near the subject has its shade within this of the rest's
 
 
 def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: int, blur_px: float = 1.0) -> np.ndarray:
     """bool (H, W): the pixels of tracking markers, touching the subject or not.
 
-    A marker pixel has the local clean plate's chromaticity (within the screen's own spread,
-    at least :data:`SCREEN_HUE_TOLERANCE`) at :data:`MARKER_SHADE` of its brightness. The soft
+    A marker pixel has the local clean plate's hue (its chromaticity within the screen's own
+    spread, at least :data:`SCREEN_HUE_TOLERANCE`, of the plate's or of a duller version of
+    it) at :data:`MARKER_SHADE` of its brightness. The soft
     edge of a dark subject looks the same (a dark foreground over the screen), so markers are
     first found apart from it: such pixels more than :data:`SUBJECT_GAP_PX` from anything that
     is neither screen nor a darker screen, grouped; a group is a marker when it is smaller than
     ``max_area`` pixels, no longer than twice that area's side, printed solid (at least
     :data:`MIN_MARKER_DEPTH_PX` deep: a strand of dark hair is a pixel or two wide) and clean
     screen makes up at least :data:`SCREEN_BORDER` of the ring around it. Each marker then
-    takes back its part near the subject: the pixels next to it of its own shade and about its
-    hue. Found at :func:`working_scale`, grown by one pixel there so the marker's anti-aliased
+    takes back its part near the subject: grown through the pixels at least half as dark as it
+    and not of the subject's colour, within its own box widened by that distance. Found at :func:`working_scale`, grown by one pixel there so the marker's anti-aliased
     rim goes with it. ``img`` and ``plate`` float32 (H, W, 3) linear.
     """
     f = working_scale(img.shape)
@@ -46,13 +47,15 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     plate_small = downsample(plate, f)
     shade = _light(small) / np.maximum(_light(plate_small), 1e-6)
     tolerance = max(SCREEN_HUE_TOLERANCE, 2.0 * screen.chroma_radius)
-    hue_distance = _chroma_to(small, plate_small)
-    hue = hue_distance < tolerance
-    darker = hue & (shade > MARKER_SHADE[0]) & (shade < MARKER_SHADE[1])
-    screen_px = hue & (shade >= MARKER_SHADE[1])
-    subject = (~darker & ~screen_px).astype(np.uint8)
-    apart = darker & (cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) > SUBJECT_GAP_PX)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(apart.astype(np.uint8), connectivity=8)
+    hue_distance = _chroma_to(small, plate_small, MARKER_GREYNESS)  # a marker is the screen's hue, often duller
+    darker = (hue_distance < tolerance) & (shade > MARKER_SHADE[0]) & (shade < MARKER_SHADE[1])
+    screen_px = (_chroma_to(small, plate_small, 0.0) < tolerance) & (shade >= MARKER_SHADE[1])
+    # the subject: clearly not the screen's hue, or black (a marker's anti-aliased rim and the
+    # codec's colour round it are neither screen nor marker, but not subject either)
+    subject = ((hue_distance >= 2 * tolerance) | (shade <= MARKER_SHADE[0])).astype(np.uint8)
+    apart = (darker & (cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) > SUBJECT_GAP_PX)).astype(np.uint8)
+    apart = cv2.morphologyEx(apart, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # cut one-pixel necks to the rest
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(apart, connectivity=8)
     if n <= 1:
         return none
     area = max(1, max_area // (f * f))
@@ -74,28 +77,39 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     if not is_marker.any():
         return none
     seeds = is_marker[labels]
-    # take back each marker's part near the subject: its own shade, within the gap it left
+    # each marker's mean shade
     marker_shade = np.zeros(n, np.float32)
     marker_shade[is_marker] = (np.bincount(labels[seeds], weights=shade[seeds], minlength=n)[is_marker]
                                / np.maximum(stats[is_marker, cv2.CC_STAT_AREA], 1))
-    reach = int(np.ceil(SUBJECT_GAP_PX)) + 1
-    near_label = cv2.dilate((labels * seeds).astype(np.float32),
-                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(np.int32)
-    same_shade = np.abs(shade - marker_shade[near_label]) < SHADE_MATCH
-    # (where the marker meets the subject's edge their colours mix: its hue is judged loosely there)
-    mask = seeds | ((near_label > 0) & same_shade & (hue_distance < 3 * tolerance))
-    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    # grown through the pixels at least half as dark as it and not of the subject's colour
+    # that connect to it within its box widened by the gap it left
+    grown = np.zeros(labels.shape, bool)
+    pad = int(np.ceil(SUBJECT_GAP_PX)) + 2
+    h, w = labels.shape
+    for k in np.nonzero(is_marker)[0]:
+        x, y, bw, bh = stats[k, :4]
+        win = (slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad)))
+        seed = labels[win] == k
+        reach = seed | ((subject[win] == 0) & (shade[win] < 0.5 * (1.0 + marker_shade[k])))
+        _, parts = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
+        grown[win] |= np.isin(parts, np.unique(parts[seed]))
+    mask = cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8))
     if f > 1:
         mask = cv2.resize(mask, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
     return mask.astype(bool)
 
 
-def _chroma_to(img: np.ndarray, plate: np.ndarray) -> np.ndarray:
-    """Per-pixel chromaticity distance float32 (H, W) between two images (H, W, 3)."""
+def _chroma_to(img: np.ndarray, plate: np.ndarray, greyness: float) -> np.ndarray:
+    """Per-pixel chromaticity distance float32 (H, W) from ``img`` (H, W, 3) to the screen's
+    hue at each pixel: the segment from the clean plate's chromaticity towards neutral, up to
+    ``greyness`` of the way (0: the plate's chromaticity itself)."""
     inv_i = 1.0 / np.maximum(_light(img), 1e-6)
     inv_p = 1.0 / np.maximum(_light(plate), 1e-6)
-    return np.hypot(img[..., 0] * inv_i - plate[..., 0] * inv_p,
-                    img[..., 1] * inv_i - plate[..., 1] * inv_p).astype(np.float32, copy=False)
+    pr, pg = plate[..., 0] * inv_p, plate[..., 1] * inv_p
+    dr, dg = img[..., 0] * inv_i - pr, img[..., 1] * inv_i - pg
+    vr, vg = 1.0 / 3.0 - pr, 1.0 / 3.0 - pg  # towards neutral
+    t = np.clip((dr * vr + dg * vg) / np.maximum(vr * vr + vg * vg, 1e-6), 0.0, greyness)
+    return np.hypot(dr - t * vr, dg - t * vg).astype(np.float32, copy=False)
 
 
 def _light(img: np.ndarray) -> np.ndarray:

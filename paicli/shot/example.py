@@ -3,8 +3,8 @@
 The shot: an uneven green screen with tracking markers, a soft-edged subject with fine
 strands (a stand-in for hair) swaying in front of it, a slow camera pan, sensor noise and
 green spill. Written as ProRes 422 HQ with a timecode track, plus background reference
-stills (sRGB PNG) anchored at the first, middle and last frame, and the ground-truth
-alpha, so the result of any command can be checked.
+stills (sRGB PNG) anchored at the first, middle and last frame, and the ground truth (alpha,
+composite, tracking-marker footprints), so the result of any command can be checked.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.colour import srgb_encode
+from engine.colour import bt709_oetf, srgb_encode
 from paicli.media.atomic import atomic_output
 from paicli.media.prores import ProResWriter
 from paicli.media.timing import Timecode, format_rate, parse_rate
@@ -56,7 +56,10 @@ def _subject_alpha(h: int, w: int, t: float) -> np.ndarray:
 def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, frames: int = 48,
                       rate: Fraction = Fraction(24000, 1001), start_tc: str = "01:00:00:00",
                       reel: str = "A001C001", seed: int = 7) -> dict:
-    """Write ``plate.mov``, ``refs/ref.NNNN.png`` and ``gt/alpha.NNNN.png`` into ``out_dir``.
+    """Write ``plate.mov``, ``refs/ref.NNNN.png`` and the ground truth into ``out_dir``:
+    ``gt/alpha.NNNN.png`` (16-bit), ``gt/comp.NNNN.png`` (the clean subject over the new
+    background, BT.709-encoded like the plate, 16-bit) and ``gt/markers.NNNN.png`` (where the
+    tracking markers are in that frame, 8-bit 0/255).
 
     Returns a description (also written as ``meta.json``).
     """
@@ -73,10 +76,12 @@ def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, fra
     yy, xx = np.mgrid[0:big_h, 0:big_w].astype(np.float32)
     light = 0.75 + 0.25 * np.exp(-(((xx - big_w / 2) / big_w) ** 2 + ((yy - big_h / 2) / big_h) ** 2) * 3)
     screen = np.array([0.05, 0.42, 0.08], np.float32) * light[..., None]
+    markers = np.zeros((big_h, big_w), bool)
     for mx in range(40, big_w, 120):  # tracking markers: small dark crosses on the screen
         for my in range(40, big_h, 110):
-            screen[my - 1:my + 2, mx - 8:mx + 9] = (0.02, 0.05, 0.02)
-            screen[my - 8:my + 9, mx - 1:mx + 2] = (0.02, 0.05, 0.02)
+            markers[my - 1:my + 2, mx - 8:mx + 9] = True
+            markers[my - 8:my + 9, mx - 1:mx + 2] = True
+    screen[markers] = (0.02, 0.05, 0.02)
     fg_colour = np.array([0.55, 0.38, 0.28], np.float32)
     tc = Timecode.parse(start_tc, rate)
     anchors = [0, frames // 2, frames - 1]
@@ -92,6 +97,10 @@ def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, fra
             plate = plate + rng.normal(0, 0.004, plate.shape).astype(np.float32)
             w.write(np.clip(plate, 0, None).astype(np.float32))
             cv2.imwrite(str(out_dir / "gt" / f"alpha.{i:04d}.png"), np.round(a[..., 0] * 65535).astype(np.uint16))
+            comp = a * fg + (1 - a) * world_bg[:, x0:x0 + width]  # the clean subject over the new background
+            cv2.imwrite(str(out_dir / "gt" / f"comp.{i:04d}.png"),
+                        np.round(np.clip(bt709_oetf(comp), 0, 1)[..., ::-1] * 65535).astype(np.uint16))
+            cv2.imwrite(str(out_dir / "gt" / f"markers.{i:04d}.png"), markers[:, x0:x0 + width].astype(np.uint8) * 255)
             if i in anchors:
                 ref = np.clip(srgb_encode(world_bg[:, x0:x0 + width]), 0, 1)
                 with atomic_output(out_dir / "refs" / f"ref.{i:04d}.png") as tmp:
@@ -114,5 +123,7 @@ def example(directory: Path, frames: int = 48) -> CommandResult:
     for a in meta["refs_at"]:
         result.add_output(OutputFile(kind="media", path=str(directory / "refs" / f"ref.{a:04d}.png"), frames=(a, a)))
     result.add_output(OutputFile(kind="matte", path=str(directory / "gt" / "alpha.####.png"), frames=(0, frames - 1)))
+    result.add_output(OutputFile(kind="comp", path=str(directory / "gt" / "comp.####.png"), frames=(0, frames - 1)))
+    result.add_output(OutputFile(kind="matte", path=str(directory / "gt" / "markers.####.png"), frames=(0, frames - 1)))
     result.add_output(OutputFile(kind="sidecar", path=str(directory / "meta.json")))
     return result
