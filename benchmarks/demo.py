@@ -15,7 +15,8 @@ relight-check demo/out``, then measures, per frame and over the shot:
   frame. Bar: the band at most 2 dB below the frame (no fringe or rim that the rest of the
   picture does not have). Also the edge band's screen-coloured residue: the mean excess of
   green over the larger of red and blue, ours against the ground truth's.
-- what relight-check says about the result's edges and screen-plane specks.
+- what relight-check says about the result's edges: spill, fringe (screen-coloured residue
+  in the edge band), halo and specks (tracking markers left in the composite).
 """
 from __future__ import annotations
 
@@ -100,13 +101,14 @@ def measure(work: Path, frames: int) -> dict:
             per_frame.append(m)
     band_psnr = 10 * np.log10(1.0 / max(band_sq / band_n, 1e-12))
     frame_psnr = 10 * np.log10(1.0 / max(frame_sq / frame_n, 1e-12))
-    edges = check.get("summary", {}).get("checks", {}).get("edges", check.get("summary", {}).get("edges"))
+    metrics = check.get("summary", {}).get("metrics", {})
+    edges = {k: {"value": metrics[k]["value"], "verdict": metrics[k]["verdict"]}
+             for k in ("spill", "fringe", "halo", "specks") if k in metrics}
     return {"frames": len(per_frame), "marker_max_alpha": marker_max,
             "frames_with_marker_residue": int(sum(v > MARKER_BAR for v in per_frame)),
             "band_psnr_db": band_psnr, "frame_psnr_db": frame_psnr, "band_drop_db": frame_psnr - band_psnr,
             "band_green_excess": float(np.mean(ours_excess)), "band_green_excess_gt": float(np.mean(gt_excess)),
-            "relight_check": {"ok": check.get("ok"), "exit": check.get("exit_code"), "edges": edges,
-                              "summary": check.get("summary")}}
+            "relight_check": {"verdict": check.get("summary", {}).get("verdict"), "edges": edges}}
 
 
 def main() -> None:
@@ -131,7 +133,10 @@ def main() -> None:
           f"{r['frames_with_marker_residue']} | {r['band_psnr_db']:.2f} dB | {r['frame_psnr_db']:.2f} dB | "
           f"{r['band_drop_db']:+.2f} dB | {'PASS' if ok_band else 'FAIL'} | "
           f"{r['band_green_excess']:+.4f} ({r['band_green_excess_gt']:+.4f}) |")
-    print(f"relight-check demo/out: {json.dumps(r['relight_check']['edges'])}")
+    rc = r["relight_check"]
+    print(f"relight-check demo/out: {rc['verdict']}; " + ", ".join(
+        f"{k} {v['value']:.4f} ({v['verdict']})" if v["value"] is not None else f"{k} n/a"
+        for k, v in rc["edges"].items()))
     print(f"\nbars: {'all met' if ok_markers and ok_band else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps(r, indent=1, default=str))

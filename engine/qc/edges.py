@@ -49,6 +49,29 @@ def spill(comp: np.ndarray, alpha: np.ndarray, reg: Regions, screen: str) -> flo
     return max(0.0, extra) / max(float(luminance(comp)[reg.band].sum(dtype=np.float64)), 1e-6)
 
 
+def screen_hue(rgb: np.ndarray, screen: str) -> np.ndarray:
+    """How far each pixel leans towards the screen's hue, signed (H, W): the screen's channel
+    above the mean of the other two (an olive or yellow-green cast from a green screen counts,
+    not only colour greener than both other channels)."""
+    c = SCREEN_CHANNEL[screen]
+    others = [i for i in range(3) if i != c]
+    return (rgb[..., c] - 0.5 * (rgb[..., others[0]] + rgb[..., others[1]])).astype(np.float32)
+
+
+def fringe(comp: np.ndarray, alpha: np.ndarray, reg: Regions, screen: str) -> float | None:
+    """Screen-coloured residue in the edge band: how far the band leans towards the screen's
+    hue beyond what the nearby foreground and background explain (:func:`screen_hue`, signed,
+    summed over the band), as a fraction of the band's luminance (0 = none). Where a keyer
+    left screen in the edge's colour (a too-dense soft edge unmixed against too little screen,
+    then despilled to olive) the edge is greener than both sides. ``None`` without an edge."""
+    if int(reg.band.sum()) < MIN_PIXELS:
+        return None
+    hue = screen_hue(comp, screen)
+    expected = _predicted(hue, alpha, reg, scaled(LOCAL_PX, alpha.shape[0]))
+    extra = float((hue - expected)[reg.band].sum(dtype=np.float64))
+    return max(0.0, extra) / max(float(luminance(comp)[reg.band].sum(dtype=np.float64)), 1e-6)
+
+
 def halo(comp: np.ndarray, alpha: np.ndarray, reg: Regions) -> float | None:
     """Halo or dark fringe around the subject: the luminance of a thin rim just outside the
     matte against what compositing puts there (its faint alpha of the nearby subject over the

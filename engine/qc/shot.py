@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.qc import edges, harmony, identity, motion
+from engine.key.screen import Screen
+from engine.qc import edges, harmony, identity, motion, specks
 from engine.qc.regions import Regions, regions
 
-SERIES = ("harmony", "cast", "exposure", "illuminant", "key", "contrast", "light_angle", "spill", "halo",
-          "chatter", "bg_motion", "flicker", "identity_psnr", "identity_ssim")
+SERIES = ("harmony", "cast", "exposure", "illuminant", "key", "contrast", "light_angle", "spill", "fringe", "halo",
+          "specks", "chatter", "bg_motion", "flicker", "identity_psnr", "identity_ssim")
 
 
 @dataclass
@@ -27,6 +28,8 @@ class CheckSettings:
     screens: tuple[str, ...] = ("green", "blue")
     adapt: float = 0.0
     pixel_scale: float = 1.0  # source pixels per pixel of the frames given (motion is reported in source px)
+    screen: Screen | None = None  # the plate's screen, to find its tracking markers (None: not looked for)
+    marker_area_px: int = 1600  # in source pixels: a tracking marker is smaller than this
 
 
 @dataclass
@@ -83,7 +86,16 @@ class ShotChecker:
         spills = [edges.spill(comp, alpha, reg, sc) for sc in self.settings.screens]
         spills = [v for v in spills if v is not None]
         s["spill"].append(max(spills) if spills else None)
+        fringes = [edges.fringe(comp, alpha, reg, sc) for sc in self.settings.screens]
+        fringes = [v for v in fringes if v is not None]
+        s["fringe"].append(max(fringes) if fringes else None)
         s["halo"].append(edges.halo(comp, alpha, reg))
+        speck = None
+        if plate is not None and self.settings.screen is not None:
+            area = max(1, int(self.settings.marker_area_px / self.settings.pixel_scale ** 2))
+            found = specks.marker_residue(comp, plate[..., :3], alpha, self.settings.screen, area)
+            speck = None if found is None else found[0]
+        s["specks"].append(speck)
         self._chatter(alpha, reg)
         m = self._motion.add(comp, reg.background, step if self._frames else np.eye(3))
         s["bg_motion"].append(None if m is None else m[0] * self.settings.pixel_scale)
@@ -121,7 +133,7 @@ class ShotChecker:
         plate_flick, _ = motion.flicker(self._plate_levels)
         s["flicker"] = per
         fig = out.figures
-        for name in ("harmony", "illuminant", "key", "contrast", "light_angle", "spill", "halo",
+        for name in ("harmony", "illuminant", "key", "contrast", "light_angle", "spill", "fringe", "halo",
                      "identity_psnr", "identity_ssim"):
             fig[name] = _median(s[name])
         ch = [v for v in s["chatter"] if v is not None]
@@ -129,6 +141,8 @@ class ShotChecker:
         mo = [v for v in s["bg_motion"] if v is not None]
         fig["bg_motion"] = float(np.mean(mo)) if mo else None
         fig["flicker"] = None if flick is None else max(0.0, flick - (plate_flick or 0.0))
+        sp = [v for v in s["specks"] if v is not None]
+        fig["specks"] = max(sp) if sp else None  # a marker left on any frame floats over the shot
         bg = [v for v in self._bg_psnr.values() if v is not None]
         fig["bg_psnr"] = min(bg) if bg else None
         out.details = {

@@ -103,7 +103,7 @@ def run_check(inputs: CheckInputs, limits: dict, *, adapt: float, progress: Prog
                     found = _screen_of(inputs, full_plate)
                     screen = found.kind if found else (inputs.screen if inputs.screen != "auto" else "auto")
                     checker = ShotChecker(CheckSettings(screens=(screen,) if screen != "auto" else ("green", "blue"),
-                                                        adapt=adapt, pixel_scale=float(f)))
+                                                        adapt=adapt, pixel_scale=float(f), screen=found))
                 if kind == "key":
                     if keyer is None:
                         if found is None:

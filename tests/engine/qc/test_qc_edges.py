@@ -49,3 +49,25 @@ def test_chatter_ignores_a_moving_edge_but_not_a_boiling_one():
     boiling = [np.clip(disc_matte(h, w, 80, 60, 30) + rng.normal(0, 0.15, (h, w)).astype(np.float32), 0, 1)
                for _ in range(3)]
     assert edges.chatter(*boiling, band) > 5
+
+
+def test_an_olive_edge_is_fringe_though_not_greener_than_both_other_channels():
+    """A too-dense soft edge unmixed against too little screen keeps some screen colour: on
+    skin (red above green) that is an olive rim, not green, so spill (green above both other
+    channels) misses it; the fringe (the lean towards the screen's hue) does not."""
+    _, _, bg, alpha = scene()
+    skin = np.array([0.55, 0.38, 0.28], np.float32)
+    comp = (alpha[..., None] * skin + (1 - alpha[..., None]) * bg).astype(np.float32)
+    reg = regions(alpha)
+    screen = np.array([0.05, 0.42, 0.08], np.float32)
+    olive = (comp + 0.3 * _edge_weight(alpha) * screen).astype(np.float32)
+    assert edges.fringe(comp, alpha, reg, "green") < 0.01
+    assert edges.spill(olive, alpha, reg, "green") < 0.01
+    assert edges.fringe(olive, alpha, reg, "green") > 0.06  # the default warn limit
+
+
+def test_a_green_background_is_not_fringe():
+    _, fg, _, alpha = scene()
+    grass = texture(*alpha.shape, seed=3, colour=(0.08, 0.3, 0.05))
+    comp = (alpha[..., None] * fg + (1 - alpha[..., None]) * grass).astype(np.float32)
+    assert edges.fringe(comp, alpha, regions(alpha), "green") < 0.01
