@@ -36,18 +36,7 @@ def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float
     img = np.ascontiguousarray(img, np.float32)
     stats = np.empty((6, max(1, h // sy), max(1, w // sx)), np.float32)
     fused.chroma_block_stats(img, LUMA, sy, sx, stats)
-    window = (3 if sx > 1 else 1, 3 if sy > 1 else 1)
-
-    def mean(plane: np.ndarray) -> np.ndarray:  # over 3 chroma samples along each subsampled axis
-        return cv2.boxFilter(plane, -1, window, borderType=cv2.BORDER_REFLECT)
-
-    mean_y, mean_yy, mean_dr, mean_db, mean_ydr, mean_ydb = (mean(p) for p in stats)
-    var_y = mean_yy - mean_y * mean_y + eps
-    coef = np.empty((4, *stats.shape[1:]), np.float32)
-    for k, (md, myd) in enumerate(((mean_dr, mean_ydr), (mean_db, mean_ydb))):
-        a = (myd - mean_y * md) / var_y
-        coef[2 * k] = mean(a)
-        coef[2 * k + 1] = mean(md - a * mean_y)
+    coef = fused.chroma_coefficients(stats, sy > 1, sx > 1, np.float32(eps))  # over 3 chroma samples
     out = np.empty_like(img)
     fused.chroma_from_luma(img, LUMA, coef, out)
     return out

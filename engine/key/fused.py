@@ -165,7 +165,7 @@ def _linear_taps(n_out, n_in):
     return i0, i1, t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def chroma_from_luma(img, luma, coef, out):
     """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with
     the coefficient planes ``coef`` (4, h, w: a_R, b_R, a_B, b_B) sampled bilinearly as
@@ -189,3 +189,138 @@ def chroma_from_luma(img, luma, coef, out):
             out[y, x, 0] = r
             out[y, x, 1] = (lum - kr * r - kb * b) / kg
             out[y, x, 2] = b
+
+
+@numba.njit(cache=True)
+def marker_colours(img, plate, greyness, shade, hue_loose, hue_strict):
+    """Per pixel of ``img`` against its clean ``plate`` (both (H, W, 3)): ``shade``, the
+    brightness ratio (R + G + B) / (R_C + G_C + B_C); ``hue_strict``, the chromaticity
+    distance (in r, g) to the plate's; ``hue_loose``, to the segment from the plate's towards
+    neutral, ``greyness`` of the way. All (H, W) float32 outputs."""
+    h, w = img.shape[0], img.shape[1]
+    third = 1.0 / 3.0
+    for y in range(h):
+        for x in range(w):
+            si = img[y, x, 0] + img[y, x, 1] + img[y, x, 2]
+            sp = plate[y, x, 0] + plate[y, x, 1] + plate[y, x, 2]
+            shade[y, x] = si / max(sp, 1e-6)
+            ii, ip = 1.0 / max(si, 1e-6), 1.0 / max(sp, 1e-6)
+            pr, pg = plate[y, x, 0] * ip, plate[y, x, 1] * ip
+            dr, dg = img[y, x, 0] * ii - pr, img[y, x, 1] * ii - pg
+            hue_strict[y, x] = np.sqrt(dr * dr + dg * dg)
+            vr, vg = third - pr, third - pg
+            t = (dr * vr + dg * vg) / max(vr * vr + vg * vg, 1e-6)
+            t = min(max(t, 0.0), greyness)
+            er, eg = dr - t * vr, dg - t * vg
+            hue_loose[y, x] = np.sqrt(er * er + eg * eg)
+
+
+@numba.njit(cache=True)
+def least_ratio(picture, plate, out):
+    """``out`` (H, W) = min over channels of picture / max(plate, 1e-3), both (H, W, 3)."""
+    h, w = out.shape
+    for y in range(h):
+        for x in range(w):
+            m = picture[y, x, 0] / max(plate[y, x, 0], 1e-3)
+            for c in range(1, 3):
+                m = min(m, picture[y, x, c] / max(plate[y, x, c], 1e-3))
+            out[y, x] = m
+
+
+@numba.njit(cache=True)
+def _box3(src, along_y, along_x):
+    """Mean over 3 samples along each flagged axis of the planes of ``src`` (P, h, w), edges
+    reflected (as ``cv2.BORDER_REFLECT``: the edge sample repeats); a new array."""
+    p, h, w = src.shape
+    out = np.empty_like(src)
+    if along_x and w > 1:
+        for k in range(p):
+            for y in range(h):
+                out[k, y, 0] = (2.0 * src[k, y, 0] + src[k, y, 1]) / 3.0
+                for x in range(1, w - 1):
+                    out[k, y, x] = (src[k, y, x - 1] + src[k, y, x] + src[k, y, x + 1]) / 3.0
+                out[k, y, w - 1] = (src[k, y, w - 2] + 2.0 * src[k, y, w - 1]) / 3.0
+    else:
+        out[:] = src
+    if along_y and h > 1:
+        tmp = out
+        out = np.empty_like(src)
+        for k in range(p):
+            for y in range(h):
+                up = y - 1 if y > 0 else 0
+                down = y + 1 if y < h - 1 else h - 1
+                for x in range(w):
+                    out[k, y, x] = (tmp[k, up, x] + tmp[k, y, x] + tmp[k, down, x]) / 3.0
+    return out
+
+
+@numba.njit(cache=True)
+def chroma_coefficients(stats, along_y, along_x, eps):
+    """The guided filter's coefficients (4, h, w: a_R, b_R, a_B, b_B) from the block means
+    ``stats`` (6, h, w: Y, Y^2, R - Y, B - Y, Y (R - Y), Y (B - Y)): the means over 3 chroma
+    samples along each subsampled axis, the local fits a = cov / (var + eps), b = mean - a
+    mean_Y, and those averaged again over the same window."""
+    m = _box3(stats, along_y, along_x)
+    h, w = stats.shape[1], stats.shape[2]
+    coef = np.empty((4, h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            my = m[0, y, x]
+            var = m[1, y, x] - my * my + eps
+            for k in range(2):
+                md = m[2 + k, y, x]
+                a = (m[4 + k, y, x] - my * md) / var
+                coef[2 * k, y, x] = a
+                coef[2 * k + 1, y, x] = md - a * my
+    return _box3(coef, along_y, along_x)
+
+
+@numba.njit(cache=True, fastmath=True)
+def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_strength, replace, use_replace,
+                  fg, spill_out):
+    """The keyer's foreground in one pass: F = max((I - (1 - a) C) / a, 0) (0 where a <= 1e-3),
+    then the screen channel's excess over the other two (``despill_mode`` 1: their maximum,
+    2: their mean; 0: none) times ``despill_strength`` removed into ``spill_out`` and, with
+    ``use_replace``, added back as that much ``replace`` colour. ``fg`` (H, W, 3) and
+    ``spill_out`` (H, W) are filled."""
+    h, w = alpha.shape
+    o1 = 0 if screen_channel != 0 else 1
+    o2 = 2 if screen_channel != 2 else 1
+    for y in range(h):
+        for x in range(w):
+            a = alpha[y, x]
+            inv = 1.0 / a if a > 1e-3 else 0.0
+            f0 = max((img[y, x, 0] - (1.0 - a) * plate[y, x, 0]) * inv, 0.0)
+            f1 = max((img[y, x, 1] - (1.0 - a) * plate[y, x, 1]) * inv, 0.0)
+            f2 = max((img[y, x, 2] - (1.0 - a) * plate[y, x, 2]) * inv, 0.0)
+            fs = (f0, f1, f2)
+            spill = 0.0
+            if despill_mode != 0:
+                limit = max(fs[o1], fs[o2]) if despill_mode == 1 else 0.5 * (fs[o1] + fs[o2])
+                spill = max(fs[screen_channel] - limit, 0.0) * despill_strength
+            for c in range(3):
+                v = fs[c]
+                if c == screen_channel:
+                    v -= spill
+                if use_replace:
+                    v += spill * replace[c]
+                fg[y, x, c] = v
+            spill_out[y, x] = spill
+
+
+@numba.njit(cache=True, fastmath=True)
+def screen_amount(img, plate, screen_channel, balance, out):
+    """``out`` (H, W): how much of the plate's colour each pixel holds (see
+    :func:`engine.key.keyer.screen_amount`): the minimum over the other channels of the
+    screen channel's excess relative to the plate's (``balance`` 1), the excess over their
+    mean (0), or a mix."""
+    h, w = out.shape
+    o1 = 0 if screen_channel != 0 else 1
+    o2 = 2 if screen_channel != 2 else 1
+    for y in range(h):
+        for x in range(w):
+            s, a, b = img[y, x, screen_channel], img[y, x, o1], img[y, x, o2]
+            cs, ca, cb = plate[y, x, screen_channel], plate[y, x, o1], plate[y, x, o2]
+            t_pair = min((s - a) / max(cs - ca, 1e-3), (s - b) / max(cs - cb, 1e-3))
+            t_mean = (s - 0.5 * (a + b)) / max(cs - 0.5 * (ca + cb), 1e-3)
+            out[y, x] = balance * t_pair + (1.0 - balance) * t_mean

@@ -93,17 +93,12 @@ def screen_amount(img: np.ndarray, plate: np.ndarray, kind: str, balance: float 
     excess over the mean of the other two, ``(I_s - mean(I_o)) / (C_s - mean(C_o))``, which
     reads half of a yellow or cyan as screen; in between, a mix of the two.
     """
-    ch = 1 if kind == "green" else 2
-    o1, o2 = [c for c in (0, 1, 2) if c != ch]
-    s, a, b = img[..., ch], img[..., o1], img[..., o2]
-    cs, ca, cb = plate[..., ch], plate[..., o1], plate[..., o2]
-    t = None
-    if balance > 0:
-        t = np.minimum((s - a) / np.maximum(cs - ca, 1e-3), (s - b) / np.maximum(cs - cb, 1e-3))
-    if balance < 1:
-        t_mean = (s - 0.5 * (a + b)) / np.maximum(cs - 0.5 * (ca + cb), 1e-3)
-        t = t_mean if t is None else balance * t + (1.0 - balance) * t_mean
-    return t.astype(np.float32, copy=False)
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
+    out = np.empty(img.shape[:2], np.float32)
+    fused.screen_amount(np.ascontiguousarray(img, np.float32), np.ascontiguousarray(plate, np.float32),
+                        1 if kind == "green" else 2, float(balance), out)
+    return out
 
 
 def opacity_floor(img: np.ndarray, plate: np.ndarray, margin: float, blur_px: float = 1.5) -> np.ndarray:
@@ -116,9 +111,16 @@ def opacity_floor(img: np.ndarray, plate: np.ndarray, margin: float, blur_px: fl
     screen's light) and the blur (px) keep sensor noise on a dim channel from reading as
     opacity.
     """
-    picture = cv2.GaussianBlur(img, (0, 0), blur_px) if blur_px > 0 else img
-    r, g, b = cv2.split(cv2.divide(picture, cv2.max(plate, 1e-3)))
-    return np.float32(1.0 - margin) - cv2.min(cv2.min(r, g), b)
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
+    f = working_scale(img.shape)  # a bound for whole areas of colour: working scale is plenty
+    picture = downsample(img, f)
+    if blur_px > 0:
+        picture = cv2.GaussianBlur(picture, (0, 0), max(blur_px / f, 0.5))
+    least = np.empty(picture.shape[:2], np.float32)
+    fused.least_ratio(np.ascontiguousarray(picture, np.float32), np.ascontiguousarray(downsample(plate, f), np.float32),
+                      least)
+    return upsample(np.float32(1.0 - margin) - least, img.shape[:2])
 
 
 def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
@@ -186,6 +188,8 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
 
 
+PLATEAU_TOL = 0.0
+PLATEAU_PX = 8.0
 WHITE_MAX = 3.0  # a subject's raw matte may read up to this: colours with less screen hue than none
 
 
@@ -203,8 +207,15 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
         return np.ones_like(alpha_raw)
     f = working_scale(alpha_raw.shape)  # a white point is smooth: estimate it at low resolution
     level = downsample(np.clip(alpha_raw, 0.0, WHITE_MAX), f)
-    weight = downsample(core.astype(np.float32), f)
-    white = fill_holes(level, weight > 0.99)
+    solid = downsample(core.astype(np.float32), f) > 0.99
+    if PLATEAU_TOL > 0:  # a wide soft edge is not solid: only where the level has levelled off
+        r = max(1, int(round(PLATEAU_PX / f)))
+        peak = cv2.dilate(np.where(solid, level, 0).astype(np.float32),
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        plateau = solid & (level >= (1.0 - PLATEAU_TOL) * peak)
+        if plateau.any():
+            solid = plateau
+    white = fill_holes(level, solid)
     if blur_px > 0:
         white = cv2.GaussianBlur(white, (0, 0), blur_px / f)
     return np.clip(upsample(white, alpha_raw.shape), 0.5, WHITE_MAX).astype(np.float32, copy=False)
@@ -362,6 +373,22 @@ def despill(fg: np.ndarray, kind: str, mode: str, strength: float,
     return (out, spill.astype(np.float32, copy=False)) if with_amount else out
 
 
+def unmix_and_despill(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, kind: str,
+                      p: KeyParams) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`unmix` then :func:`despill` under ``p`` in one pass over the frame: the
+    foreground float32 (H, W, 3) and the removed spill (H, W) (None with despill off)."""
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
+    mode = fused.DESPILL_MODES[p.despill] if p.despill_strength > 0 else 0
+    fg = np.empty(img.shape, np.float32)
+    spill = np.empty(alpha.shape, np.float32)
+    replace = np.asarray(p.spill_replace if p.spill_replace is not None else (0.0, 0.0, 0.0), np.float32)
+    fused.unmix_despill(np.ascontiguousarray(img, np.float32), np.ascontiguousarray(alpha, np.float32),
+                        np.ascontiguousarray(plate, np.float32), 1 if kind == "green" else 2, mode,
+                        float(p.despill_strength), replace, p.spill_replace is not None, fg, spill)
+    return fg, (spill if mode else None)
+
+
 @dataclass
 class PreparedFrame:
     """A frame keyed up to the temporal hold: the picture, its clean plate, the matte so far."""
@@ -461,8 +488,7 @@ class Keyer:
         p = self.p
         img, plate = frame.img, frame.plate
         alpha = self.finish_matte(frame, garbage, core)
-        fg = unmix(img, alpha, plate)
-        fg, spill = despill(fg, self.screen.kind, p.despill, p.despill_strength, p.spill_replace, with_amount=True)
+        fg, spill = unmix_and_despill(img, alpha, plate, self.screen.kind, p)
         return KeyResult(alpha, fg, plate, spill, frame.screen_inside_px)
 
     def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -39,17 +39,21 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     and not of the subject's colour, within its own box widened by that distance. Found at :func:`working_scale`, grown by one pixel there so the marker's anti-aliased
     rim goes with it. ``img`` and ``plate`` float32 (H, W, 3) linear.
     """
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
     f = working_scale(img.shape)
     none = np.zeros(img.shape[:2], bool)
     small = downsample(img, f)
     if blur_px > 0:  # the hue of a dark pixel is noisy: judge it on a lightly blurred picture
         small = cv2.GaussianBlur(small, (0, 0), blur_px)
     plate_small = downsample(plate, f)
-    shade = _light(small) / np.maximum(_light(plate_small), 1e-6)
+    shade, hue_distance, strict = (np.empty(small.shape[:2], np.float32) for _ in range(3))
+    # a marker is the screen's hue, often duller: hue_distance is to the plate's made greyer
+    fused.marker_colours(np.ascontiguousarray(small, np.float32), np.ascontiguousarray(plate_small, np.float32),
+                         MARKER_GREYNESS, shade, hue_distance, strict)
     tolerance = max(SCREEN_HUE_TOLERANCE, 2.0 * screen.chroma_radius)
-    hue_distance = _chroma_to(small, plate_small, MARKER_GREYNESS)  # a marker is the screen's hue, often duller
     darker = (hue_distance < tolerance) & (shade > MARKER_SHADE[0]) & (shade < MARKER_SHADE[1])
-    screen_px = (_chroma_to(small, plate_small, 0.0) < tolerance) & (shade >= MARKER_SHADE[1])
+    screen_px = (strict < tolerance) & (shade >= MARKER_SHADE[1])
     # the subject: clearly not the screen's hue, or black (a marker's anti-aliased rim and the
     # codec's colour round it are neither screen nor marker, but not subject either)
     subject = ((hue_distance >= 2 * tolerance) | (shade <= MARKER_SHADE[0])).astype(np.uint8)
@@ -97,22 +101,3 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     if f > 1:
         mask = cv2.resize(mask, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
     return mask.astype(bool)
-
-
-def _chroma_to(img: np.ndarray, plate: np.ndarray, greyness: float) -> np.ndarray:
-    """Per-pixel chromaticity distance float32 (H, W) from ``img`` (H, W, 3) to the screen's
-    hue at each pixel: the segment from the clean plate's chromaticity towards neutral, up to
-    ``greyness`` of the way (0: the plate's chromaticity itself)."""
-    inv_i = 1.0 / np.maximum(_light(img), 1e-6)
-    inv_p = 1.0 / np.maximum(_light(plate), 1e-6)
-    pr, pg = plate[..., 0] * inv_p, plate[..., 1] * inv_p
-    dr, dg = img[..., 0] * inv_i - pr, img[..., 1] * inv_i - pg
-    vr, vg = 1.0 / 3.0 - pr, 1.0 / 3.0 - pg  # towards neutral
-    t = np.clip((dr * vr + dg * vg) / np.maximum(vr * vr + vg * vg, 1e-6), 0.0, greyness)
-    return np.hypot(dr - t * vr, dg - t * vg).astype(np.float32, copy=False)
-
-
-def _light(img: np.ndarray) -> np.ndarray:
-    """R + G + B, float32 (H, W), of an image (H, W, 3) (OpenCV: a numpy sum over the short
-    last axis is several times slower)."""
-    return cv2.transform(np.ascontiguousarray(img, np.float32), np.ones((1, 3), np.float32))
