@@ -38,6 +38,7 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
 
 
 _LUT_SIZE = 1 << 16
+_COMPILED_FROM = 1 << 16  # values: arrays this large (frames) go through engine.pixels
 
 
 class _Tabulated:
@@ -57,6 +58,8 @@ class _Tabulated:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.size >= _COMPILED_FROM:
+            return self._frame(x)
         pos = np.clip(x, 0.0, 1.0)
         pos *= np.float32(_LUT_SIZE - 1)
         idx = pos.astype(np.int32)
@@ -66,6 +69,18 @@ class _Tabulated:
         if x.size and x.max() > 1.0:
             over = x > 1.0
             out[over] = self.fn(x[over])
+        return out
+
+    def _frame(self, x: np.ndarray) -> np.ndarray:
+        """A frame-sized array in one compiled pass; its values above 1 exactly."""
+        from engine import pixels  # numba: loaded to convert a frame
+
+        out = np.empty_like(x)
+        flat, flat_out = x.reshape(-1), out.reshape(-1)
+        over = pixels.tabulated(flat, self.table, self.slope, flat_out)
+        if over:
+            where = pixels.above_one(flat, over)
+            flat_out[where] = self.fn(flat[where])
         return out
 
 

@@ -31,7 +31,30 @@ def _bilinear(field, y: int, x: int, fy: float, fx: float, c: int) -> float:
     return top * (1 - ty) + bottom * ty
 
 
-@numba.njit(parallel=False, fastmath=True, cache=True)
+@numba.njit(inline="always", fastmath=True)
+def _despilled(img, plate, a, y, x, screen_channel, o1, o2, despill_mode, despill_strength):
+    """Pixel (y, x)'s foreground unmixed, F = max((I - (1 - a) C) / a, 0) (0 where a <= 1e-3),
+    with the screen channel's excess over the other two (``despill_mode`` 1: their maximum, 2:
+    their mean, 0: none) times ``despill_strength`` taken off: (F_r, F_g, F_b, spill taken)."""
+    inv = 1.0 / a if a > 1e-3 else 0.0
+    f0 = max((img[y, x, 0] - (1.0 - a) * plate[y, x, 0]) * inv, 0.0)
+    f1 = max((img[y, x, 1] - (1.0 - a) * plate[y, x, 1]) * inv, 0.0)
+    f2 = max((img[y, x, 2] - (1.0 - a) * plate[y, x, 2]) * inv, 0.0)
+    spill = 0.0
+    if despill_mode != 0:
+        fs = (f0, f1, f2)
+        limit = max(fs[o1], fs[o2]) if despill_mode == 1 else 0.5 * (fs[o1] + fs[o2])
+        spill = max(fs[screen_channel] - limit, 0.0) * despill_strength
+        if screen_channel == 1:
+            f1 -= spill
+        elif screen_channel == 2:
+            f2 -= spill
+        else:
+            f0 -= spill
+    return f0, f1, f2, spill
+
+
+@numba.njit(parallel=False, fastmath=True, cache=True, nogil=True)
 def keyed_composite(img, plate, alpha, screen_channel, despill_mode, despill_strength, gains, tint, use_tint,
                     bg, noise, amp, use_grain, comp, relit, bg_out):
     """Fill ``comp``, ``relit`` (straight relit foreground) and ``bg_out`` (background with
@@ -51,26 +74,8 @@ def keyed_composite(img, plate, alpha, screen_channel, despill_mode, despill_str
     for y in numba.prange(h):
         for x in range(w):
             a = alpha[y, x]
-            inv = 1.0 / a if a > 1e-3 else 0.0
-            f0 = max((img[y, x, 0] - (1.0 - a) * plate[y, x, 0]) * inv, 0.0)
-            f1 = max((img[y, x, 1] - (1.0 - a) * plate[y, x, 1]) * inv, 0.0)
-            f2 = max((img[y, x, 2] - (1.0 - a) * plate[y, x, 2]) * inv, 0.0)
-            spill = 0.0
-            if despill_mode != 0:
-                fs = (f0, f1, f2)
-                if despill_mode == 1:
-                    limit = max(fs[o1], fs[o2])
-                else:
-                    limit = 0.5 * (fs[o1] + fs[o2])
-                excess = fs[screen_channel] - limit
-                if excess > 0.0:
-                    spill = excess * despill_strength
-                if screen_channel == 1:
-                    f1 -= spill
-                elif screen_channel == 2:
-                    f2 -= spill
-                else:
-                    f0 -= spill
+            f0, f1, f2, spill = _despilled(img, plate, a, y, x, screen_channel, o1, o2, despill_mode,
+                                           despill_strength)
             for c in range(3):
                 fc = (f0, f1, f2)[c] * gains[c]
                 if use_tint:
@@ -83,7 +88,7 @@ def keyed_composite(img, plate, alpha, screen_channel, despill_mode, despill_str
                 comp[y, x, c] = fc * a + b * (1.0 - a)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def clip_matte(alpha, edge, clip_black, span, floor):
     """Away from the edge band: (a - clip_black) / span; in it: (a - floor) / (1 - floor);
     both clipped to [0, 1]. float32 (H, W) out."""
@@ -97,7 +102,7 @@ def clip_matte(alpha, edge, clip_black, span, floor):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def apply_despot(alpha, speck, clear, fill):
     """The despot's verdicts, found at working scale (uint8 masks, nearest-neighbour sampled
     as ``cv2.resize`` with ``INTER_NEAREST`` would), applied to the full-size matte: specks
@@ -120,7 +125,7 @@ def apply_despot(alpha, speck, clear, fill):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def chroma_block_stats(img, luma, sy, sx, out):
     """Per chroma-grid cell (``sy`` x ``sx`` pixels of ``img`` (H, W, 3)), the means of Y,
     Y^2, R - Y, B - Y, Y (R - Y) and Y (B - Y) into the planes of ``out`` (6, H // sy, W // sx);
@@ -149,7 +154,7 @@ def chroma_block_stats(img, luma, sy, sx, out):
             out[5, by, bx] = s5 * inv
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _linear_taps(n_out, n_in):
     """Source index pairs and weights (n_out,) of a linear upscale from ``n_in`` to ``n_out``
     samples, pixel centres aligned as ``cv2.resize`` aligns them, edges repeated."""
@@ -165,7 +170,7 @@ def _linear_taps(n_out, n_in):
     return i0, i1, t
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def chroma_from_luma(img, luma, coef, out):
     """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with
     the coefficient planes ``coef`` (4, h, w: a_R, b_R, a_B, b_B) sampled bilinearly as
@@ -191,7 +196,7 @@ def chroma_from_luma(img, luma, coef, out):
             out[y, x, 2] = b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def marker_colours(img, plate, greyness, shade, hue_loose, hue_strict):
     """Per pixel of ``img`` against its clean ``plate`` (both (H, W, 3)): ``shade``, the
     brightness ratio (R + G + B) / (R_C + G_C + B_C); ``hue_strict``, the chromaticity
@@ -215,7 +220,7 @@ def marker_colours(img, plate, greyness, shade, hue_loose, hue_strict):
             hue_loose[y, x] = np.sqrt(er * er + eg * eg)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def least_ratio(picture, plate, out):
     """``out`` (H, W) = min over channels of picture / max(plate, 1e-3), both (H, W, 3)."""
     h, w = out.shape
@@ -227,7 +232,7 @@ def least_ratio(picture, plate, out):
             out[y, x] = m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _box3(src, along_y, along_x):
     """Mean over 3 samples along each flagged axis of the planes of ``src`` (P, h, w), edges
     reflected (as ``cv2.BORDER_REFLECT``: the edge sample repeats); a new array."""
@@ -254,7 +259,7 @@ def _box3(src, along_y, along_x):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def chroma_coefficients(stats, along_y, along_x, eps):
     """The guided filter's coefficients (4, h, w: a_R, b_R, a_B, b_B) from the block means
     ``stats`` (6, h, w: Y, Y^2, R - Y, B - Y, Y (R - Y), Y (B - Y)): the means over 3 chroma
@@ -275,7 +280,7 @@ def chroma_coefficients(stats, along_y, along_x, eps):
     return _box3(coef, along_y, along_x)
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_strength, replace, use_replace,
                   fg, spill_out):
     """The keyer's foreground in one pass: F = max((I - (1 - a) C) / a, 0) (0 where a <= 1e-3),
@@ -288,27 +293,16 @@ def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_stren
     o2 = 2 if screen_channel != 2 else 1
     for y in range(h):
         for x in range(w):
-            a = alpha[y, x]
-            inv = 1.0 / a if a > 1e-3 else 0.0
-            f0 = max((img[y, x, 0] - (1.0 - a) * plate[y, x, 0]) * inv, 0.0)
-            f1 = max((img[y, x, 1] - (1.0 - a) * plate[y, x, 1]) * inv, 0.0)
-            f2 = max((img[y, x, 2] - (1.0 - a) * plate[y, x, 2]) * inv, 0.0)
-            fs = (f0, f1, f2)
-            spill = 0.0
-            if despill_mode != 0:
-                limit = max(fs[o1], fs[o2]) if despill_mode == 1 else 0.5 * (fs[o1] + fs[o2])
-                spill = max(fs[screen_channel] - limit, 0.0) * despill_strength
-            for c in range(3):
-                v = fs[c]
-                if c == screen_channel:
-                    v -= spill
-                if use_replace:
-                    v += spill * replace[c]
-                fg[y, x, c] = v
+            f0, f1, f2, spill = _despilled(img, plate, alpha[y, x], y, x, screen_channel, o1, o2, despill_mode,
+                                           despill_strength)
+            fg[y, x, 0], fg[y, x, 1], fg[y, x, 2] = f0, f1, f2
+            if use_replace:
+                for c in range(3):
+                    fg[y, x, c] += spill * replace[c]
             spill_out[y, x] = spill
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def screen_amount(img, plate, screen_channel, balance, out):
     """``out`` (H, W): how much of the plate's colour each pixel holds (see
     :func:`engine.key.keyer.screen_amount`): the minimum over the other channels of the

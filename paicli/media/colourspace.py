@@ -114,6 +114,8 @@ def unpremultiply(img: np.ndarray) -> np.ndarray:
     """Premultiplied RGBA -> straight RGBA; colour where alpha is 0 stays 0."""
     if img.shape[-1] != 4:
         return img
-    a = img[..., 3:4]
-    divisor = np.where(a > 1e-8, a, np.float32(np.inf))  # 1/inf = 0 where there is no coverage
-    return np.concatenate([img[..., :3] / divisor, a], axis=-1)
+    from engine import pixels  # numba: loaded to convert a frame
+
+    out = np.empty(img.shape, np.float32)
+    pixels.unpremultiply(np.ascontiguousarray(img, np.float32), out)
+    return out
