@@ -188,8 +188,8 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
 
 
-PLATEAU_TOL = 0.0
-PLATEAU_PX = 8.0
+PLATEAU_TOL = 0.15  # the white point is read where the raw matte is within this of its local peak
+PLATEAU_PX = 6.0  # the peak's reach, px at 1080 lines' working scale (540)
 WHITE_MAX = 3.0  # a subject's raw matte may read up to this: colours with less screen hue than none
 
 
@@ -201,7 +201,11 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     region restores the edge opacity that spill took away, without clipping hair. A colour
     with less than none of the screen's hue (blue or red beside a green screen) reads above
     1, up to :data:`WHITE_MAX`, and its soft edge as much too dense: the same division
-    brings that edge back to its true opacity.
+    brings that edge back to its true opacity. The core of a subject with a wide soft edge
+    (motion blur, a soft body edge, fine fur) starts inside that edge, where the raw matte is
+    still rising: the white point is read only where it has levelled off, within
+    :data:`PLATEAU_TOL` of its smoothed peak within :data:`PLATEAU_PX` (working-scale pixels),
+    so a soft edge is not divided by its own transparency and left too dense.
     """
     if not (core > 0.5).any():
         return np.ones_like(alpha_raw)
@@ -209,10 +213,11 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     level = downsample(np.clip(alpha_raw, 0.0, WHITE_MAX), f)
     solid = downsample(core.astype(np.float32), f) > 0.99
     if PLATEAU_TOL > 0:  # a wide soft edge is not solid: only where the level has levelled off
-        r = max(1, int(round(PLATEAU_PX / f)))
-        peak = cv2.dilate(np.where(solid, level, 0).astype(np.float32),
+        r = max(1, int(round(PLATEAU_PX)))
+        smooth = cv2.GaussianBlur(level, (0, 0), 1.5)  # noise is no peak
+        peak = cv2.dilate(np.where(solid, smooth, 0).astype(np.float32),
                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        plateau = solid & (level >= (1.0 - PLATEAU_TOL) * peak)
+        plateau = solid & (smooth >= (1.0 - PLATEAU_TOL) * peak)
         if plateau.any():
             solid = plateau
     white = fill_holes(level, solid)

@@ -413,3 +413,16 @@ def test_a_dark_strand_of_hair_touching_the_subject_is_not_a_marker():
     res = key(img)
     out_there = (strand > 0) & (alpha <= 0.0)
     assert res.alpha[out_there].mean() > 0.4
+
+
+@pytest.mark.parametrize("fg", [(0.55, 0.38, 0.28), (0.2, 0.2, 0.8)], ids=["skin", "blue"])
+def test_a_wide_soft_edge_keeps_its_true_opacity(fg):
+    """Motion blur or a soft body edge 16 px wide: the core starts inside the ramp, where the
+    raw matte still rises, so a white point read there would divide the edge by its own
+    transparency and leave it too dense (skin and blue read above 1 on a green screen)."""
+    alpha = subject_alpha(edge_px=16.0)
+    res = key(composite(alpha, uneven_screen("green"), fg=fg))
+    soft = (alpha > 0.05) & (alpha < 0.95)
+    err = res.alpha - alpha
+    assert np.abs(err[soft]).mean() < 0.02
+    assert abs(err[soft].mean()) < 0.015
