@@ -56,11 +56,6 @@ def read_png(path: Path) -> np.ndarray:
     return x[..., ::-1] if x.ndim == 3 else x
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a - b) ** 2))
-    return 10 * np.log10(1.0 / max(mse, 1e-12))
-
-
 def edge_band(alpha: np.ndarray, px: int = BAND_PX) -> np.ndarray:
     soft = ((alpha > 0.0) & (alpha < 1.0)).astype(np.uint8)
     return cv2.dilate(soft, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))).astype(bool)

@@ -5,9 +5,10 @@ The matte model is the compositing equation I = a*F + (1 - a)*C with C the local
 plate: the screen difference of I falls from C's value (a = 0) to about zero (a = 1) for
 foreground colours without a screen-channel excess.
 
-Per frame (:meth:`Keyer.key`): chroma of a subsampled source rebuilt along luma -> clean plate -> raw colour-difference matte -> divided by the
-white point of the nearby core (spill lowers it everywhere on the subject) -> specks
-removed -> edge band re-solved by projection on the subject's own colours -> clip
+Per frame (:meth:`Keyer.key`): chroma of a subsampled source rebuilt along luma -> clean
+plate -> raw vector-key matte, raised to its physical floor -> tracking markers cleared ->
+divided by the white point of the nearby core (spill lowers it everywhere on the subject)
+-> specks removed -> edge band re-solved by projection on the subject's own colours -> clip
 black/white away from the band -> automatic core -> despot, shrink/grow, softness ->
 temporal hold -> user boxes and mattes -> unmix and despill.
 """
@@ -20,7 +21,7 @@ import numpy as np
 
 from engine.key.chroma import luma_guided_chroma
 from engine.key.markers import marker_mask
-from engine.key.screen import Screen, clean_plate, downsample, fill_holes, upsample, working_scale
+from engine.key.screen import Screen, clean_plate, downsample, fill_holes, speck_sized, upsample, working_scale
 from engine.memory import reuse_large_buffers
 
 
@@ -102,7 +103,9 @@ def screen_amount(img: np.ndarray, plate: np.ndarray, kind: str, balance: float 
 
 
 def opacity_floor(img: np.ndarray, plate: np.ndarray, margin: float, blur_px: float = 1.5) -> np.ndarray:
-    """The least opacity a pixel can have, float32 (H, W): ``1 - (min_c I_c / C_c + margin)``.
+    """The least opacity a pixel can have, float32 (H, W): ``1 - (min_c I_c / C_c + margin)``,
+    at the resolution of ``img`` and ``plate`` (the keyer passes its working-scale copies: a
+    bound for whole areas of colour needs no more).
 
     From the compositing equation I = a F + (1 - a) C with a foreground F that has no negative
     light: every channel holds at least (1 - a) C_c. A colour more saturated than the screen
@@ -113,14 +116,10 @@ def opacity_floor(img: np.ndarray, plate: np.ndarray, margin: float, blur_px: fl
     """
     from engine.key import fused  # numba: loaded to key, not with KeyParams
 
-    f = working_scale(img.shape)  # a bound for whole areas of colour: working scale is plenty
-    picture = downsample(img, f)
-    if blur_px > 0:
-        picture = cv2.GaussianBlur(picture, (0, 0), max(blur_px / f, 0.5))
-    least = np.empty(picture.shape[:2], np.float32)
-    fused.least_ratio(np.ascontiguousarray(picture, np.float32), np.ascontiguousarray(downsample(plate, f), np.float32),
-                      least)
-    return upsample(np.float32(1.0 - margin) - least, img.shape[:2])
+    picture = cv2.GaussianBlur(img, (0, 0), blur_px) if blur_px > 0 else img
+    least = np.empty(img.shape[:2], np.float32)
+    fused.least_ratio(np.ascontiguousarray(picture, np.float32), np.ascontiguousarray(plate, np.float32), least)
+    return np.float32(1.0 - margin) - least
 
 
 def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
@@ -300,11 +299,8 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     none = np.zeros(small_alpha.shape, np.uint8)
     speck = clear = fill = none
     fg = (small_alpha > 0.05).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    small = np.zeros(n, bool)
-    extent = 2.0 * np.sqrt(max_area) / f
-    small[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
-                 & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    small = speck_sized(stats, max_area, f)
     if small.any():
         speck = small[labels].astype(np.uint8)
         subject = ((labels > 0) & ~small[labels]).astype(np.uint8)
@@ -440,12 +436,16 @@ class Keyer:
         else:
             plate, _ = clean_plate(img, self.screen)
         alpha = raw_alpha(img, plate, kind, p)
+        f = working_scale(img.shape)  # the floor and the markers are found on working-scale copies
+        small, small_plate = downsample(img, f), downsample(plate, f)
         floor = None
         if p.floor_margin >= 0:
-            floor = opacity_floor(img, plate, p.floor_margin)
+            floor = upsample(opacity_floor(small, small_plate, p.floor_margin, max(1.5 / f, 0.5)), img.shape)
             alpha = np.maximum(alpha, floor)
-        markers = marker_mask(img, plate, self.screen, p.despot_px * p.despot_px) if p.markers else None
-        if markers is not None:
+        markers = None
+        if p.markers:
+            markers = _nearest(marker_mask(small, small_plate, self.screen, p.despot_px * p.despot_px // (f * f))
+                               .astype(np.uint8), img.shape).astype(bool)
             alpha[markers] = 0.0
         if p.white_from_core and p.core_erode_px > 0:
             core0 = auto_core(alpha, p.core_erode_px)

@@ -1,7 +1,7 @@
 """Tracking markers: small screen-hued marks on the screen plane, found wherever they are.
 
 Images are float32 (H, W, 3) scene-linear Rec.709; masks bool (H, W). A marker is printed
-or taped on the screen: its colour is the screen's own hue, darker (or lighter) than the
+or taped on the screen: its colour is the screen's own hue (or a duller one), darker than the
 clean plate around it, and it is small and compact. The colour-difference matte reads it
 as partly opaque (a darker screen looks like a dark foreground over the screen); the
 despot removes the markers that stand alone, but not one that touches the subject, whose
@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.key.screen import Screen, downsample, working_scale
+from engine.key.screen import Screen, speck_sized
 
 SCREEN_HUE_TOLERANCE = 0.05  # chromaticity distance within which a darker pixel still has the screen's hue
 MARKER_SHADE = (0.08, 0.85)  # a marker's brightness as a fraction of the clean plate's (black marks are not screen-hued)
@@ -28,28 +28,25 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
 
     A marker pixel has the local clean plate's hue (its chromaticity within the screen's own
     spread, at least :data:`SCREEN_HUE_TOLERANCE`, of the plate's or of a duller version of
-    it) at :data:`MARKER_SHADE` of its brightness. The soft
-    edge of a dark subject looks the same (a dark foreground over the screen), so markers are
-    first found apart from it: such pixels more than :data:`SUBJECT_GAP_PX` from anything that
-    is neither screen nor a darker screen, grouped; a group is a marker when it is smaller than
-    ``max_area`` pixels, no longer than twice that area's side, printed solid (at least
+    it) at :data:`MARKER_SHADE` of its brightness. The soft edge of a dark subject looks the
+    same (a dark foreground over the screen), so markers are first found apart from it: such
+    pixels more than :data:`SUBJECT_GAP_PX` from the subject (anything clearly not of the
+    screen's hue, or black), grouped; a group is a marker when it is speck-sized
+    (:func:`engine.key.screen.speck_sized` under ``max_area``), printed solid (at least
     :data:`MIN_MARKER_DEPTH_PX` deep: a strand of dark hair is a pixel or two wide) and clean
     screen makes up at least :data:`SCREEN_BORDER` of the ring around it. Each marker then
     takes back its part near the subject: grown through the pixels at least half as dark as it
-    and not of the subject's colour, within its own box widened by that distance. Found at :func:`working_scale`, grown by one pixel there so the marker's anti-aliased
-    rim goes with it. ``img`` and ``plate`` float32 (H, W, 3) linear.
+    and not of the subject's colour, within its own box widened by that distance, and by one
+    pixel more so its anti-aliased rim goes with it. ``img`` and ``plate`` float32 (H, W, 3)
+    linear, at working scale (the distances above are in its pixels, ``max_area`` too).
     """
     from engine.key import fused  # numba: loaded to key, not with KeyParams
 
-    f = working_scale(img.shape)
     none = np.zeros(img.shape[:2], bool)
-    small = downsample(img, f)
-    if blur_px > 0:  # the hue of a dark pixel is noisy: judge it on a lightly blurred picture
-        small = cv2.GaussianBlur(small, (0, 0), blur_px)
-    plate_small = downsample(plate, f)
-    shade, hue_distance, strict = (np.empty(small.shape[:2], np.float32) for _ in range(3))
+    picture = cv2.GaussianBlur(img, (0, 0), blur_px) if blur_px > 0 else img  # the hue of a dark pixel is noisy
+    shade, hue_distance, strict = (np.empty(img.shape[:2], np.float32) for _ in range(3))
     # a marker is the screen's hue, often duller: hue_distance is to the plate's made greyer
-    fused.marker_colours(np.ascontiguousarray(small, np.float32), np.ascontiguousarray(plate_small, np.float32),
+    fused.marker_colours(np.ascontiguousarray(picture, np.float32), np.ascontiguousarray(plate, np.float32),
                          MARKER_GREYNESS, shade, hue_distance, strict)
     tolerance = max(SCREEN_HUE_TOLERANCE, 2.0 * screen.chroma_radius)
     darker = (hue_distance < tolerance) & (shade > MARKER_SHADE[0]) & (shade < MARKER_SHADE[1])
@@ -62,20 +59,14 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     n, labels, stats, _ = cv2.connectedComponentsWithStats(apart, connectivity=8)
     if n <= 1:
         return none
-    area = max(1, max_area // (f * f))
-    extent = 2.0 * np.sqrt(max_area) / f
-    is_marker = np.zeros(n, bool)
-    is_marker[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
-                     & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
+    is_marker = speck_sized(stats, max_area, 1)
     if not is_marker.any():
         return none
     depth = cv2.distanceTransform(darker.astype(np.uint8), cv2.DIST_L2, 3)
     is_marker &= np.bincount(labels[depth >= MIN_MARKER_DEPTH_PX], minlength=n) > 0
-    # the ring: pixels two steps outside a group, labelled with the nearest group
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
-    ring = (labels == 0) & (grown > 0)
-    ring_total = np.bincount(grown[ring], minlength=n)
-    ring_screen = np.bincount(grown[ring & screen_px], minlength=n)
+    nearest, ring = label_rings(labels, 2)
+    ring_total = np.bincount(nearest[ring], minlength=n)
+    ring_screen = np.bincount(nearest[ring & screen_px], minlength=n)
     is_marker &= ring_screen >= SCREEN_BORDER * np.maximum(ring_total, 1)
     is_marker[0] = False
     if not is_marker.any():
@@ -87,7 +78,7 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
                                / np.maximum(stats[is_marker, cv2.CC_STAT_AREA], 1))
     # grown through the pixels at least half as dark as it and not of the subject's colour
     # that connect to it within its box widened by the gap it left
-    grown = np.zeros(labels.shape, bool)
+    taken = np.zeros(labels.shape, bool)
     pad = int(np.ceil(SUBJECT_GAP_PX)) + 2
     h, w = labels.shape
     for k in np.nonzero(is_marker)[0]:
@@ -96,8 +87,14 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
         seed = labels[win] == k
         reach = seed | ((subject[win] == 0) & (shade[win] < 0.5 * (1.0 + marker_shade[k])))
         _, parts = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
-        grown[win] |= np.isin(parts, np.unique(parts[seed]))
-    mask = cv2.dilate(grown.astype(np.uint8), np.ones((3, 3), np.uint8))
-    if f > 1:
-        mask = cv2.resize(mask, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
-    return mask.astype(bool)
+        taken[win] |= np.isin(parts, np.unique(parts[seed]))
+    return cv2.dilate(taken.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def label_rings(labels: np.ndarray, px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Around each labelled component (int32 (H, W), 0 = none): (the label of the nearest
+    component within ``px`` pixels (a square reach), int32 (H, W); the ring, bool (H, W): the
+    unlabelled pixels that reach one)."""
+    k = 2 * px + 1
+    nearest = cv2.dilate(labels.astype(np.float32), np.ones((k, k), np.uint8)).astype(np.int32)
+    return nearest, (labels == 0) & (nearest > 0)

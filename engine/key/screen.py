@@ -223,6 +223,19 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     return est.astype(np.float32, copy=False)
 
 
+def speck_sized(stats: np.ndarray, max_area: int, f: int) -> np.ndarray:
+    """bool (N,): which components (``cv2.connectedComponentsWithStats`` stats found at
+    working scale ``f``) are speck-sized: smaller than ``max_area`` pixels of the full frame and
+    no longer than twice that area's side in either direction (a thin pole or cable of the same
+    area is not). The background label 0 is never one."""
+    area = max(1, max_area // (f * f))
+    extent = 2.0 * np.sqrt(max_area) / f
+    small = np.zeros(len(stats), bool)
+    small[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
+                 & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
+    return small
+
+
 def working_scale(shape: tuple[int, ...], base_height: int = 540) -> int:
     """Integer downscale at which smooth estimates (plates, white points) are computed:
     1 up to ~540 lines, 2 for HD, 4 for 4K; they are smooth, so nothing is lost."""

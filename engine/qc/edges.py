@@ -41,11 +41,17 @@ def spill(comp: np.ndarray, alpha: np.ndarray, reg: Regions, screen: str) -> flo
     """Residual screen spill in the edge band: the screen colour's excess above what the
     nearby foreground and background explain, as a fraction of the band's luminance
     (0 = none; 0.05 = 5 % of the edge light is screen-coloured). ``None`` without an edge."""
+    return _unexplained(screen_excess(comp, screen), comp, alpha, reg)
+
+
+def _unexplained(values: np.ndarray, comp: np.ndarray, alpha: np.ndarray, reg: Regions) -> float | None:
+    """How much of ``values`` (H, W) the edge band holds beyond what the nearby foreground and
+    background predict, summed with its sign (misestimates cancel, a residue adds up), as a
+    fraction of the band's luminance in ``comp``; None with too small a band."""
     if int(reg.band.sum()) < MIN_PIXELS:
         return None
-    ex = screen_excess(comp, screen)
-    expected = _predicted(ex, alpha, reg, scaled(LOCAL_PX, alpha.shape[0]))
-    extra = float((ex - expected)[reg.band].sum(dtype=np.float64))  # signed: misestimates cancel, spill adds up
+    expected = _predicted(values, alpha, reg, scaled(LOCAL_PX, alpha.shape[0]))
+    extra = float((values - expected)[reg.band].sum(dtype=np.float64))
     return max(0.0, extra) / max(float(luminance(comp)[reg.band].sum(dtype=np.float64)), 1e-6)
 
 
@@ -64,12 +70,7 @@ def fringe(comp: np.ndarray, alpha: np.ndarray, reg: Regions, screen: str) -> fl
     summed over the band), as a fraction of the band's luminance (0 = none). Where a keyer
     left screen in the edge's colour (a too-dense soft edge unmixed against too little screen,
     then despilled to olive) the edge is greener than both sides. ``None`` without an edge."""
-    if int(reg.band.sum()) < MIN_PIXELS:
-        return None
-    hue = screen_hue(comp, screen)
-    expected = _predicted(hue, alpha, reg, scaled(LOCAL_PX, alpha.shape[0]))
-    extra = float((hue - expected)[reg.band].sum(dtype=np.float64))
-    return max(0.0, extra) / max(float(luminance(comp)[reg.band].sum(dtype=np.float64)), 1e-6)
+    return _unexplained(screen_hue(comp, screen), comp, alpha, reg)
 
 
 def halo(comp: np.ndarray, alpha: np.ndarray, reg: Regions) -> float | None:

@@ -83,12 +83,9 @@ class ShotChecker:
         s["key"].append(z.get("key"))
         s["contrast"].append(z.get("contrast"))
         s["light_angle"].append(harmony.light_directions(comp, alpha, reg.ring)["difference"])
-        spills = [edges.spill(comp, alpha, reg, sc) for sc in self.settings.screens]
-        spills = [v for v in spills if v is not None]
-        s["spill"].append(max(spills) if spills else None)
-        fringes = [edges.fringe(comp, alpha, reg, sc) for sc in self.settings.screens]
-        fringes = [v for v in fringes if v is not None]
-        s["fringe"].append(max(fringes) if fringes else None)
+        for name, measure in (("spill", edges.spill), ("fringe", edges.fringe)):  # the worst screen's
+            found = [v for v in (measure(comp, alpha, reg, sc) for sc in self.settings.screens) if v is not None]
+            s[name].append(max(found) if found else None)
         s["halo"].append(edges.halo(comp, alpha, reg))
         speck = None
         if plate is not None and self.settings.screen is not None:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from engine.colour import bt709_oetf
-from engine.key.markers import marker_mask
+from engine.key.markers import label_rings, marker_mask
 from engine.key.screen import Screen, clean_plate
 from engine.qc.harmony import luminance
 
@@ -32,16 +32,14 @@ def marker_residue(comp: np.ndarray, plate: np.ndarray, alpha: np.ndarray, scree
     if not found.any():
         return None
     n, labels = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
-    k = 2 * RING_PX + 1
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((k, k), np.uint8)).astype(np.int32)
-    ring = (labels == 0) & (grown > 0)
+    nearest, ring = label_rings(labels, RING_PX)
     y = bt709_oetf(np.clip(luminance(comp), 0.0, None)).astype(np.float64)
     inside = labels > 0
     count = np.bincount(labels[inside], minlength=n).astype(np.float64)
     mean_in = np.bincount(labels[inside], weights=y[inside], minlength=n) / np.maximum(count, 1)
     cover = np.bincount(labels[inside], weights=alpha[inside].astype(np.float64), minlength=n) / np.maximum(count, 1)
-    ring_count = np.bincount(grown[ring], minlength=n).astype(np.float64)
-    mean_ring = np.bincount(grown[ring], weights=y[ring], minlength=n) / np.maximum(ring_count, 1)
+    ring_count = np.bincount(nearest[ring], minlength=n).astype(np.float64)
+    mean_ring = np.bincount(nearest[ring], weights=y[ring], minlength=n) / np.maximum(ring_count, 1)
     use = (count > 0) & (ring_count > 0) & (cover < SUBJECT_COVER)
     use[0] = False
     if not use.any():

@@ -17,6 +17,7 @@ import numpy as np
 from engine.colour import bt709_oetf, srgb_encode
 from paicli.media.atomic import atomic_output
 from paicli.media.prores import ProResWriter
+from paicli.media.stills import write_png16
 from paicli.media.timing import Timecode, format_rate, parse_rate
 from paicli.paths import safe_output_path
 from paicli.result import CommandResult, OutputFile
@@ -96,11 +97,11 @@ def make_example_shot(out_dir: Path, *, width: int = 640, height: int = 360, fra
             plate = a * (fg + spill * 0.1) + (1 - a) * plate_screen
             plate = plate + rng.normal(0, 0.004, plate.shape).astype(np.float32)
             w.write(np.clip(plate, 0, None).astype(np.float32))
-            cv2.imwrite(str(out_dir / "gt" / f"alpha.{i:04d}.png"), np.round(a[..., 0] * 65535).astype(np.uint16))
+            write_png16(out_dir / "gt" / f"alpha.{i:04d}.png", a[..., 0])
             comp = a * fg + (1 - a) * world_bg[:, x0:x0 + width]  # the clean subject over the new background
-            cv2.imwrite(str(out_dir / "gt" / f"comp.{i:04d}.png"),
-                        np.round(np.clip(bt709_oetf(comp), 0, 1)[..., ::-1] * 65535).astype(np.uint16))
-            cv2.imwrite(str(out_dir / "gt" / f"markers.{i:04d}.png"), markers[:, x0:x0 + width].astype(np.uint8) * 255)
+            write_png16(out_dir / "gt" / f"comp.{i:04d}.png", bt709_oetf(comp))
+            with atomic_output(out_dir / "gt" / f"markers.{i:04d}.png") as tmp:
+                cv2.imwrite(str(tmp), markers[:, x0:x0 + width].astype(np.uint8) * 255)
             if i in anchors:
                 ref = np.clip(srgb_encode(world_bg[:, x0:x0 + width]), 0, 1)
                 with atomic_output(out_dir / "refs" / f"ref.{i:04d}.png") as tmp:

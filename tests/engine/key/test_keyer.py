@@ -172,6 +172,28 @@ def test_unmix_recovers_the_foreground_exactly_for_known_alpha_and_plate():
     assert (out[:10] == 0.0).all()  # no colour where there is no foreground
 
 
+@pytest.mark.parametrize("despill_mode,replace", [("limit", None), ("subtract", (0.2, 0.3, 0.4)), ("none", None)])
+@pytest.mark.parametrize("kind", ["green", "blue"])
+def test_the_keyers_one_pass_foreground_is_unmix_then_despill(kind, despill_mode, replace):
+    """What Keyer.finish writes (one compiled pass) equals the readable reference: unmix, then
+    despill, with the removed spill alike."""
+    from engine.key.keyer import unmix_and_despill
+
+    rng = np.random.default_rng(9)
+    plate = uneven_screen(kind)
+    img = rng.uniform(0.0, 1.0, plate.shape).astype(np.float32)
+    alpha = rng.uniform(0.0, 1.0, (H, W)).astype(np.float32)
+    alpha[:5] = 0.0
+    p = KeyParams(despill=despill_mode, despill_strength=0.8, spill_replace=replace)
+    fg, spill = unmix_and_despill(img, alpha, plate, kind, p)
+    want, want_spill = despill(unmix(img, alpha, plate), kind, despill_mode, 0.8, replace, with_amount=True)
+    np.testing.assert_allclose(fg, want, rtol=1e-4, atol=1e-5)
+    if want_spill is None:
+        assert spill is None
+    else:
+        np.testing.assert_allclose(spill, want_spill, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind,ch", [("green", 1), ("blue", 2)])
 def test_despill_limit_leaves_no_screen_channel_excess(kind, ch):
     rng = np.random.default_rng(2)
