@@ -109,9 +109,9 @@ def speed_1080p(shot: Path, params: KeyParams, frames: int, warmup: int = 2) -> 
                 if keyer is None:
                     keyer = Keyer(params, detect_screen(plate))
                 t0 = time.perf_counter()
-                rgba = keyer.key(plate).premultiplied
+                res = keyer.key(plate)
                 t1 = time.perf_counter()
-                w.write(rgba)
+                w.write_straight(res.fg, res.alpha)
                 t2 = time.perf_counter()
                 if i >= warmup:
                     t_key += t1 - t0

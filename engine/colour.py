@@ -91,6 +91,19 @@ TRANSFERS = {
 }
 
 
+_IDENTITY = (np.array([0.0, 1.0], np.float32), np.array([1.0, 0.0], np.float32))
+
+
+def encoding_table(transfer: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The named transfer's encoding (linear -> encoded) tabulated on [0, 1] as (values,
+    per-step slope), float32, for compiled per-pixel passes that clip to [0, 1]; ``linear``
+    or None: the identity."""
+    if transfer in (None, "linear"):
+        return _IDENTITY
+    t = TRANSFERS[transfer][0]
+    return t.table, t.slope
+
+
 def encode(linear: np.ndarray, transfer: str) -> np.ndarray:
     """Encode scene-linear values with the named transfer (``bt709``, ``srgb``, ``linear``)."""
     return TRANSFERS[transfer][0](linear)

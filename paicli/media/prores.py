@@ -19,7 +19,7 @@ from paicli.media import atomic, colourspace
 from paicli.media.timing import Timecode, drop_frame_allowed, format_rate
 from paicli.media.formats import PRORES_PROFILES as PROFILES
 from paicli.media.formats import profile_name
-from paicli.media.ycbcr import rgb_to_ycbcr
+from paicli.media.ycbcr import frame_to_planes
 
 _BT709 = 1  # H.273 code point for primaries, transfer and matrix alike
 _LINEAR_TRC = 8  # H.273 transfer "linear": code values are the data itself (mattes)
@@ -60,6 +60,8 @@ class ProResWriter:
         self.subsampling = "444" if is444 else "422"
         self.pix_fmt = ("yuva444p10le" if self.alpha else "yuv444p10le") if is444 else "yuv422p10le"
         self._from_linear = colourspace.from_linear(colourspace_name)
+        space = colourspace.canonical(colourspace_name)
+        self._transfer = space if space in colourspace.BUILTIN else None  # encoded in the compiled pass
         self._trc = _LINEAR_TRC if colourspace.canonical(colourspace_name) == "linear" else _BT709
         self.frames_written = 0
         if not self.path.parent.is_dir():
@@ -91,18 +93,36 @@ class ProResWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Append one float32 (H, W, 3|4) scene-linear frame (RGBA premultiplied)."""
-        import av
+        self._check_size(frame)
+        if frame.shape[-1] == 4:
+            self._encode(frame[..., :3], frame[..., 3], premultiplied=True)
+        else:
+            self._encode(frame, None, premultiplied=False)
 
+    def write_straight(self, colour: np.ndarray, alpha: np.ndarray) -> None:
+        """Append one frame given as straight scene-linear colour, float32 (H, W, 3), and its
+        alpha (H, W): what ProRes 4444 stores, with no premultiply/unpremultiply round trip."""
+        self._check_size(colour)
+        self._encode(colour, alpha, premultiplied=False)
+
+    def _check_size(self, frame: np.ndarray) -> None:
         if frame.shape[0] != self.height or frame.shape[1] != self.width:
             raise UsageError(f"frame is {frame.shape[1]}x{frame.shape[0]}, writer is {self.width}x{self.height}")
-        straight = colourspace.unpremultiply(frame) if frame.shape[-1] == 4 else frame
-        encoded = self._from_linear(straight[..., :3])
-        y, cb, cr = rgb_to_ycbcr(encoded, 10, matrix="bt709", full_range=False, subsampling=self.subsampling)
+
+    def _encode(self, colour: np.ndarray, alpha: np.ndarray | None, premultiplied: bool) -> None:
+        import av
+
+        if alpha is None and self.alpha:
+            alpha = np.ones(colour.shape[:2], np.float32)
+        if self._transfer is None:  # an OpenColorIO space: encoded through OCIO first
+            if alpha is not None and premultiplied:
+                colour = colourspace.unpremultiply(np.concatenate([colour, alpha[..., None]], axis=-1))[..., :3]
+                premultiplied = False
+            colour = self._from_linear(colour)
+        y, cb, cr, a = frame_to_planes(colour, 10, alpha=alpha, premultiplied=premultiplied, transfer=self._transfer,
+                                       matrix="bt709", full_range=False, subsampling=self.subsampling)
         vf = av.VideoFrame(self.width, self.height, self.pix_fmt)
-        planes = [y, cb, cr]
-        if self.alpha:
-            a = frame[..., 3] if frame.shape[-1] == 4 else np.ones(frame.shape[:2], np.float32)
-            planes.append(np.clip(np.rint(np.clip(a, 0, 1) * 1023.0), 0, 1023).astype(np.uint16))
+        planes = [y, cb, cr] + ([a] if self.alpha else [])
         for plane, values in zip(vf.planes, planes):
             _put_plane(plane, values)
         vf.pts = self.frames_written

@@ -101,6 +101,15 @@ class Writer:
         self._w.write(frame)
         self.frames_written += 1
 
+    def write_straight(self, colour: np.ndarray, alpha: np.ndarray) -> None:
+        """Write the next frame given as straight scene-linear colour (H, W, 3) and alpha
+        (H, W): ProRes stores exactly that; EXR gets it premultiplied, as EXR holds colour."""
+        if self.spec.format == "prores":
+            self._w.write_straight(colour, alpha)
+            self.frames_written += 1
+        else:
+            self.write(premultiply(np.concatenate([colour, alpha[..., None]], axis=-1)))
+
     def close(self) -> OutputFile:
         self._w.close()
         if self.spec.format == "exr":

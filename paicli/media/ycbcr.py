@@ -83,6 +83,39 @@ def rgb_to_ycbcr(rgb: np.ndarray, bits: int, *, matrix: str = "bt709", full_rang
     return q(off + yspan * y), q(mid + cspan * cb), q(mid + cspan * cr)
 
 
+_COMPILED_FROM = 1 << 16  # pixels: frames this large convert in one compiled pass (engine.pixels)
+
+
+def frame_to_planes(rgb: np.ndarray, bits: int, *, alpha: np.ndarray | None = None, premultiplied: bool = False,
+                    transfer: str | None = None, matrix: str = "bt709", full_range: bool = False,
+                    subsampling: str = "422") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A float32 (H, W, >=3) frame -> (Y, Cb, Cr, A) uint16 code-value planes in one pass.
+
+    ``rgb`` is scene-linear and encoded here with the built-in ``transfer`` (``bt709``,
+    ``srgb``), or already encoded (``transfer`` None or ``linear``); either way clipped to
+    [0, 1] after encoding. ``alpha`` (H, W), when given, is quantised to A (else A is None);
+    with ``premultiplied`` the colour is divided by it first. Colour is 0 where alpha is not
+    above 1e-8. Same results as :func:`rgb_to_ycbcr` on the encoded, straight colour (code
+    values within 1).
+    """
+    from engine import pixels  # numba: loaded to convert a frame
+    from engine.colour import encoding_table
+
+    h, w = rgb.shape[:2]
+    kr, kb = MATRICES[matrix]
+    off, yspan, cspan = _range_scale(bits, full_range)
+    ch = (h + 1) // 2 if subsampling == "420" else h
+    cw = (w + 1) // 2 if subsampling in ("422", "420") else w
+    y = np.empty((h, w), np.uint16)
+    cb, cr = np.empty((ch, cw), np.uint16), np.empty((ch, cw), np.uint16)
+    a = np.empty((h, w), np.uint16) if alpha is not None else np.empty((0, 0), np.uint16)
+    table, slope = encoding_table(transfer)
+    pixels.rgb_to_ycbcr(np.asarray(rgb, np.float32), np.empty((0, 0), np.float32) if alpha is None
+                        else np.asarray(alpha, np.float32), premultiplied, table, slope, off, yspan, cspan,
+                        float(1 << (bits - 1)), float((1 << bits) - 1), kr, kb, y, cb, cr, a)
+    return y, cb, cr, (a if alpha is not None else None)
+
+
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, bits: int, *, matrix: str = "bt709",
                  full_range: bool = False) -> np.ndarray:
     """Code-value planes -> encoded R'G'B' float32 (H, W, 3), unclipped.
@@ -94,6 +127,12 @@ def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, bits: int, *, ma
     h, w = y.shape
     off, yspan, cspan = _range_scale(bits, full_range)
     mid = float(1 << (bits - 1))
+    if y.size >= _COMPILED_FROM:
+        from engine import pixels  # numba: loaded to convert a frame
+
+        out = np.empty((h, w, 3), dtype=np.float32)
+        pixels.ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, out)
+        return out
     yf = (y.astype(np.float32) - off) * (1.0 / yspan)
     cbf = (cb.astype(np.float32) - mid) * (1.0 / cspan)
     crf = (cr.astype(np.float32) - mid) * (1.0 / cspan)

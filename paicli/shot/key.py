@@ -156,7 +156,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                                       res.alpha).items()}}
                     for kind, w in writers:
                         if kind == "rgba":
-                            w.write(res.premultiplied)
+                            w.write_straight(res.fg, res.alpha)
                         elif kind == "matte":
                             w.write(np.repeat(res.alpha[..., None], 3, axis=-1))
                         else:

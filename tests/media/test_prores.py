@@ -43,6 +43,21 @@ def test_4444_alpha_and_colour_round_trip_within_10_bit_tolerance(tmp_path):
         assert np.abs(ca - cb).mean() <= 1.0
 
 
+def test_straight_colour_and_alpha_encode_as_the_premultiplied_frame_does(tmp_path):
+    src = gradient_frames(2, 64, 96, alpha=True, noise=0.0)
+    paths = tmp_path / "premult.mov", tmp_path / "straight.mov"
+    with ProResWriter(paths[0], 96, 64, Fraction(25), profile="4444") as w:
+        for f in src:
+            w.write(f)
+    with ProResWriter(paths[1], 96, 64, Fraction(25), profile="4444") as w:
+        for f in src:
+            a = f[..., 3]
+            w.write_straight(f[..., :3] / np.maximum(a, 1e-6)[..., None], a)
+    with open_source(paths[0]) as s0, open_source(paths[1]) as s1:
+        for a, b in zip(s0.frames(), s1.frames()):
+            assert np.abs(a - b).max() < 2e-3  # the same code values but for rounding at .5
+
+
 @pytest.mark.parametrize("profile,fourcc,pix", [("proxy", "apco", "yuv422p10le"), ("lt", "apcs", "yuv422p10le"),
                                                 ("422", "apcn", "yuv422p10le"), ("hq", "apch", "yuv422p10le"),
                                                 ("4444", "ap4h", "yuva444p12le"), ("4444xq", "ap4x", "yuva444p12le")])

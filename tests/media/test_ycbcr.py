@@ -37,3 +37,53 @@ def test_420_has_half_height_chroma():
     y, cb, cr = rgb_to_ycbcr(rgb, 8, subsampling="420")
     assert cb.shape == (5, 5)
     assert ycbcr_to_rgb(y, cb, cr, 8).shape == (9, 10, 3)
+
+
+# the compiled frame passes (engine.pixels) must give what the array reference gives, on
+# frame-sized pictures with odd sizes, every subsampling and both bit depths
+
+def _reference_ycbcr_to_rgb(y, cb, cr, bits):
+    import paicli.media.ycbcr as ycc
+
+    saved, ycc._COMPILED_FROM = ycc._COMPILED_FROM, 1 << 62  # the array version
+    try:
+        return ycbcr_to_rgb(y, cb, cr, bits)
+    finally:
+        ycc._COMPILED_FROM = saved
+
+
+@pytest.mark.parametrize("sub", ["444", "422", "420"])
+@pytest.mark.parametrize("shape", [(257, 301), (258, 300)])
+@pytest.mark.parametrize("bits", [8, 10])
+def test_compiled_frame_passes_agree_with_the_array_reference(sub, shape, bits):
+    from engine.colour import bt709_oetf
+    from paicli.media.ycbcr import frame_to_planes
+
+    rng = np.random.default_rng(3)
+    h, w = shape
+    linear = rng.random((h, w, 3), dtype=np.float32) * 1.3 - 0.1  # below 0 and above 1 clip
+    alpha = rng.random((h, w), dtype=np.float32)
+    alpha[::5] = 0.0  # no colour under zero alpha
+    straight = np.where(alpha[..., None] > 0, linear, 0.0).astype(np.float32)
+    want = rgb_to_ycbcr(bt709_oetf(straight), bits, subsampling=sub)
+    for colour, premult in ((linear, False), (linear * alpha[..., None], True)):
+        *got, a = frame_to_planes(colour, bits, alpha=alpha, premultiplied=premult, transfer="bt709", subsampling=sub)
+        for g, ref in zip(got, want):
+            assert g.shape == ref.shape
+            assert np.abs(g.astype(int) - ref.astype(int)).max() <= 1  # rounding at .5 only
+            assert np.mean(g != ref) < 0.01
+        peak = (1 << bits) - 1
+        assert np.array_equal(a, np.rint(alpha * peak).astype(np.uint16))
+    y, cb, cr = want
+    assert y.size >= 1 << 16  # large enough for the compiled decode
+    np.testing.assert_allclose(ycbcr_to_rgb(y, cb, cr, bits), _reference_ycbcr_to_rgb(y, cb, cr, bits), atol=1e-6)
+
+
+def test_encoded_input_passes_through_an_identity_transfer():
+    from paicli.media.ycbcr import frame_to_planes
+
+    rgb = np.random.default_rng(4).random((64, 70, 3), dtype=np.float32)
+    *got, a = frame_to_planes(rgb, 10, subsampling="422")
+    assert a is None
+    for g, ref in zip(got, rgb_to_ycbcr(rgb, 10, subsampling="422")):
+        assert np.abs(g.astype(int) - ref.astype(int)).max() <= 1
