@@ -104,6 +104,16 @@ def encoding_table(transfer: str | None) -> tuple[np.ndarray, np.ndarray]:
     return t.table, t.slope
 
 
+def decoding_table(transfer: str | None):
+    """The named transfer's decoding (encoded -> linear) tabulated on [0, 1]: (values,
+    per-step slope, the exact function for values above 1), for compiled per-pixel passes;
+    None for ``linear`` or None (nothing to decode)."""
+    if transfer in (None, "linear"):
+        return None
+    t = TRANSFERS[transfer][1]
+    return t.table, t.slope, t.fn
+
+
 def encode(linear: np.ndarray, transfer: str) -> np.ndarray:
     """Encode scene-linear values with the named transfer (``bt709``, ``srgb``, ``linear``)."""
     return TRANSFERS[transfer][0](linear)

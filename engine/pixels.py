@@ -90,10 +90,13 @@ def _chroma_at(c, r, x, sub_v, sub_h, h):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, out):
+def ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, table, slope, out) -> int:
     """Code-value planes (any unsigned integer type; chroma at full, half-width or
-    half-width-and-height resolution) -> encoded R'G'B' float32 ``out`` (H, W, 3),
-    unclipped, in one pass (chroma siting as :func:`_chroma_at`)."""
+    half-width-and-height resolution) -> R'G'B' float32 ``out`` (H, W, 3) in one pass
+    (chroma siting as :func:`_chroma_at`), each channel then decoded through the transfer
+    tabulated on [0, 1] (``table``/``slope`` as :func:`tabulated`, ``table`` None: left
+    encoded, unclipped). Values above 1 are left encoded and counted; the caller decodes
+    those exactly (:func:`above_one` finds them: nothing else is above 1). Returns the count."""
     h, w = y.shape
     sub_v = cb.shape[0] != h
     sub_h = cb.shape[1] != w
@@ -104,6 +107,9 @@ def ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, out):
     rcr = np.float32(2.0 * (1.0 - kr))
     bcb = np.float32(2.0 * (1.0 - kb))
     off32, mid32 = np.float32(off), np.float32(mid)
+    over = 0
+    n = table.shape[0] if table is not None else 1
+    scale = np.float32(n - 1)
     for r in range(h):
         for x in range(w):
             yf = (np.float32(y[r, x]) - off32) * iy
@@ -114,6 +120,18 @@ def ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, out):
             out[r, x, 0] = red
             out[r, x, 1] = (yf - kr32 * red - kb32 * blue) * ikg
             out[r, x, 2] = blue
+            if table is not None:
+                for c in range(3):
+                    v = out[r, x, c]
+                    if v > 1.0:
+                        over += 1
+                        continue
+                    if not v > 0.0:  # also NaN
+                        v = np.float32(0.0)
+                    pos = v * scale
+                    k = min(int(pos), n - 1)
+                    out[r, x, c] = table[k] + slope[k] * (pos - k)
+    return over
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from engine import colour
 from paicli.errors import BadDataError, UsageError
 from paicli.media import colourspace
 from paicli.media.exr import read_exr
@@ -158,6 +159,9 @@ class MovieSource(FrameSource):
             raise BadDataError(f"{self.info.path}: stream ends at frame {want}, expected {end} frames")
 
     def _convert(self, frame) -> np.ndarray:
+        if self.colourspace in colourspace.BUILTIN:  # decoded to linear in the conversion's own pass
+            return colourspace.premultiply(decode_to_rgb(frame, self._matrix, self.info.full_range,
+                                                         transfer=self.colourspace))
         return self._finish(decode_to_rgb(frame, self._matrix, self.info.full_range))
 
 
@@ -167,8 +171,9 @@ def _plane(plane, width: int, height: int, dtype) -> np.ndarray:
     return buf.view(dtype) if itemsize > 1 else buf
 
 
-def decode_to_rgb(frame, matrix: str, full_range: bool) -> np.ndarray:
-    """A decoded PyAV frame -> encoded straight R'G'B'(A) float32 (H, W, 3|4) in [0, 1].
+def decode_to_rgb(frame, matrix: str, full_range: bool, transfer: str | None = None) -> np.ndarray:
+    """A decoded PyAV frame -> encoded straight R'G'B'(A) float32 (H, W, 3|4) in [0, 1], or
+    with a built-in ``transfer`` (``bt709``, ``srgb``, ``linear``) scene-linear; alpha as is.
 
     Planar Y'CbCr is converted here with the given matrix and range; anything else goes
     through swscale to 16-bit RGB.
@@ -184,14 +189,17 @@ def decode_to_rgb(frame, matrix: str, full_range: bool) -> np.ndarray:
         y = _plane(planes[0], w, h, dtype)
         cb = _plane(planes[1], planes[1].width, planes[1].height, dtype)
         cr = _plane(planes[2], planes[2].width, planes[2].height, dtype)
-        rgb = ycbcr_to_rgb(y, cb, cr, bits, matrix=matrix, full_range=full_range or name.startswith("yuvj"))
+        rgb = ycbcr_to_rgb(y, cb, cr, bits, matrix=matrix, full_range=full_range or name.startswith("yuvj"),
+                           transfer=transfer)
         if len(planes) == 4:
             a = _plane(planes[3], w, h, dtype).astype(np.float32) / float((1 << bits) - 1)
             return np.concatenate([rgb, a[..., None]], axis=-1)
         return rgb
     has_alpha = any(c.is_alpha for c in fmt.components)
-    arr = frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")
-    return arr.astype(np.float32) / 65535.0
+    arr = frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le").astype(np.float32) / 65535.0
+    if transfer not in (None, "linear"):
+        arr[..., :3] = colour.decode(arr[..., :3], transfer)
+    return arr
 
 
 class SequenceSource(FrameSource):

@@ -117,8 +117,10 @@ def frame_to_planes(rgb: np.ndarray, bits: int, *, alpha: np.ndarray | None = No
 
 
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, bits: int, *, matrix: str = "bt709",
-                 full_range: bool = False) -> np.ndarray:
-    """Code-value planes -> encoded R'G'B' float32 (H, W, 3), unclipped.
+                 full_range: bool = False, transfer: str | None = None) -> np.ndarray:
+    """Code-value planes -> encoded R'G'B' float32 (H, W, 3), unclipped; with a built-in
+    ``transfer`` (``bt709``, ``srgb``) decoded to scene-linear in the same pass (below 0
+    clips to 0, as :func:`engine.colour.decode`).
 
     Chroma planes may be subsampled horizontally and/or vertically; their shape says how.
     """
@@ -130,8 +132,15 @@ def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, bits: int, *, ma
     if y.size >= _COMPILED_FROM:
         from engine import pixels  # numba: loaded to convert a frame
 
+        from engine.colour import decoding_table
+
         out = np.empty((h, w, 3), dtype=np.float32)
-        pixels.ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, out)
+        tab = decoding_table(transfer)
+        over = pixels.ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, *(tab[:2] if tab else (None, None)), out)
+        if over:
+            flat = out.reshape(-1)
+            where = pixels.above_one(flat, over)
+            flat[where] = tab[2](flat[where])
         return out
     yf = (y.astype(np.float32) - off) * (1.0 / yspan)
     cbf = (cb.astype(np.float32) - mid) * (1.0 / cspan)
@@ -144,4 +153,8 @@ def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, bits: int, *, ma
     out[..., 0] = yf + (2.0 * (1.0 - kr)) * crf
     out[..., 2] = yf + (2.0 * (1.0 - kb)) * cbf
     out[..., 1] = (yf - kr * out[..., 0] - kb * out[..., 2]) * (1.0 / kg)
+    if transfer not in (None, "linear"):
+        from engine.colour import decode
+
+        out = decode(out, transfer)
     return out

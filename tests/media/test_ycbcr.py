@@ -87,3 +87,16 @@ def test_encoded_input_passes_through_an_identity_transfer():
     assert a is None
     for g, ref in zip(got, rgb_to_ycbcr(rgb, 10, subsampling="422")):
         assert np.abs(g.astype(int) - ref.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("transfer", ["bt709", "srgb"])
+def test_decoding_to_linear_in_the_conversion_pass_equals_decoding_after_it(transfer):
+    from engine.colour import decode
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 1024, (260, 300)).astype(np.uint16)  # below black and above white too
+    cb, cr = (rng.integers(0, 1024, (260, 150)).astype(np.uint16) for _ in range(2))
+    want = decode(_reference_ycbcr_to_rgb(y, cb, cr, 10), transfer)
+    got = ycbcr_to_rgb(y, cb, cr, 10, transfer=transfer)
+    assert (want > 1).any()  # super-whites are decoded exactly, not clipped
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
