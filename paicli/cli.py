@@ -55,10 +55,33 @@ app.command("example", help=example_cmd.HELP)(example_cmd.example)
 app.add_typer(model_cmd.app, name="model", help=model_cmd.HELP)
 
 
-def _fail(message: str, code: int) -> int:
+def _fail(message: str, code: int, json_for: str | None = None) -> int:
+    """One line on stderr; with ``--json`` (``json_for``: the command) also the one JSON
+    object on stdout that a script reads: ``ok`` false, the exit code and the message."""
     sys.stderr.write(f"paicli: error: {message}\n")
     sys.stderr.flush()
+    if json_for is not None:
+        print_error_json(json_for, message, int(code))
     return int(code)
+
+
+def print_error_json(command: str, message: str, code: int) -> None:
+    """The ``--json`` object of a command that failed (the shape of a result, ``ok`` false)."""
+    import json
+
+    sys.stdout.write(json.dumps({"paicli": __version__, "command": command, "ok": False, "exit_code": code,
+                                 "error": message, "outputs": [], "warnings": []}) + "\n")
+    sys.stdout.flush()
+
+
+def _json_command(args: list[str]) -> str | None:
+    """The command's name when ``args`` ask for ``--json`` (before any ``--``), else None."""
+    if "--json" not in (args[:args.index("--")] if "--" in args else args):
+        return None
+    words = [a for a in args if not a.startswith("-")]
+    if words[:1] == ["model"]:
+        return " ".join(words[:2])
+    return words[0] if words else "paicli"
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -70,22 +93,25 @@ def run(argv: list[str] | None = None) -> int:
 
     debug = debugging()
     command = typer.main.get_command(app)
+    as_json = _json_command(list(sys.argv[1:] if argv is None else argv))
     try:
         rv = command.main(args=argv, prog_name="paicli", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except PaicliError as e:
         if debug:
             raise
-        return _fail(e.message, e.exit_code)
+        return _fail(e.message, e.exit_code, as_json)
     except typer.Exit as e:
         return int(e.exit_code)
     except typer.Abort:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", 130, as_json)
     except ClickException as e:
         e.show()
+        if as_json is not None:
+            print_error_json(as_json, e.format_message(), int(e.exit_code))
         return int(e.exit_code)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", 130, as_json)
     except BrokenPipeError:
         return 0
     except Exception as e:  # the machine (disk full, out of memory), else a bug: still one line
@@ -93,8 +119,9 @@ def run(argv: list[str] | None = None) -> int:
             raise
         known = from_environment(e)
         if known is not None:
-            return _fail(known.message, known.exit_code)
-        return _fail(f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)", ExitCode.SOFTWARE)
+            return _fail(known.message, known.exit_code, as_json)
+        return _fail(f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)", ExitCode.SOFTWARE,
+                     as_json)
 
 
 def main() -> None:

@@ -130,3 +130,26 @@ def test_a_dry_run_starts_no_progress_so_a_bad_mode_does_not_stop_it(tmp_path, c
     argv = ["key", str(tmp_path / "s" / "plate.mov"), "-o", str(tmp_path / "o"), "--dry-run", "--json",
             "--progress", "bogus"]
     assert run(argv) == 0 and json.loads(capsys.readouterr().out)["dry_run"] is True
+
+
+@pytest.mark.parametrize("argv,code", [
+    (["render", "{d}/missing.edl", "--json"], 66),
+    (["key", "{d}/missing.mov", "--json"], 66),
+    (["replace", "{d}/missing.mov", "--bg", "{d}", "--json"], 66),
+    (["key", "{d}/missing.mov", "--no-such-option", "--json"], 2),
+    (["model", "info", "{d}/missing.safetensors", "--json"], 66),
+])
+def test_json_on_an_error_prints_one_object_with_ok_false_the_code_and_the_message(argv, code, tmp_path, capsys):
+    assert run([a.format(d=tmp_path) for a in argv]) == code
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    got = json.loads(lines[0])
+    assert got["ok"] is False and got["exit_code"] == code and got["command"] == " ".join(argv[:2 if argv[0] == "model" else 1])
+    assert got["error"] and got["error"] in err  # the same message as the stderr line
+    assert got["outputs"] == []
+
+
+def test_without_json_an_error_prints_nothing_on_stdout(tmp_path, capsys):
+    assert run(["key", str(tmp_path / "missing.mov")]) == 66
+    assert capsys.readouterr().out == ""
