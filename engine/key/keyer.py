@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.key.chroma import luma_guided_chroma
 from engine.key.markers import marker_mask
-from engine.key.screen import Screen, clean_plate, downsample, fill_holes, speck_sized, upsample, working_scale
+from engine.key.screen import Screen, clean_plate_scaled, downsample, fill_holes, speck_sized, upsample, working_scale
 from engine.memory import reuse_large_buffers
 
 
@@ -392,11 +392,13 @@ def unmix_and_despill(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, kin
 
 @dataclass
 class PreparedFrame:
-    """A frame keyed up to the temporal hold: the picture, its clean plate, the matte so far."""
+    """A frame keyed up to the temporal hold: the picture, its clean plate, the matte so far
+    (all full size), and the picture at working scale for the hold."""
 
     img: np.ndarray
     plate: np.ndarray
     alpha: np.ndarray
+    small: np.ndarray  # the picture at working scale (:func:`engine.key.screen.downsample`)
     screen_inside_px: int = 0  # pixels the colours call screen that the subject encloses (held as subject)
 
 
@@ -431,13 +433,14 @@ class Keyer:
             raise ValueError("screen not set: detect it first")
         kind = self.screen.kind
         img = luma_guided_chroma(img, p.chroma_subsampling)
+        f = working_scale(img.shape)  # the plate, the floor and the markers are found on working-scale copies
+        small = downsample(img, f)
         if self.user_plate is not None:
             plate = self.user_plate
         else:
-            plate, _ = clean_plate(img, self.screen)
+            plate = upsample(clean_plate_scaled(small, f, self.screen)[0], img.shape)
+        small_plate = downsample(plate, f)
         alpha = raw_alpha(img, plate, kind, p)
-        f = working_scale(img.shape)  # the floor and the markers are found on working-scale copies
-        small, small_plate = downsample(img, f), downsample(plate, f)
         floor = None
         if p.floor_margin >= 0:
             floor = upsample(opacity_floor(small, small_plate, p.floor_margin, max(1.5 / f, 0.5)), img.shape)
@@ -473,13 +476,13 @@ class Keyer:
         alpha = shrink_grow(alpha, p.shrink_grow_px)
         if p.softness_px > 0:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
-        return PreparedFrame(img, plate, alpha, inside)
+        return PreparedFrame(img, plate, alpha, small, inside)
 
     def finish_matte(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
                      core: np.ndarray | None = None) -> np.ndarray:
         """The final matte: temporal hold (frames must be finished in order), boxes, user mattes."""
         p = self.p
-        alpha = self._temporal(frame.img, frame.alpha)
+        alpha = self._temporal(frame.small, frame.alpha)
         alpha = apply_boxes(alpha, p)
         if garbage is not None:
             alpha = alpha * (1.0 - garbage)
@@ -496,16 +499,16 @@ class Keyer:
         fg, spill = unmix_and_despill(img, alpha, plate, self.screen.kind, p)
         return KeyResult(alpha, fg, plate, spill, frame.screen_inside_px)
 
-    def _temporal(self, img: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def _temporal(self, small: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """Hold the matte where the picture did not change, so it neither chatters nor boils.
 
         The change is measured between *blurred* frames (at working scale), where sensor
         noise averages out but real motion of the subject or camera does not; the weight of
         the previous matte falls off with it, so where anything moves the new matte is taken
-        as it is.
+        as it is. ``small``: the picture at working scale; ``alpha`` the full-size matte.
         """
-        f = working_scale(img.shape)
-        smooth = cv2.GaussianBlur(downsample(img, f), (0, 0), 2.0 / f)
+        f = working_scale(alpha.shape)
+        smooth = cv2.GaussianBlur(small, (0, 0), 2.0 / f)
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
             self._prev_img, self._prev_alpha = smooth, alpha
             return alpha

@@ -214,8 +214,7 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
         if up.ndim == 2 and colour:
             up = up[..., None]
         if lvl == 0:  # full resolution: known pixels are kept exactly, the rest come from above
-            np.copyto(up, img, where=(mask[..., None] if colour else mask))
-            return up.astype(np.float32, copy=False)
+            return cv2.copyTo(np.ascontiguousarray(img, np.float32), mask.view(np.uint8), up)
         ww = pyr_w[lvl]
         here = cv2.multiply(pyr_num[lvl], per_pixel(1.0 / np.maximum(ww, 1e-6)))
         conf = per_pixel(np.minimum(ww * 4.0, 1.0))  # trust this level where it has support
@@ -263,11 +262,22 @@ def clean_plate(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity:
                 margin_px: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Full-resolution wrapper of :func:`clean_plate_at`: estimated at :func:`working_scale`."""
     f = working_scale(img.shape)
+    plate, mask = clean_plate_scaled(downsample(img, f), f, screen, smooth_px, purity, margin_px)
     if f == 1:
-        return clean_plate_at(img, screen, smooth_px, purity, margin_px)
-    plate, mask = clean_plate_at(downsample(img, f), screen, smooth_px / f, purity, max(1, margin_px // f))
+        return plate, mask
     full_mask = cv2.resize(mask.astype(np.uint8), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
     return upsample(plate, img.shape).astype(np.float32, copy=False), full_mask.astype(bool)
+
+
+def clean_plate_scaled(small: np.ndarray, f: int, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,
+                       margin_px: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`clean_plate_at` of a frame already reduced by ``f`` (``downsample(img, f)``),
+    with ``smooth_px`` and ``margin_px`` in pixels of the full frame: (plate float32
+    (h, w, 3) linear, bool mask (h, w)) at the size of ``small``. For a caller that keeps
+    the small frame and plate for its own working-scale steps."""
+    if f == 1:
+        return clean_plate_at(small, screen, smooth_px, purity, margin_px)
+    return clean_plate_at(small, screen, smooth_px / f, purity, max(1, margin_px // f))
 
 
 def clean_plate_at(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, purity: float = 0.9,
