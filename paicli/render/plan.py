@@ -182,7 +182,8 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
         paths, how = refs.for_shot(shot)
         ps = ShotPlan(shot, media, paths, how, "ready", shard=(shot.index - 1) % shard[1])
         if shot.retime:
-            notes.append(f"{shot.id}: retimed ({shot.retime}); rendered over its source range and flagged")
+            notes.append(f"{shot.id}: retimed ({shot.retime}); renders the {shot.source_out - shot.source_in} "
+                         f"source frame(s) its {shot.record_frames} record frames show, {shot.source_tc}")
         if media.problem:
             ps.status, ps.reason = "unresolved", media.problem
         elif not paths:

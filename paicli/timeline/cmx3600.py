@@ -12,8 +12,9 @@ cannot infer a list's rate and stops at the first event it dislikes. Here:
   outgoing clip, then the event of the incoming clip with the transition's length. They
   become an OTIO :class:`Transition` that starts at the cut (``in_offset`` 0), as the OTIO
   adapter models them.
-- ``M2`` lines retime the event they follow (0 = freeze frame); the event keeps its source
-  range as written and is flagged.
+- ``M2`` lines retime the event they follow (0 = freeze frame, negative = reverse), as an
+  OTIO time warp or freeze frame; the event keeps its source range as written (the plan
+  works out the frames it shows). A freeze frame's clip name loses the ``FF`` vendors add.
 - ``* FROM CLIP NAME:``, ``* TO CLIP NAME:``, ``* SOURCE FILE:`` / ``* FROM FILE:`` and
   ``* LOC:`` comments are kept (with or without the ``*``); other comments too, verbatim.
 - Video events go to V1 (an event overlapping the previous one on the record side goes to
@@ -175,8 +176,11 @@ def parse(text: str, rate: Fraction | None = None) -> EditList:
     for ev in events:
         src = ev.src_out.frames - ev.src_in.frames
         if ev.speed is None and src != ev.duration and ev.duration:
-            notes.append(f"event {ev.number} (line {ev.line}): source is {src} frames, record {ev.duration}; "
-                         "the record length is used")
+            notes.append(f"event {ev.number} (line {ev.line}): source is {src} frames, record {ev.duration}, "
+                         f"with no M2: a speed change of {src / ev.duration:.3f}x; the source span it wrote is "
+                         "rendered")
+        if ev.speed == 0 and ev.clip_name:  # vendors mark a freeze frame's clip name with FF
+            ev.clip_name = re.sub(r"\s+FF$", "", ev.clip_name, flags=re.IGNORECASE) or ev.clip_name
     return EditList(title, rate, bool(first_drop), why, events, notes)
 
 

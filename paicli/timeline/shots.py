@@ -3,13 +3,18 @@
 A shot is a video clip of the timeline with a duration. Its record range is where it sits
 in the edit (frames from the timeline's start, and record timecode); its source range is
 the span of source timecode it shows, widened by the transitions around it (the outgoing
-clip of a dissolve plays on under it) and later by the render's handles. Retimed clips
-(speed effects, freeze frames) are rendered over their source range as the list gives it
-and flagged. Shot ids are deterministic: the clip's order in the edit (track by track, in
+clip of a dissolve plays on under it) and later by the render's handles. Retimed clips are
+flagged and their source span is the frames the cut shows: record frame k of a clip whose
+entry point is source frame e shows source frame e + floor(k * speed), so a 2x clip spans
+about twice its record length, a reverse one (negative speed) runs back from its entry
+point, and a freeze frame is that one frame. A CMX event whose source span differs from
+its record span without an M2 line is flagged with the speed the spans imply and rendered
+over the span it wrote. Shot ids are deterministic: the clip's order in the edit (track by track, in
 record order) and its name, so the same list always plans the same shots.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -35,7 +40,8 @@ class Shot:
     media_url: str | None  # what the list says the media is
     media_kind: str  # external, image_sequence, missing, generator
     sequence: dict | None = None  # image sequence: folder, prefix, suffix, start frame, padding
-    retime: str | None = None  # "speed 2.000x", "freeze frame"
+    retime: str | None = None  # "speed 2.000x", "reverse 1.000x", "freeze frame", "speed 2.000x (source span, no M2)"
+    speed: float = 1.0  # source frames per record frame: negative runs backwards, 0 is a freeze frame
     transitions: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
     item: tuple[int, int] = (0, 0)  # (video track, item) position in the timeline
@@ -51,7 +57,7 @@ class Shot:
                 "record": {"start": self.record_start, "frames": self.record_frames, "timecode": self.record_tc},
                 "source": {"in": self.source_in, "out": self.source_out, "timecode": self.source_tc},
                 "media": {"url": self.media_url, "kind": self.media_kind, "sequence": self.sequence},
-                "retime": self.retime, "transitions": self.transitions}
+                "retime": self.retime, "speed": self.speed, "transitions": self.transitions}
 
 
 def _frames(rt, rate: Fraction) -> int:
@@ -97,28 +103,30 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
                 continue
             else:
                 kind = "missing"
-            src_in = _frames(rng.start_time, rate)
-            src_out = src_in + frames
+            entry = _frames(rng.start_time, rate)
             transitions = []
             before = items[i - 1] if i > 0 else None
             after = items[i + 1] if i + 1 < len(items) else None
+            lead = tail = 0  # record frames the transitions around it show of this clip
             if isinstance(before, otio.schema.Transition):  # this clip's source runs under its in_offset
-                src_in -= _frames(before.in_offset, rate)
+                lead = _frames(before.in_offset, rate)
                 transitions.append(f"in: {before.transition_type} {_frames(before.in_offset + before.out_offset, rate)}f")
             if isinstance(after, otio.schema.Transition):  # and under the next transition's out_offset
-                src_out += _frames(after.out_offset, rate)
+                tail = _frames(after.out_offset, rate)
                 transitions.append(f"out: {after.transition_type} {_frames(after.in_offset + after.out_offset, rate)}f")
-            retime = None
-            for fx in item.effects:
-                if isinstance(fx, otio.schema.FreezeFrame):
-                    retime = "freeze frame"
-                elif isinstance(fx, otio.schema.LinearTimeWarp):
-                    retime = f"speed {fx.time_scalar:.3f}x"
-                elif "speed" in (fx.effect_name or "").lower() or "retime" in (fx.effect_name or "").lower():
-                    retime = fx.effect_name
             cmx = item.metadata.get("cmx_3600", {}) if hasattr(item.metadata, "get") else {}
-            if cmx.get("source_out") and retime:  # an M2 event shows the source span the list wrote
-                src_out = max(src_out, Timecode.parse(cmx["source_out"], rate, cmx.get("drop_frame")).frames)
+            speed, retime, retimed_in = clip_speed(item)
+            if retimed_in:  # FCP7: the in point counts retimed frames from the media's start
+                media_start = _media_start(ref, rate)
+                entry = media_start + math.floor((entry - media_start) * abs(speed) + 1e-6)
+            src_in, src_out = source_span(entry, frames, speed, lead, tail)
+            written = (Timecode.parse(cmx["source_out"], rate, cmx.get("drop_frame")).frames
+                       if cmx.get("source_out") else None)
+            if written is not None and retime is None and written - entry != frames:
+                # no M2, yet the source span is not the record span: the list's own speed change
+                speed = (written - entry) / frames
+                retime = f"speed {speed:.3f}x (source span, no M2)"
+                src_in, src_out = entry - lead, written + tail
             start = _frames(item.range_in_parent().start_time, rate)
             index = len(shots) + 1
             reel = cmx.get("reel") or _reel_of(item)
@@ -127,10 +135,82 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
                               track=name, record_start=start, record_frames=frames,
                               record_tc=str(Timecode(origin + start, round(rate), drop)), source_in=src_in,
                               source_out=src_out, rate=rate, drop_frame=drop, media_url=url, media_kind=kind,
-                              sequence=seq, retime=retime, transitions=transitions, item=(t_index - 1, i),
+                              sequence=seq, retime=retime, speed=speed, transitions=transitions,
+                              item=(t_index - 1, i),
                               event_line=cmx.get("line"),
                               metadata=dict(item.metadata.get("paicli", {})) if hasattr(item.metadata, "get") else {}))
     return shots, notes
+
+
+def clip_speed(clip) -> tuple[float, str | None, bool]:
+    """(source frames per record frame, how the plan names the retime or None, whether the
+    clip's in point counts retimed frames) from a clip's effects: a freeze frame is 0, a
+    linear time warp its scalar (negative: reverse), an FCP7 Time Remap its ``speed`` percent
+    (``reverse`` TRUE: negative; FCP7 counts a remapped clip's in point in retimed frames);
+    a variable or unreadable speed effect is flagged at speed 1."""
+    import opentimelineio as otio
+
+    speed, retime, retimed_in = 1.0, None, False
+    for fx in clip.effects:
+        if isinstance(fx, otio.schema.FreezeFrame):
+            return 0.0, "freeze frame", False
+        if isinstance(fx, otio.schema.LinearTimeWarp):
+            speed *= float(fx.time_scalar)
+            continue
+        remap = _fcp7_time_remap(fx)
+        if isinstance(remap, float):
+            speed *= remap
+            retimed_in = True
+        elif remap is not None:
+            retime = remap
+        elif "speed" in (fx.effect_name or "").lower() or "retime" in (fx.effect_name or "").lower():
+            retime = fx.effect_name
+    if retime is not None:
+        return 1.0, retime, False
+    if speed == 0:
+        return 0.0, "freeze frame", False
+    if speed != 1.0:
+        retime = f"{'reverse' if speed < 0 else 'speed'} {abs(speed):.3f}x"
+    return speed, retime, retimed_in
+
+
+def _fcp7_time_remap(fx) -> float | str | None:
+    """An FCP7 XML ``timeremap`` filter as the adapter keeps it: its constant speed as a
+    factor, a note when the speed varies or cannot be read, None for any other effect."""
+    meta = fx.metadata.get("fcp_xml") if hasattr(fx.metadata, "get") else None
+    if not hasattr(meta, "get") or str(meta.get("effectid", "")).lower() != "timeremap":
+        return None
+    params = meta.get("parameter") or []
+    params = [params] if hasattr(params, "get") else list(params)
+    values = {str(p.get("parameterid") or p.get("name") or "").lower(): p.get("value")
+              for p in params if hasattr(p, "get")}
+    if str(values.get("variablespeed", "0")).upper() in ("1", "TRUE"):
+        return "variable speed (time remap): rendered over the span the list gives"
+    try:
+        speed = float(values.get("speed", 100)) / 100.0
+    except (TypeError, ValueError):
+        return f"time remap with an unreadable speed {values.get('speed')!r}"
+    return -abs(speed) if str(values.get("reverse", "FALSE")).upper() == "TRUE" else speed
+
+
+def source_span(entry: int, frames: int, speed: float, lead: int = 0, tail: int = 0) -> tuple[int, int]:
+    """The source frames [in, out) a clip shows: record frame k (from -``lead`` to
+    ``frames`` - 1 + ``tail``, the transitions' share included) shows source frame
+    ``entry`` + floor(k * ``speed``)."""
+    if speed == 0:
+        return entry, entry + 1
+
+    def at(k: int) -> int:
+        return entry + math.floor(k * speed + 1e-6)
+
+    first, last = at(-lead), at(frames - 1 + tail)
+    return min(first, last), max(first, last) + 1
+
+
+def _media_start(ref, rate: Fraction) -> int:
+    """Where a media reference's frames start (its available range), else 0."""
+    rng = getattr(ref, "available_range", None)
+    return _frames(rng.start_time, rate) if rng is not None else 0
 
 
 def _reel_of(clip) -> str | None:

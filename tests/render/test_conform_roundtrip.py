@@ -1,5 +1,7 @@
 """The round-trip bar: for EDL, FCP7 XML and OTIO lists at 23.976, 25 and 29.97 drop-frame,
-the conformed timeline's record in/out of every clip equals the input's, frame for frame."""
+the conformed timeline's record in/out of every clip equals the input's, frame for frame,
+and a retimed clip and a freeze frame (EDL M2, OTIO time effects) are relinked to renders
+that hold every source frame the cut shows."""
 from __future__ import annotations
 
 import json
@@ -12,8 +14,10 @@ from paicli.cli import run
 from paicli.media.timing import Timecode
 
 RATES = {"23.976": (Fraction(24000, 1001), False), "25": (Fraction(25), False), "29.97DF": (Fraction(30000, 1001), True)}
-# media: reel -> start frame offset of its timecode; clips: (name, reel, first source frame, frames)
-CLIPS = [("shotA", "R1", 5, 8), ("shotB", "R2", 3, 6), None, ("shotC", "R1", 20, 7)]
+# media: reel -> start frame offset of its timecode; clips: (name, reel, first source frame, frames, speed)
+CLIPS = [("shotA", "R1", 5, 8, 1.0), ("shotB", "R2", 3, 6, 1.0), None, ("shotC", "R1", 20, 7, 1.0),
+         ("shotD", "R2", 6, 5, 2.0), ("shotE", "R1", 12, 4, 0.0)]
+NAMES = [c[0] for c in CLIPS if c]
 GAP = 4
 
 
@@ -48,9 +52,11 @@ def _timeline(folder: Path, rate: Fraction, drop: bool):
             track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
                 otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(GAP, fps))))
             continue
-        name, reel, first, n = c
+        name, reel, first, n, speed = c
         clip = otio.schema.Clip(name=name, source_range=otio.opentime.TimeRange(
             otio.opentime.RationalTime(starts[reel] + first, fps), otio.opentime.RationalTime(n, fps)))
+        if speed != 1.0:
+            clip.effects.append(otio.schema.FreezeFrame() if speed == 0 else otio.schema.LinearTimeWarp(time_scalar=speed))
         clip.media_reference = otio.schema.ExternalReference(
             target_url=(folder / reel / "plate.mov").as_uri(), available_range=otio.opentime.TimeRange(
                 otio.opentime.RationalTime(starts[reel], fps), otio.opentime.RationalTime(32, fps)))
@@ -66,11 +72,13 @@ def _edl(folder: Path, rate: Fraction, drop: bool, starts: dict) -> str:
         if c is None:
             rec += GAP
             continue
-        name, reel, first, count = c
+        name, reel, first, count, speed = c
         n += 1
         src = starts[reel] + first
         lines.append(f"{n:03d}  {reel:<8} V     C        {_tc(src, rate, drop)} {_tc(src + count, rate, drop)} "
                      f"{_tc(rec, rate, drop)} {_tc(rec + count, rate, drop)}")
+        if speed != 1.0:
+            lines.append(f"M2   {reel:<8}      {speed * round(rate):06.1f}                {_tc(src, rate, drop)}")
         lines += [f"* FROM CLIP NAME:  {name}", f"* SOURCE FILE: {folder / reel / 'plate.mov'}"]
         rec += count
     return "\n".join(lines) + "\n"
@@ -91,14 +99,14 @@ def test_the_conformed_timeline_keeps_every_record_in_and_out(media, tmp_path, c
         path.write_text(_edl(folder, rate, drop, starts))
     else:
         otio.adapters.write_to_file(tl, str(path), adapter_name="otio_json" if fmt == "otio" else "fcp_xml")
-    (tmp_path / "map.json").write_text(json.dumps({n: str(folder / "R1" / "refs") for n in ("shotA", "shotB", "shotC")}))
+    (tmp_path / "map.json").write_text(json.dumps({n: str(folder / "R1" / "refs") for n in NAMES}))
     argv = ["render", str(path), "-o", str(tmp_path / "out"), "--bg-map", str(tmp_path / "map.json"), "--format",
             "exr", "--handles", "1", "--progress", "none", "--json"]
     if fmt == "edl":
         argv += ["--rate", key.replace("DF", "")]
     assert run(argv) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
-    assert [r["status"] for r in doc["summary"]["results"]] == ["rendered"] * 3
+    assert [r["status"] for r in doc["summary"]["results"]] == ["rendered"] * len(NAMES)
     original = read_edit_list(path, rate=key.replace("DF", "") if fmt == "edl" else None)
     assert original.rate == rate
     conformed = [o["path"] for o in doc["outputs"] if o["kind"] == "timeline"]
@@ -106,10 +114,32 @@ def test_the_conformed_timeline_keeps_every_record_in_and_out(media, tmp_path, c
     for p in conformed:
         back = read_edit_list(p, rate=key.replace("DF", "") if p.endswith(".edl") else None)
         a, b = original.video_clips(), back.video_clips()
-        assert len(a) == len(b) == 3
+        assert len(a) == len(b) == len(NAMES)
         for x, y in zip(a, b):
             assert x.range_in_parent().start_time.value == y.range_in_parent().start_time.value
             assert x.range_in_parent().duration.value == y.range_in_parent().duration.value
             assert round(x.source_range.start_time.value) == round(y.source_range.start_time.value)
+        if p.endswith(".otio"):
+            _renders_hold_the_frames_the_cut_shows(a, b, rate)
         if p.endswith(".edl") and drop:
             assert "FCM: DROP FRAME" in Path(p).read_text() and back.drop_frame
+
+
+def _renders_hold_the_frames_the_cut_shows(original, conformed, rate):
+    """Each conformed clip keeps its time effects, and its render's frames cover every source
+    frame the original clip shows (record frame k shows entry + floor(k * speed))."""
+    import math
+
+    import opentimelineio as otio
+
+    fps = float(rate)
+    for x, y in zip(original, conformed):
+        speed = next((0.0 if isinstance(fx, otio.schema.FreezeFrame) else fx.time_scalar for fx in x.effects
+                      if isinstance(fx, (otio.schema.FreezeFrame, otio.schema.LinearTimeWarp))), 1.0)
+        assert [type(fx).__name__ for fx in x.effects] == [type(fx).__name__ for fx in y.effects]
+        entry = round(x.source_range.start_time.value_rescaled_to(fps))
+        n = round(x.source_range.duration.value_rescaled_to(fps))
+        shown = {entry + math.floor(k * speed) for k in range(n)}
+        have = y.media_reference.available_range
+        first = round(have.start_time.value_rescaled_to(fps))
+        assert first <= min(shown) and max(shown) < first + round(have.duration.value_rescaled_to(fps)), x.name

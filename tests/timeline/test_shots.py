@@ -29,8 +29,8 @@ def test_shots_carry_record_and_source_ranges_widened_under_transitions(tmp_path
     assert a.source_tc == "01:00:04:05-01:00:04:23" and b.source_tc == "01:00:08:08-01:00:08:17"
     assert a.transitions == ["out: SMPTE_Dissolve 10f"] and b.transitions == ["in: SMPTE_Dissolve 10f"]
     assert (b.record_start, b.record_frames) == (9, 10)
-    # a retimed clip is flagged and rendered over the source span the list wrote
-    assert c.retime == "speed 2.000x" and c.source_out - c.source_in == 12 and c.record_start == 24
+    # a retimed clip is flagged and rendered over the source frames it shows: 6 frames at 2x
+    assert c.retime == "speed 2.000x" and c.source_out - c.source_in == 11 and c.record_start == 24
     assert "/" not in c.id and ".." not in c.id and c.clip == "../../etc/fast one"
     assert c.event_line == 8 and a.item == (0, 0) and c.item == (0, 4)
     assert notes == []
