@@ -106,15 +106,32 @@ def clip_matte(alpha, edge, clip_black, span, floor):
 def apply_despot(alpha, speck, clear, fill):
     """The despot's verdicts, found at working scale (uint8 masks, nearest-neighbour sampled
     as ``cv2.resize`` with ``INTER_NEAREST`` would), applied to the full-size matte: specks
-    and their faint surround (a < 0.5) become 0, small holes (a < 0.95) become 1."""
+    and their faint surround (a < 0.5) become 0, small holes (a < 0.95) become 1.
+
+    Verdicts are few and local: each working-scale row's span of them is found first, and
+    the full-size matte is only copied outside it."""
     h, w = alpha.shape
     hs, ws = speck.shape
     ry, rx = hs / h, ws / w
-    out = np.empty((h, w), np.float32)
+    xs = np.empty(w, np.int64)  # each column's working-scale column
+    for x in range(w):
+        xs[x] = min(int(x * rx), ws - 1)
+    first = np.full(hs, ws, np.int64)  # per working-scale row: its first and last verdict column
+    last = np.full(hs, -1, np.int64)
+    for sy in range(hs):
+        for sx in range(ws):
+            if speck[sy, sx] or clear[sy, sx] or fill[sy, sx]:
+                first[sy] = min(first[sy], sx)
+                last[sy] = sx
+    out = alpha.copy()
     for y in range(h):
         sy = min(int(y * ry), hs - 1)
+        if last[sy] < 0:
+            continue
         for x in range(w):
-            sx = min(int(x * rx), ws - 1)
+            sx = xs[x]
+            if sx < first[sy] or sx > last[sy]:
+                continue
             a = alpha[y, x]
             v = a
             if speck[sy, sx] or (clear[sy, sx] and a < 0.5):
@@ -171,23 +188,47 @@ def _linear_taps(n_out, n_in):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
+def _coef_row(coef, row, x0s, x1s, txs, out):
+    """Row ``row`` of the coefficient planes ``coef`` (4, h, w) interpolated across to the
+    output width: ``out`` (W, 4), float64 (the horizontal half of :func:`chroma_from_luma`'s
+    bilinear sample)."""
+    for x in range(out.shape[0]):
+        x0, x1, tx = x0s[x], x1s[x], txs[x]
+        for k in range(4):
+            out[x, k] = coef[k, row, x0] * (1 - tx) + coef[k, row, x1] * tx
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def chroma_from_luma(img, luma, coef, out):
     """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with
     the coefficient planes ``coef`` (4, h, w: a_R, b_R, a_B, b_B) sampled bilinearly as
-    ``cv2.resize`` with ``INTER_LINEAR`` would upscale them."""
+    ``cv2.resize`` with ``INTER_LINEAR`` would upscale them.
+
+    Separably: each coefficient row is interpolated across once (it serves two output rows
+    of a 4:2:0 source), then output rows blend their two; a 4:2:2 source has no vertical
+    step at all (its rows fall on the chroma rows)."""
     h, w = img.shape[0], img.shape[1]
     y0s, y1s, tys = _linear_taps(h, coef.shape[1])
     x0s, x1s, txs = _linear_taps(w, coef.shape[2])
     kr, kg, kb = luma[0], luma[1], luma[2]
+    top = np.empty((w, 4), np.float64)
+    bottom = np.empty((w, 4), np.float64)
+    top_row = bottom_row = -1
     c = np.empty(4, np.float32)
     for y in range(h):
         y0, y1, ty = y0s[y], y1s[y], tys[y]
+        if top_row != y0:
+            if bottom_row == y0:
+                top, bottom, bottom_row = bottom, top, -1
+            else:
+                _coef_row(coef, y0, x0s, x1s, txs, top)
+            top_row = y0
+        if ty != 0 and bottom_row != y1:
+            _coef_row(coef, y1, x0s, x1s, txs, bottom)
+            bottom_row = y1
         for x in range(w):
-            x0, x1, tx = x0s[x], x1s[x], txs[x]
             for k in range(4):
-                top = coef[k, y0, x0] * (1 - tx) + coef[k, y0, x1] * tx
-                bottom = coef[k, y1, x0] * (1 - tx) + coef[k, y1, x1] * tx
-                c[k] = top * (1 - ty) + bottom * ty
+                c[k] = top[x, k] if ty == 0 else top[x, k] * (1 - ty) + bottom[x, k] * ty
             lum = kr * img[y, x, 0] + kg * img[y, x, 1] + kb * img[y, x, 2]
             r = lum + c[0] * lum + c[1]
             b = lum + c[2] * lum + c[3]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from engine.key import fused
 
@@ -16,14 +17,31 @@ def test_clip_matte_clips_black_and_white_away_from_edges_and_only_the_floor_nea
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_despot_verdicts_from_working_scale_land_on_the_pixels_a_nearest_upscale_gives():
+@pytest.mark.parametrize("density", [0.3, 0.001])  # dense, and a few verdicts on a few rows
+def test_despot_verdicts_from_working_scale_land_on_the_pixels_a_nearest_upscale_gives(density):
     rng = np.random.default_rng(1)
     h, w = 1080, 200
     alpha = rng.random((h, w), dtype=np.float32)
-    speck, clear, fill = ((rng.random((h // 2, w // 2)) > t).astype(np.uint8) for t in (0.9, 0.7, 0.8))
+    speck, clear, fill = ((rng.random((h // 2, w // 2)) < density * t).astype(np.uint8) for t in (0.3, 1.0, 0.6))
     up = [cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in (speck, clear, fill)]
     want = alpha.copy()
     want[up[1] & (alpha < 0.5)] = 0.0
     want[up[0]] = 0.0
     want[up[2] & (alpha < 0.95)] = 1.0
     np.testing.assert_array_equal(fused.apply_despot(alpha, speck, clear, fill), want)
+
+
+@pytest.mark.parametrize("size,grid", [((64, 96), (32, 48)), ((64, 96), (64, 48)), ((37, 53), (18, 26)),
+                                       ((37, 53), (37, 26))])  # 4:2:0, 4:2:2, odd sizes of both
+def test_chroma_from_luma_samples_its_coefficients_as_a_bilinear_upscale_would(size, grid):
+    rng = np.random.default_rng(2)
+    img = rng.random((*size, 3), dtype=np.float32)
+    coef = rng.uniform(-1, 1, (4, *grid)).astype(np.float32)
+    luma = np.float32([0.2126, 0.7152, 0.0722])
+    a_r, b_r, a_b, b_b = (cv2.resize(c, size[::-1], interpolation=cv2.INTER_LINEAR) for c in coef)
+    y = img @ luma
+    r, b = y + a_r * y + b_r, y + a_b * y + b_b
+    want = np.dstack([r, (y - luma[0] * r - luma[2] * b) / luma[1], b])
+    got = np.empty_like(img)
+    fused.chroma_from_luma(img, luma, coef, got)
+    np.testing.assert_allclose(got, want, atol=2e-5)
