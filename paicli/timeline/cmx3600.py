@@ -5,9 +5,15 @@ cannot infer a list's rate and stops at the first event it dislikes. Here:
 
 - Timecodes are counted at the list's nominal rate, drop-frame where ``FCM: DROP FRAME``
   is in force or the timecode says ``;`` (29.97/59.94 only).
-- The rate is the one given; without one it is inferred from the largest frame number
-  the list uses (frames up to 23: 24 fps; 24: 25 fps; 25-29: 30, or 29.97 when drop-frame),
-  and the reason is recorded. A given rate the timecodes contradict is refused.
+- The rate is the one given; without one it is inferred from the largest frame number of
+  the record timecodes and the video events' source timecodes (frames up to 23: 24 fps;
+  24: 25 fps; 25-29: 30, or 29.97 when drop-frame), and the reason is recorded; audio
+  sources (a sound recorder's timecode) may run at other rates and are not evidence. A
+  given rate those timecodes contradict is refused.
+- Every line that starts like an event and carries timecodes is read (a reel name holding
+  spaces included) or noted with its line number; comments after a skipped line are not
+  given to the event before it. Audio events that overlap or end before they start are
+  noted and skipped: paicli renders video.
 - Transitions (``D``, ``Wnnn``, ``K``) follow the standard layout: a zero-length cut of the
   outgoing clip, then the event of the incoming clip with the transition's length. They
   become an OTIO :class:`Transition` that starts at the cut (``in_offset`` 0), as the OTIO
@@ -34,6 +40,9 @@ from paicli.media.timing import Timecode, drop_frame_allowed, format_rate
 _TC = r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.,]\d{2,3}"
 EVENT_LINE = re.compile(rf"^\s*(\d+)\s+(\S+)\s+(\S+)\s+(C|D|W\d{{3}}|K[BO]?)\s+(?:(\d+)\s+)?({_TC})\s+({_TC})\s+({_TC})\s+({_TC})\s*$",
                     re.IGNORECASE)
+_EVENT_START = re.compile(r"^\s*\d{1,6}\s+\S")  # what every event line starts with: its number
+_CHANNELS = re.compile(r"^(?:V|B|NONE|A\d*|AA|A\d*/V|AA/V|V/A\d*|V/AA)$", re.IGNORECASE)
+_EDIT = re.compile(r"^(?:C|D|W\d{3}|K[BO]?)$", re.IGNORECASE)
 _M2 = re.compile(rf"^\s*M2\s+(\S+)\s+(-?\d+(?:\.\d*)?)\s+({_TC})\s*$", re.IGNORECASE)
 _COMMENT_KEYS = {"FROM CLIP NAME": "clip_name", "TO CLIP NAME": "to_clip_name", "SOURCE FILE": "source_file",
                  "FROM FILE": "source_file", "LOC": "locator"}
@@ -89,10 +98,15 @@ class EditList:
 
 
 def _frame_numbers(lines: list[str]) -> list[int]:
+    """The frame digits of every event's record timecodes (the list's own timeline) and of
+    video events' source timecodes; not of audio sources, whose timecode (a sound recorder's)
+    may run at another rate."""
     out = []
     for ln in lines:
-        if EVENT_LINE.match(ln) or _M2.match(ln):
-            out += [int(tc[-2:]) for tc in re.findall(_TC, ln)]
+        fields = event_fields(ln)
+        if fields:
+            video = "V" in fields[2].upper() or fields[2].upper() == "B"
+            out += [int(tc[-2:]) for tc in fields[-4 if video else -2:]]
     return out
 
 
@@ -104,17 +118,39 @@ def choose_rate(lines: list[str], given: Fraction | None, any_drop: bool) -> tup
             raise BadDataError(f"the list uses drop-frame timecode, which needs 29.97 or 59.94 fps, "
                                f"not --rate {format_rate(given)}")
         if top >= round(given):
-            raise BadDataError(f"the list's timecodes count frames up to {top}, beyond {format_rate(given)} fps: "
-                               f"it is not at that rate (try --rate {25 if top == 24 else 30})")
+            raise BadDataError(f"the list's video timecodes count frames up to {top}, beyond "
+                               f"{format_rate(given)} fps: it is not at that rate (try --rate {25 if top == 24 else 30})")
         return given, "given"
     if any_drop:
         rate = Fraction(60000, 1001) if top >= 30 else Fraction(30000, 1001)
         return rate, f"drop-frame timecode: {format_rate(rate)} fps"
     for rate in STANDARD_RATES + (Fraction(50), Fraction(60)):
         if top < rate:
-            why = "the default" if rate == 24 else f"inferred: its timecodes count frames up to {top}"
+            why = "the default" if rate == 24 else f"inferred: its video timecodes count frames up to {top}"
             return rate, f"{format_rate(rate)} fps ({why}; --rate to say otherwise)"
-    raise BadDataError(f"the list's timecodes count frames up to {top}: no frame rate fits")
+    raise BadDataError(f"the list's video timecodes count frames up to {top}: no frame rate fits")
+
+
+def event_fields(line: str) -> tuple | None:
+    """An event line's fields (number, reel, channels, edit, transition frames or None, and
+    the four timecodes), or None if ``line`` is no event. Beyond the strict layout, a reel
+    name holding spaces is read by taking the line's fields from both ends."""
+    m = EVENT_LINE.match(line)
+    if m:
+        return m.groups()
+    words = line.split()
+    if len(words) < 8 or not _EVENT_START.match(line) or not all(re.fullmatch(_TC, w) for w in words[-4:]):
+        return None
+    rest = words[1:-4]
+    trans = rest.pop() if rest and rest[-1].isdigit() and len(rest) > 2 else None
+    if len(rest) < 3 or not _EDIT.match(rest[-1]) or not _CHANNELS.match(rest[-2]):
+        return None
+    return (words[0], " ".join(rest[:-2]), rest[-2], rest[-1], trans, *words[-4:])
+
+
+def looks_like_event(line: str) -> bool:
+    """A line that starts as an event does and carries timecodes, whether or not it reads."""
+    return bool(_EVENT_START.match(line)) and len(re.findall(_TC, line)) >= 2
 
 
 def split_lines(text: str) -> list[str]:
@@ -126,11 +162,12 @@ def parse(text: str, rate: Fraction | None = None) -> EditList:
     """Read a CMX 3600 list (see the module notes). Errors name the line."""
     lines = split_lines(text)
     any_drop = any(re.match(r"^\s*FCM:\s*DROP", ln, re.I) for ln in lines) or any(
-        ";" in tc for ln in lines if EVENT_LINE.match(ln) for tc in re.findall(_TC, ln))
+        ";" in tc for ln in lines if event_fields(ln) for tc in re.findall(_TC, ln))
     rate, why = choose_rate(lines, rate, any_drop)
     title, drop, first_drop = None, False, None
     events: list[Event] = []
     notes: list[str] = []
+    current: Event | None = None  # the event comment lines belong to (None after a skipped line)
     for n, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
@@ -143,33 +180,32 @@ def parse(text: str, rate: Fraction | None = None) -> EditList:
             drop = "NON" not in upper and "DROP" in upper
             first_drop = drop if first_drop is None else first_drop
             continue
-        m = EVENT_LINE.match(line)
-        if m:
-            num, reel, channels, edit, trans, *tcs = m.groups()
-            try:
-                src_in, src_out, rec_in, rec_out = (Timecode.parse(tc, rate, True if drop or ";" in tc else None)
-                                                    for tc in tcs)
-            except PaicliError as e:
-                raise BadDataError(f"line {n}: {e}") from None
-            if rec_out < rec_in or src_out < src_in:
-                raise BadDataError(f"line {n}: event {num} ends before it starts")
-            events.append(Event(num, reel, channels, edit.upper(), int(trans or 0), src_in, src_out, rec_in, rec_out,
-                                n))
+        fields = event_fields(line)
+        if fields:
+            current = _event(fields, n, rate, drop, notes)
+            if current is not None:
+                events.append(current)
+            continue
+        if looks_like_event(line):
+            notes.append(f"line {n}: looks like an event but does not read as one; skipped, with its comments: "
+                         f"{line[:80]}")
+            current = None
             continue
         m = _M2.match(line)
         if m:
             if not events:
                 raise BadDataError(f"line {n}: M2 before any event")
-            events[-1].speed = float(m.group(2))
+            if current is not None:
+                current.speed = float(m.group(2))
             continue
         body = line.lstrip("*").strip()
         key, _, value = body.partition(":")
         attr = _COMMENT_KEYS.get(key.strip().upper())
-        if attr and events:
-            setattr(events[-1], attr, value.strip() or None)
-        elif events:
-            events[-1].comments.append(body)
-        elif not upper.startswith(("*", "AUD", "SPLIT")):
+        if attr and current is not None:
+            setattr(current, attr, value.strip() or None)
+        elif current is not None:
+            current.comments.append(body)
+        elif not events and not upper.startswith(("*", "AUD", "SPLIT")):
             notes.append(f"line {n} ignored: {line[:60]}")
     if not events:
         raise BadDataError("no events: not a CMX 3600 edit list")
@@ -182,6 +218,24 @@ def parse(text: str, rate: Fraction | None = None) -> EditList:
         if ev.speed == 0 and ev.clip_name:  # vendors mark a freeze frame's clip name with FF
             ev.clip_name = re.sub(r"\s+FF$", "", ev.clip_name, flags=re.IGNORECASE) or ev.clip_name
     return EditList(title, rate, bool(first_drop), why, events, notes)
+
+
+def _event(fields: tuple, n: int, rate: Fraction, drop: bool, notes: list[str]) -> Event | None:
+    """The event of line ``n`` from its :func:`event_fields`. A video event whose timecodes
+    do not read, or that ends before it starts, stops the list (its plan would be wrong);
+    an audio one is noted and skipped: paicli renders video."""
+    num, reel, channels, edit, trans, *tcs = fields
+    video = "V" in channels.upper() or channels.upper() == "B"
+    try:
+        src_in, src_out, rec_in, rec_out = (Timecode.parse(tc, rate, True if drop or ";" in tc else None) for tc in tcs)
+        if rec_out < rec_in or src_out < src_in:
+            raise BadDataError(f"event {num} ends before it starts")
+    except PaicliError as e:
+        if video:
+            raise BadDataError(f"line {n}: {e.message}") from None
+        notes.append(f"line {n}: audio event {num} skipped ({e.message})")
+        return None
+    return Event(num, reel, channels, edit.upper(), int(trans or 0), src_in, src_out, rec_in, rec_out, n)
 
 
 def to_timeline(edl: EditList, name: str | None = None):
@@ -216,7 +270,9 @@ def to_timeline(edl: EditList, name: str | None = None):
                 timeline.tracks.append(audio[label][0])
             slot = audio[label]
             if slot[1][0] > ev.rec_in.frames:
-                raise BadDataError(f"line {ev.line}: event {ev.number} overlaps the previous event on {label}")
+                edl.notes.append(f"line {ev.line}: audio event {ev.number} overlaps the previous event on {label}; "
+                                 "skipped (paicli renders video)")
+                continue
         track, end = slot
         if ev.edit != "C" and ev.transition:
             prev = next((c for c in reversed(track) if isinstance(c, otio.schema.Clip)), None)

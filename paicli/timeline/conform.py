@@ -22,7 +22,7 @@ from paicli.errors import OutputError
 from paicli.media import atomic
 from paicli.media.sequence import SequencePattern
 from paicli.media.timing import Timecode
-from paicli.timeline.cmx3600 import EVENT_LINE, split_lines
+from paicli.timeline.cmx3600 import event_fields, split_lines
 from paicli.timeline.read import EditListFile, edl_text, read_edit_list
 
 _NAME_COMMENT = re.compile(r"^\s*\*?\s*(FROM CLIP NAME|TO CLIP NAME|SOURCE FILE|FROM FILE)\s*:", re.IGNORECASE)
@@ -150,14 +150,14 @@ def conform_edl(el: EditListFile, clips: list[ConformClip], out_root: Path) -> s
     by_line = {c.event_line: c for c in clips if c.event_line}
     out, current, previous = [], None, None
     for n, line in enumerate(split_lines(edl_text(el.path)), 1):
-        event = EVENT_LINE.match(line)
+        event = event_fields(line)
         if event:
             previous = current if current is not None else previous
             current = by_line.get(n)
             out.append(line)
             if current is not None:
                 path = current.comp.get("sequence") or current.comp.get("path")
-                if event.group(4).upper() != "C" and previous is not None:
+                if event[3].upper() != "C" and previous is not None:
                     out.append(f"* FROM CLIP NAME:  {previous.name}")
                     out.append(f"* TO CLIP NAME:  {current.name}")
                 else:

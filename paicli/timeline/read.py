@@ -1,6 +1,6 @@
 """Read any edit list into an OTIO timeline, or refuse it in one line that says why.
 
-Formats, by file name: CMX 3600 ``.edl`` (our reader, :mod:`paicli.timeline.cmx3600`),
+Formats, by file name, else by content (:func:`format_by_content`): CMX 3600 ``.edl`` (our reader, :mod:`paicli.timeline.cmx3600`),
 OTIO ``.otio`` / ``.otioz`` / ``.otiod``, FCP7 ``.xml`` (``xmeml``; otio-fcp-adapter),
 FCPX ``.fcpxml`` / ``.fcpxmld`` (otio-fcpx-xml-adapter) and Avid ``.aaf`` (otio-aaf-adapter,
 the ``aaf`` extra). A file holding several sequences gives the one ``sequence`` names, or
@@ -50,12 +50,35 @@ def read_edit_list(path: str | Path, rate: str | Fraction | None = None, sequenc
     if not path.exists():
         raise MissingInputError(f"no such edit list: {path}")
     fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None and path.is_file():
+        fmt = format_by_content(path)
     if fmt is None:
-        raise UsageError(f"{path.name}: not an edit list paicli reads (use {', '.join(sorted(FORMATS))})")
+        raise UsageError(f"{path.name}: not an edit list paicli reads (use {', '.join(sorted(FORMATS))}, "
+                         "or a CMX 3600 list under any name)")
     given = parse_rate(rate) if rate is not None else None
     if fmt == "cmx_3600":
         return _read_edl(path, given)
     return _read_otio(path, fmt, given, sequence)
+
+
+_AAF_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # Microsoft structured storage, which AAF files are
+
+
+def format_by_content(path: Path) -> str | None:
+    """The format of a list whose name does not say (Premiere and Avid write CMX lists as
+    ``.txt``; ``.cdl`` files may hold edits): FCP7/FCPX XML, OTIO JSON or AAF by their
+    signatures, CMX 3600 by its event lines; None for anything else."""
+    head = path.read_bytes()[:65536]
+    if head.startswith(_AAF_MAGIC):
+        return "AAF"
+    text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
+    if text.startswith("<"):
+        return "fcp_xml" if "<xmeml" in text else "fcpx_xml" if "<fcpxml" in text else None
+    if text.startswith("{") and '"OTIO_SCHEMA"' in text:
+        return "otio_json"
+    if any(cmx3600.event_fields(ln) for ln in cmx3600.split_lines(text)):
+        return "cmx_3600"
+    return None
 
 
 def edl_text(path: Path) -> str:

@@ -57,11 +57,7 @@ EXPECTED = {
     "repro/repro_rate.edl": ("cmx_3600", 24, False, 2, 60),
 }
 # what the reader still gets wrong (issue 17: editorial fidelity); strict, so a fix shows up
-KNOWN_WRONG = {
-    "repro/repro_audio_overlap.edl": "overlapping audio events refuse the whole list (issue 17, point 5)",
-    "repro/repro_dropped.edl": "an event whose reel name holds a space is dropped (issue 17, point 6)",
-    "repro/repro_rate.edl": "the rate is inferred from an audio source timecode (issue 17, point 4)",
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 def _lists() -> list[str]:
@@ -177,3 +173,64 @@ def test_missing_unknown_and_garbage_lists_fail_in_one_line(tmp_path):
         read_edit_list(_edl(tmp_path, "<html></html>", "a.xml"))
     with pytest.raises(BadDataError, match="cannot be read as otio_json"):
         read_edit_list(_edl(tmp_path, "{not json", "a.otio"))
+
+
+# issue 17: real-world list quirks (points 4, 5, 6, 8)
+
+def test_an_audio_source_timecode_at_another_rate_neither_sets_the_rate_nor_refuses_it(tmp_path):
+    body = ("TITLE: r\n001  A001C001 V     C        10:00:00:00 10:00:01:00 01:00:00:00 01:00:01:00\n"
+            "002  SR39     A     C        17:52:28:26 17:52:29:22 01:00:00:00 01:00:00:20\n")
+    got = read_edit_list(_edl(tmp_path, body))
+    assert got.rate == 24 and len(got.video_clips()) == 1
+    assert any("line 3" in n and "audio event 002" in n for n in got.notes)  # its 26th frame cannot be read at 24
+    given = read_edit_list(_edl(tmp_path, body), rate="24")
+    assert given.rate == 24 and given.rate_note == "given"
+    with pytest.raises(BadDataError, match="video timecodes count frames up to"):  # the video side still counts
+        read_edit_list(_edl(tmp_path, body.replace("10:00:01:00", "10:00:01:26")), rate="24")
+
+
+def test_audio_that_overlaps_or_runs_backwards_is_noted_and_the_video_planned(tmp_path):
+    body = ("TITLE: a\n001  A001C001 V     C        10:00:00:00 10:00:02:00 01:00:00:00 01:00:02:00\n"
+            "002  SND01    A     C        05:00:00:00 05:00:02:00 01:00:00:00 01:00:02:00\n"
+            "003  SND02    A     C        06:00:00:00 06:00:01:00 01:00:01:00 01:00:02:00\n"
+            "004  SND03    A2    C        06:00:01:00 06:00:00:00 01:00:00:00 01:00:01:00\n")
+    got = read_edit_list(_edl(tmp_path, body))
+    assert len(got.video_clips()) == 1
+    assert any("line 4" in n and "overlaps" in n for n in got.notes)
+    assert any("line 5" in n and "ends before it starts" in n for n in got.notes)
+    with pytest.raises(BadDataError, match="line 2: event 001 ends before it starts"):  # video still stops the list
+        read_edit_list(_edl(tmp_path, body.replace("10:00:02:00 01:00:00:00", "09:00:02:00 01:00:00:00")))
+
+
+def test_every_event_line_is_read_or_reported_and_comments_stay_with_their_event(tmp_path):
+    body = ("TITLE: d\n001  A001C001 V     C        10:00:00:00 10:00:02:00 01:00:00:00 01:00:02:00\n"
+            "* FROM CLIP NAME:  SHOT_A\n"
+            "002  TAPE 12  V     C        11:00:00:00 11:00:02:00 01:00:02:00 01:00:04:00\n"
+            "* FROM CLIP NAME:  SHOT_B\n"
+            "003  A001C003 V     X        12:00:00:00 12:00:02:00 01:00:04:00 01:00:06:00\n"
+            "* FROM CLIP NAME:  SHOT_C\n")
+    got = read_edit_list(_edl(tmp_path, body))
+    clips = got.video_clips()
+    assert [c.name for c in clips] == ["SHOT_A", "SHOT_B"]  # SHOT_C's line is unreadable; it renames no one
+    assert clips[1].metadata["cmx_3600"]["reel"] == "TAPE 12"
+    assert any(n.startswith("line 6: looks like an event") for n in got.notes)
+
+
+@pytest.mark.parametrize("name", ["cut.txt", "cut.cdl", "CUT"])
+def test_a_cmx_list_is_recognised_by_its_content_whatever_its_name(tmp_path, name):
+    got = read_edit_list(_edl(tmp_path, DF_EDL, name))
+    assert got.format == "cmx_3600" and len(got.video_clips()) == 2
+
+
+def test_other_lists_are_recognised_by_their_signatures_under_other_names(tmp_path):
+    import opentimelineio as otio
+
+    tl = otio.schema.Timeline(name="t", tracks=[otio.schema.Track(name="V1", children=[otio.schema.Clip(
+        name="c", source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24),
+                                                       otio.opentime.RationalTime(5, 24)))])])
+    otio.adapters.write_to_file(tl, str(tmp_path / "t.json"), adapter_name="otio_json")
+    otio.adapters.write_to_file(tl, str(tmp_path / "t.fcp"), adapter_name="fcp_xml")
+    assert read_edit_list(tmp_path / "t.json").format == "otio_json"
+    assert read_edit_list(tmp_path / "t.fcp").format == "fcp_xml"
+    with pytest.raises(UsageError, match="not an edit list"):  # a CDL of colour, not of edits
+        read_edit_list(_edl(tmp_path, '<?xml version="1.0"?><ColorDecisionList/>', "grade.cdl"))
