@@ -344,11 +344,11 @@ def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_stren
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def screen_amount(img, plate, screen_channel, balance, out):
+def screen_amount(img, plate, screen_channel, balance, complement, out):
     """``out`` (H, W): how much of the plate's colour each pixel holds (see
     :func:`engine.key.keyer.screen_amount`): the minimum over the other channels of the
     screen channel's excess relative to the plate's (``balance`` 1), the excess over their
-    mean (0), or a mix."""
+    mean (0), or a mix; with ``complement``, 1 minus that float32 amount (the raw matte)."""
     h, w = out.shape
     o1 = 0 if screen_channel != 0 else 1
     o2 = 2 if screen_channel != 2 else 1
@@ -358,4 +358,19 @@ def screen_amount(img, plate, screen_channel, balance, out):
             cs, ca, cb = plate[y, x, screen_channel], plate[y, x, o1], plate[y, x, o2]
             t_pair = min((s - a) / max(cs - ca, 1e-3), (s - b) / max(cs - cb, 1e-3))
             t_mean = (s - 0.5 * (a + b)) / max(cs - 0.5 * (ca + cb), 1e-3)
-            out[y, x] = balance * t_pair + (1.0 - balance) * t_mean
+            amount = np.float32(balance * t_pair + (1.0 - balance) * t_mean)
+            out[y, x] = np.float32(1.0) - amount if complement else amount
+
+
+@numba.njit(cache=True, nogil=True)
+def temporal_blend(hold, prev, alpha):
+    """``hold * prev + (1 - hold) * alpha`` in float32, as the array expression gives it: the
+    matte held towards the previous frame's by the weight ``hold``; all (H, W) float32, a new
+    array."""
+    h, w = alpha.shape
+    out = np.empty((h, w), np.float32)
+    one = np.float32(1.0)
+    for y in range(h):
+        for x in range(w):
+            out[y, x] = hold[y, x] * prev[y, x] + (one - hold[y, x]) * alpha[y, x]
+    return out

@@ -94,11 +94,16 @@ def screen_amount(img: np.ndarray, plate: np.ndarray, kind: str, balance: float 
     excess over the mean of the other two, ``(I_s - mean(I_o)) / (C_s - mean(C_o))``, which
     reads half of a yellow or cyan as screen; in between, a mix of the two.
     """
+    return _screen_amount(img, plate, kind, balance, complement=False)
+
+
+def _screen_amount(img: np.ndarray, plate: np.ndarray, kind: str, balance: float, complement: bool) -> np.ndarray:
+    """:func:`screen_amount`, or with ``complement`` 1 minus it in the same pass."""
     from engine.key import fused  # numba: loaded to key, not with KeyParams
 
     out = np.empty(img.shape[:2], np.float32)
     fused.screen_amount(np.ascontiguousarray(img, np.float32), np.ascontiguousarray(plate, np.float32),
-                        1 if kind == "green" else 2, float(balance), out)
+                        1 if kind == "green" else 2, float(balance), complement, out)
     return out
 
 
@@ -125,10 +130,11 @@ def opacity_floor(img: np.ndarray, plate: np.ndarray, margin: float, blur_px: fl
 def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np.ndarray:
     """Unclipped matte ``1 - screen_amount`` of the (pre-blurred) picture, float32 (H, W)."""
     picture = cv2.GaussianBlur(img, (0, 0), p.pre_blur) if p.pre_blur > 0 else img
+    if p.screen_gain == 1.0:
+        return _screen_amount(picture, plate, kind, p.screen_balance, complement=True)
     ratio = screen_amount(picture, plate, kind, p.screen_balance)
-    if p.screen_gain != 1.0:  # a power keeps the screen at 0 and the core at 1 and moves the edge
-        ratio = np.sign(ratio) * np.abs(ratio) ** (1.0 / p.screen_gain)
-    return 1.0 - ratio
+    # a power keeps the screen at 0 and the core at 1 and moves the edge
+    return 1.0 - np.sign(ratio) * np.abs(ratio) ** (1.0 / p.screen_gain)
 
 
 def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
@@ -144,6 +150,15 @@ def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
     d_out = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 3)
     band = np.where(solid > 0, d_in <= px / f, d_out <= px / f).astype(np.uint8)
     return _nearest(band, alpha.shape).astype(bool)
+
+
+def _screen_where(alpha: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``alpha`` float32 (H, W) with 0 where ``mask`` (bool, at working scale or full size,
+    sampled as :func:`_nearest` would upscale it) is set; a new array."""
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
+    none = np.zeros(mask.shape, np.uint8)
+    return fused.apply_despot(np.ascontiguousarray(alpha, np.float32), mask.view(np.uint8), none, none)
 
 
 def _nearest(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -226,19 +241,23 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
 
 
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
-                        solid_level: float = 0.93, colour_blur_px: float = 3.0, pre_blur: float = 0.0) -> np.ndarray:
+                        solid_level: float = 0.93, colour_blur_px: float = 3.0, pre_blur: float = 0.0,
+                        small: np.ndarray | None = None) -> np.ndarray:
     """Re-solve the matte in ``band`` from known colours: a = <I - C, F - C> / |F - C|^2.
 
     F is the foreground colour pushed outwards from where the matte is solid (estimated at
     working scale, lightly blurred against noise), so colours the subject carries everywhere
     (spill, a tint) no longer read as transparency; the projection uses all three channels,
-    not only the screen channel's excess.
+    not only the screen channel's excess. ``small``: ``img`` at working scale
+    (:func:`engine.key.screen.downsample`) when the caller has it.
     """
     solid = alpha > solid_level
     if not solid.any():
         return alpha
     f = working_scale(img.shape)
-    f_est = fill_holes(downsample(img, f), downsample(solid.astype(np.float32), f) > 0.99)
+    if small is None:
+        small = downsample(img, f)
+    f_est = fill_holes(small, downsample(solid.astype(np.float32), f) > 0.99)
     if colour_blur_px > 0:
         f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
     picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
@@ -446,10 +465,9 @@ class Keyer:
             floor = upsample(opacity_floor(small, small_plate, p.floor_margin, max(1.5 / f, 0.5)), img.shape)
             alpha = np.maximum(alpha, floor)
         markers = None
-        if p.markers:
-            markers = _nearest(marker_mask(small, small_plate, self.screen, p.despot_px * p.despot_px // (f * f))
-                               .astype(np.uint8), img.shape).astype(bool)
-            alpha[markers] = 0.0
+        if p.markers:  # found and kept at working scale
+            markers = marker_mask(small, small_plate, self.screen, p.despot_px * p.despot_px // (f * f))
+            alpha = _screen_where(alpha, markers)
         if p.white_from_core and p.core_erode_px > 0:
             core0 = auto_core(alpha, p.core_erode_px)
             alpha = alpha / local_white(alpha, core0)
@@ -459,11 +477,11 @@ class Keyer:
         band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
         if p.refine:
             kept = alpha > 0.02
-            alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur)
+            alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur, small=small)
             if floor is not None:  # the re-solve's subject colour may be wrong; physics is not
                 alpha = np.where(kept, np.maximum(alpha, floor), alpha)
             if markers is not None:  # a marker by the subject is in the band: it stays screen
-                alpha[markers] = 0.0
+                alpha = _screen_where(alpha, markers)
         alpha = clip_matte(alpha, p, band)
         inside = 0
         if p.core_erode_px > 0:
@@ -507,6 +525,8 @@ class Keyer:
         the previous matte falls off with it, so where anything moves the new matte is taken
         as it is. ``small``: the picture at working scale; ``alpha`` the full-size matte.
         """
+        from engine.key import fused  # numba: loaded to key, not with KeyParams
+
         f = working_scale(alpha.shape)
         smooth = cv2.GaussianBlur(small, (0, 0), 2.0 / f)
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
@@ -514,6 +534,6 @@ class Keyer:
             return alpha
         change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
         hold = upsample(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32, copy=False), alpha.shape)
-        out = (hold * self._prev_alpha + (1 - hold) * alpha).astype(np.float32, copy=False)
+        out = fused.temporal_blend(hold, self._prev_alpha, np.ascontiguousarray(alpha, np.float32))
         self._prev_img, self._prev_alpha = smooth, out
         return out

@@ -45,3 +45,18 @@ def test_chroma_from_luma_samples_its_coefficients_as_a_bilinear_upscale_would(s
     got = np.empty_like(img)
     fused.chroma_from_luma(img, luma, coef, got)
     np.testing.assert_allclose(got, want, atol=2e-5)
+
+
+def test_temporal_blend_is_the_float32_array_expression_exactly():
+    rng = np.random.default_rng(3)
+    hold, prev, alpha = (rng.random((37, 53), dtype=np.float32) for _ in range(3))
+    np.testing.assert_array_equal(fused.temporal_blend(hold, prev, alpha), hold * prev + (1 - hold) * alpha)
+
+
+def test_the_raw_matte_is_one_minus_the_screen_amount_exactly():
+    rng = np.random.default_rng(4)
+    img, plate = (rng.random((37, 53, 3), dtype=np.float32) for _ in range(2))
+    amount, matte = np.empty((37, 53), np.float32), np.empty((37, 53), np.float32)
+    fused.screen_amount(img, plate, 1, 0.7, False, amount)
+    fused.screen_amount(img, plate, 1, 0.7, True, matte)
+    np.testing.assert_array_equal(matte, 1.0 - amount)
