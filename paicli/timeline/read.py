@@ -120,6 +120,8 @@ def _read_otio(path: Path, fmt: str, given: Fraction | None, sequence: str | Non
         quiet.setLevel(level)
     notes: list[str] = []
     timeline = _pick_timeline(path, result, sequence, notes)
+    if fmt == "fcp_xml":
+        _fcp7_enabled(path, timeline, notes)
     clips = [c for t in timeline.video_tracks() for c in t.find_clips(shallow_search=False)]
     rates = [c.source_range.duration.rate for c in clips if c.source_range is not None]
     if timeline.global_start_time is not None:
@@ -157,6 +159,46 @@ def _pick_timeline(path: Path, result, sequence: str | None, notes: list[str]):
     if len(found) > 1:
         notes.append(f"{len(found)} sequences in the file; using the first, {found[0].name!r} (--sequence to choose)")
     return found[0]
+
+
+def _fcp7_enabled(path: Path, timeline, notes: list[str]) -> None:
+    """Carry FCP7's ``<enabled>FALSE</enabled>`` of video tracks and clip items (which the
+    adapter drops) onto the timeline's tracks and clips, matched by order within the
+    sequence of the same name."""
+    import xml.etree.ElementTree as ET
+
+    import opentimelineio as otio
+
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError:
+        return
+    sequences = [sq for sq in root.iter("sequence") if sq.findtext("name") == timeline.name] or \
+        list(root.iter("sequence"))[:1]
+    if not sequences:
+        return
+    video = sequences[0].find("./media/video")
+    xml_tracks = video.findall("track") if video is not None else []
+    tracks = list(timeline.video_tracks())
+    if len(xml_tracks) != len(tracks):
+        notes.append("FCP7 XML: its video tracks do not match the adapter's; enabled flags not read")
+        return
+    for x_track, track in zip(xml_tracks, tracks):
+        if _disabled(x_track):
+            track.enabled = False
+        x_items = [e for e in x_track if e.tag in ("clipitem", "generatoritem")]
+        items = [i for i in track if isinstance(i, (otio.schema.Clip, otio.schema.Stack))]
+        if len(x_items) != len(items):
+            notes.append(f"FCP7 XML: the items of track {track.name!r} do not match the adapter's; "
+                         "enabled flags not read")
+            continue
+        for x_item, item in zip(x_items, items):
+            if _disabled(x_item):
+                item.enabled = False
+
+
+def _disabled(element) -> bool:
+    return (element.findtext("enabled") or "").strip().upper() == "FALSE"
 
 
 def _newer_schemas(path: Path) -> str:

@@ -77,7 +77,14 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
     for t_index, track in enumerate(timeline.video_tracks(), 1):
         name = track.name or f"V{t_index}"
         items = list(track)
+        if not track.enabled:
+            off = sum(isinstance(i, otio.schema.Clip) for i in items)
+            notes.append(f"{name}: track disabled in the edit; its {off} clip(s) are not rendered")
+            continue
         for i, item in enumerate(items):
+            if isinstance(item, (otio.schema.Clip, otio.schema.Stack)) and not item.enabled:
+                notes.append(f"{name}: {item.name!r} is disabled in the edit; not rendered")
+                continue
             if isinstance(item, otio.schema.Stack):
                 notes.append(f"{name}: nested sequence {item.name!r} is not rendered (flatten it in the edit)")
                 continue

@@ -35,3 +35,41 @@ def test_shots_carry_record_and_source_ranges_widened_under_transitions(tmp_path
     assert c.event_line == 8 and a.item == (0, 0) and c.item == (0, 4)
     assert notes == []
     assert Path(tmp_path / "t.edl").read_text() == EDL  # the list is only read
+
+
+def test_disabled_fcp7_tracks_and_clip_items_are_not_planned_and_the_plan_says_so(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    import opentimelineio as otio
+
+    def rt(f):
+        return otio.opentime.RationalTime(f, 24)
+
+    tl = otio.schema.Timeline(name="cut")
+    for t, names in (("V1", ["live", "off"]), ("V2", ["above"])):
+        track = otio.schema.Track(name=t)
+        for n in names:
+            track.append(otio.schema.Clip(name=n, source_range=otio.opentime.TimeRange(rt(0), rt(10)),
+                                          media_reference=otio.schema.ExternalReference(
+                                              target_url=f"file:///m/{n}.mov",
+                                              available_range=otio.opentime.TimeRange(rt(0), rt(100)))))
+        tl.tracks.append(track)
+    path = tmp_path / "cut.xml"
+    otio.adapters.write_to_file(tl, str(path), adapter_name="fcp_xml")
+    tree = ET.parse(path)
+    video = next(tree.iter("video"))
+    tracks = video.findall("track")
+
+    def disable(element):
+        flag = element.find("enabled")
+        if flag is None:
+            flag = ET.SubElement(element, "enabled")
+        flag.text = "FALSE"
+
+    disable(tracks[1])
+    disable(next(ci for ci in tracks[0].iter("clipitem") if ci.findtext("name") == "off"))
+    tree.write(path)
+    shots, notes = shots_of(read_edit_list(path))
+    assert [s.clip for s in shots] == ["live"]
+    assert "V1: 'off' is disabled in the edit; not rendered" in notes
+    assert "V2: track disabled in the edit; its 1 clip(s) are not rendered" in notes
