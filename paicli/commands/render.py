@@ -9,6 +9,7 @@ import typer
 
 from paicli.commands.common import InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, report, with_settings
 from paicli.errors import UsageError
+from paicli.media.timing import format_rate
 from paicli.progress import mode_from
 from paicli.render.settings import RENDER
 from paicli.settings import resolve
@@ -97,22 +98,27 @@ def render(
 
 
 def _print_plan(plan, only: list | None = None) -> None:
-    """The plan as a table: every shot, or ``only`` these (the shots that cannot render)."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """The plan as a table: every shot, or ``only`` these (the shots that cannot render).
+    Plain aligned columns, never truncated or wrapped, so it reads the same piped to a file
+    or a farm log as on a terminal; record and source out are exclusive, as lists write them."""
     rows = plan.shots if only is None else only
-    table = Table(title="shots that cannot be rendered" if only is not None else
-                  f"{plan.edit_list.path.name}: {len(plan.shots)} shots at {plan.edit_list.rate} fps",
-                  title_justify="left")
-    for col in ("shot", "record", "source", "status", "media / reason", "version"):
-        table.add_column(col)
-    for ps in rows:
-        table.add_row(ps.shot.id, ps.shot.record_tc, ps.shot.source_tc, ps.status,
-                      ps.reason or str(ps.media.path), f"v{ps.version:03d}" if ps.version else "-")
-    Console(file=sys.stdout).print(table)
+    title = ("shots that cannot be rendered" if only is not None else
+             f"{plan.edit_list.path.name}: {len(plan.shots)} shots at {format_rate(plan.edit_list.rate)} fps")
+    head = ("shot", "record in", "record out", "source in", "source out", "retime", "transitions", "status",
+            "version", "media / reason")
+    body = [(ps.shot.id, ps.shot.record_tc, ps.shot.record_out_tc, ps.shot.timecode_of(ps.shot.source_in),
+             ps.shot.timecode_of(ps.shot.source_out), ps.shot.retime or "-", ", ".join(ps.shot.transitions) or "-", ps.status,
+             f"v{ps.version:03d}" if ps.version else "-", ps.reason or str(ps.media.path)) for ps in rows]
+    print(title)
+    print(aligned([head, *body]))
     for note in plan.notes:
         print(f"note: {note}")
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows as left-aligned columns two spaces apart, each as wide as its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 def _print_results(outcomes, timelines, why_not) -> None:

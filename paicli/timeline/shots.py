@@ -49,13 +49,24 @@ class Shot:
 
     @property
     def source_tc(self) -> str:
-        return f"{Timecode(self.source_in, round(self.rate), self.drop_frame)}-" \
-               f"{Timecode(self.source_out - 1, round(self.rate), self.drop_frame)}"
+        """First-last source frame the shot needs, as timecode (inclusive)."""
+        return f"{self.timecode_of(self.source_in)}-{self.timecode_of(self.source_out - 1)}"
+
+    @property
+    def record_out_tc(self) -> str:
+        """Record out, exclusive, as edit lists write it."""
+        return str(Timecode.parse(self.record_tc, self.rate, self.drop_frame) + self.record_frames)
+
+    def timecode_of(self, frames: int) -> str:
+        """A frame count as timecode at the shot's rate and drop-frame counting."""
+        return str(Timecode(frames, round(self.rate), self.drop_frame))
 
     def to_dict(self) -> dict:
         return {"index": self.index, "id": self.id, "clip": self.clip, "reel": self.reel, "track": self.track,
-                "record": {"start": self.record_start, "frames": self.record_frames, "timecode": self.record_tc},
-                "source": {"in": self.source_in, "out": self.source_out, "timecode": self.source_tc},
+                "record": {"start": self.record_start, "frames": self.record_frames, "timecode": self.record_tc,
+                           "in": self.record_tc, "out": self.record_out_tc},
+                "source": {"in": self.source_in, "out": self.source_out, "timecode": self.source_tc,
+                           "in_tc": self.timecode_of(self.source_in), "out_tc": self.timecode_of(self.source_out)},
                 "media": {"url": self.media_url, "kind": self.media_kind, "sequence": self.sequence},
                 "retime": self.retime, "speed": self.speed, "transitions": self.transitions}
 

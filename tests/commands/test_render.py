@@ -236,3 +236,41 @@ def test_a_long_shot_renders_in_frame_chunks_and_counts_once_they_cover_it(proje
                    "prores") == 2
     assert _render(project, tmp_path / "p", "--shot", "002_A001C002", "--frames", "1001-1099") == 2
     assert "outside 002_A001C002's frames 1001-1012" in capsys.readouterr().err
+
+
+RETIMED_EDL = """TITLE: t
+001  TST V     C        01:00:04:05 01:00:04:14 01:00:00:00 01:00:00:09
+* FROM CLIP NAME:  clip_A
+002  TST V     C        01:00:04:14 01:00:04:14 01:00:00:09 01:00:00:09
+002  TST V     D    010 01:00:08:08 01:00:08:18 01:00:00:09 01:00:00:19
+* FROM CLIP NAME:  clip_A
+* TO CLIP NAME:  clip_B
+003  R3 V     C        02:00:00:00 02:00:00:12 01:00:01:00 01:00:01:06
+M2   R3       -024.0                02:00:00:00
+* FROM CLIP NAME:  backwards with a long name that goes on and on
+004  R4 V     C        03:00:00:00 03:00:00:12 01:00:01:06 01:00:01:18
+M2   R4       000.0                03:00:00:00
+* FROM CLIP NAME:  Z682_156 (LAY3) FF
+"""
+
+
+def test_plan_only_shows_record_source_retime_and_transitions_untruncated_when_piped(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow pipe or farm log: nothing may be cut or wrapped
+    (tmp_path / "cut.edl").write_text(RETIMED_EDL)
+    assert run(["render", str(tmp_path / "cut.edl"), "-o", str(tmp_path / "o"), "--plan-only"]) == 0
+    out = capsys.readouterr().out
+    rows = {ln.split()[0]: ln for ln in out.splitlines() if ln[:3].isdigit()}
+    assert set(rows) == {"001_clip_A", "002_clip_B", "003_backwards_with_a_long_name_that_goes_on_and_on",
+                         "004_Z682_156_LAY3"}
+    back = rows["003_backwards_with_a_long_name_that_goes_on_and_on"].split()
+    assert back[1:5] == ["01:00:01:00", "01:00:01:06", "01:59:59:19", "02:00:00:01"] and "reverse" in back
+    freeze = rows["004_Z682_156_LAY3"].split()
+    assert freeze[3:5] == ["03:00:00:00", "03:00:00:01"] and "freeze" in freeze
+    assert "out: SMPTE_Dissolve 10f" in rows["001_clip_A"] and "in: SMPTE_Dissolve 10f" in rows["002_clip_B"]
+    assert run(["render", str(tmp_path / "cut.edl"), "-o", str(tmp_path / "o"), "--plan-only", "--json"]) == 0
+    shots = {s["id"]: s for s in json.loads(capsys.readouterr().out)["summary"]["shots"]}
+    s = shots["003_backwards_with_a_long_name_that_goes_on_and_on"]
+    assert (s["record"]["in"], s["record"]["out"]) == ("01:00:01:00", "01:00:01:06")
+    assert (s["source"]["in_tc"], s["source"]["out_tc"]) == ("01:59:59:19", "02:00:00:01")
+    assert s["retime"] == "reverse 1.000x" and s["speed"] == -1.0
+    assert shots["004_Z682_156_LAY3"]["speed"] == 0.0 and shots["001_clip_A"]["transitions"]
