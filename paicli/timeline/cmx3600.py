@@ -211,7 +211,7 @@ def parse(text: str, rate: Fraction | None = None) -> EditList:
         raise BadDataError("no events: not a CMX 3600 edit list")
     for ev in events:
         src = ev.src_out.frames - ev.src_in.frames
-        if ev.speed is None and src != ev.duration and ev.duration:
+        if ev.video and ev.speed is None and src and src != ev.duration and ev.duration:
             notes.append(f"event {ev.number} (line {ev.line}): source is {src} frames, record {ev.duration}, "
                          f"with no M2: a speed change of {src / ev.duration:.3f}x; the source span it wrote is "
                          "rendered")

@@ -140,7 +140,7 @@ def shots_of(edit_list) -> tuple[list[Shot], list[str]]:
             src_in, src_out = source_span(entry, frames, speed, lead, tail)
             written = (Timecode.parse(cmx["source_out"], rate, cmx.get("drop_frame")).frames
                        if cmx.get("source_out") else None)
-            if written is not None and retime is None and written - entry != frames:
+            if written is not None and retime is None and written > entry and written - entry != frames:
                 # no M2, yet the source span is not the record span: the list's own speed change
                 speed = (written - entry) / frames
                 retime = f"speed {speed:.3f}x (source span, no M2)"
