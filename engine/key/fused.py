@@ -374,3 +374,36 @@ def temporal_blend(hold, prev, alpha):
         for x in range(w):
             out[y, x] = hold[y, x] * prev[y, x] + (one - hold[y, x]) * alpha[y, x]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def screen_excess(img, screen_channel, out):
+    """``out`` (H, W) float32: the screen channel of ``img`` (H, W, 3) less the larger other
+    channel (:func:`engine.key.screen.screen_difference`)."""
+    h, w = out.shape
+    o1 = 0 if screen_channel != 0 else 1
+    o2 = 2 if screen_channel != 2 else 1
+    for y in range(h):
+        for x in range(w):
+            out[y, x] = img[y, x, screen_channel] - max(img[y, x, o1], img[y, x, o2])
+
+
+@numba.njit(cache=True, nogil=True)
+def screen_pixels(img, blurred, screen_channel, min_excess, c0, c1, radius, out):
+    """``out`` (H, W) uint8: 1 where ``img``'s screen-channel excess exceeds ``min_excess``
+    and the chromaticity (r, g) = (R, G) / (R + G + B) of ``blurred`` lies within ``radius``
+    of (``c0``, ``c1``), else 0 (:func:`engine.key.screen.screen_mask`'s test). Images (H, W, 3)
+    and the thresholds float32; the distance as ``np.hypot`` gives it in float32 (the root
+    of float64 squares, rounded once)."""
+    h, w = out.shape
+    o1 = 0 if screen_channel != 0 else 1
+    o2 = 2 if screen_channel != 2 else 1
+    one, eps = np.float32(1.0), np.float32(1e-6)
+    for y in range(h):
+        for x in range(w):
+            excess = img[y, x, screen_channel] - max(img[y, x, o1], img[y, x, o2])
+            r, g, b = blurred[y, x, 0], blurred[y, x, 1], blurred[y, x, 2]
+            inv = one / max(r + g + b, eps)
+            dr, dg = np.float64(r * inv - c0), np.float64(g * inv - c1)
+            distance = np.float32(np.sqrt(dr * dr + dg * dg))
+            out[y, x] = 1 if excess > min_excess and distance < radius else 0

@@ -33,6 +33,15 @@ class Screen:
         return screen_difference(np.array(self.colour, np.float32)[None, None], self.kind).item()
 
 
+def _image_difference(img: np.ndarray, kind: str) -> np.ndarray:
+    """:func:`screen_difference` of a float32 image (H, W, 3) in one compiled pass."""
+    from engine.key import fused  # numba: loaded to key, not with the screen model
+
+    out = np.empty(img.shape[:2], np.float32)
+    fused.screen_excess(np.ascontiguousarray(img, np.float32), SCREEN_CHANNEL[kind], out)
+    return out
+
+
 def screen_difference(img: np.ndarray, kind: str) -> np.ndarray:
     """Screen-channel excess, float32 (...): ``G - max(R, B)`` or ``B - max(R, G)`` of colours
     (..., 3): an image (H, W, 3), a list of pixels (N, 3) or one colour (3,)."""
@@ -154,11 +163,16 @@ def detect_screen(img: np.ndarray, kind: str | None = None, min_coverage: float 
     return find_screen(img, kind, min_coverage).screen
 
 
+def _chromaticity(colour) -> np.ndarray:
+    """(r, g, b) / (r + g + b) of a linear colour (negative light as none), float32 (3,)."""
+    c = np.maximum(np.asarray(colour, np.float32), 0.0)
+    return c / max(float(c.sum()), 1e-6)
+
+
 def chroma_distance(img: np.ndarray, colour) -> np.ndarray:
     """Distance float32 (H, W) between each pixel's chromaticity (r, g) = (R, G) / (R + G + B)
     and that of ``colour`` (linear r, g, b); ``img`` float32 (H, W, 3) linear."""
-    c = np.maximum(np.asarray(colour, np.float32), 0.0)
-    c = c / max(float(c.sum()), 1e-6)
+    c = _chromaticity(colour)
     inv = 1.0 / np.maximum(cv2.transform(np.ascontiguousarray(img, np.float32), np.ones((1, 3), np.float32)), 1e-6)
     return np.hypot(img[..., 0] * inv - c[0], img[..., 1] * inv - c[1]).astype(np.float32, copy=False)
 
@@ -172,11 +186,14 @@ def screen_mask(img: np.ndarray, screen: Screen, threshold: float = 0.6, erode_p
     greener or bluer than the screen is not screen); the mask is then eroded so that edge
     pixels mixed with foreground stay out.
     """
-    d = screen_difference(img, screen.kind)
-    mask = ((d > threshold * screen.difference)
-            # the radius was measured at a quarter size, where noise averages out: judge hue alike
-            & (chroma_distance(cv2.GaussianBlur(img, (0, 0), 2.0), screen.colour) < screen.chroma_radius))
-    mask = mask.astype(np.uint8)
+    from engine.key import fused  # numba: loaded to key, not with the screen model
+
+    img = np.ascontiguousarray(img, np.float32)
+    c = _chromaticity(screen.colour)
+    mask = np.empty(img.shape[:2], np.uint8)
+    # the radius was measured at a quarter size, where noise averages out: judge hue alike
+    fused.screen_pixels(img, cv2.GaussianBlur(img, (0, 0), 2.0), screen.channel,
+                        np.float32(threshold * screen.difference), c[0], c[1], np.float32(screen.chroma_radius), mask)
     if erode_px > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1))
         mask = cv2.erode(mask, k)
@@ -296,8 +313,8 @@ def clean_plate_at(img: np.ndarray, screen: Screen, smooth_px: float = 2.0, puri
         return plate, mask
     plate = fill_holes(img, mask)
     if purity > 0:
-        d_img = cv2.GaussianBlur(screen_difference(img, screen.kind), (0, 0), 1.0)
-        impure = (d_img < purity * screen_difference(plate, screen.kind)).astype(np.uint8)
+        d_img = cv2.GaussianBlur(_image_difference(img, screen.kind), (0, 0), 1.0)
+        impure = (d_img < purity * _image_difference(plate, screen.kind)).astype(np.uint8)
         if margin_px > 0:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin_px + 1, 2 * margin_px + 1))
             impure = cv2.dilate(impure, k)

@@ -60,3 +60,21 @@ def test_the_raw_matte_is_one_minus_the_screen_amount_exactly():
     fused.screen_amount(img, plate, 1, 0.7, False, amount)
     fused.screen_amount(img, plate, 1, 0.7, True, matte)
     np.testing.assert_array_equal(matte, 1.0 - amount)
+
+
+def test_screen_pixels_and_excess_are_the_array_expressions_exactly():
+    from engine.key.screen import chroma_distance, screen_difference
+
+    rng = np.random.default_rng(5)
+    img = (rng.random((37, 53, 3), dtype=np.float32) * np.float32([0.3, 0.8, 0.3])).astype(np.float32)
+    blurred = cv2.GaussianBlur(img, (0, 0), 2.0)
+    colour = (0.1, 0.6, 0.15)
+    c = np.float32(colour) / np.float32(sum(colour))
+    want = (screen_difference(img, "green") > 0.2) & (chroma_distance(blurred, colour) < 0.08)
+    got = np.empty((37, 53), np.uint8)
+    fused.screen_pixels(img, blurred, 1, np.float32(0.2), c[0], c[1], np.float32(0.08), got)
+    np.testing.assert_array_equal(got.astype(bool), want)
+    assert 0 < want.sum() < want.size
+    excess = np.empty((37, 53), np.float32)
+    fused.screen_excess(img, 2, excess)
+    np.testing.assert_array_equal(excess, screen_difference(img, "blue"))
