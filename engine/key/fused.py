@@ -103,43 +103,60 @@ def clip_matte(alpha, edge, clip_black, span, floor):
 
 
 @numba.njit(cache=True, nogil=True)
+def _nearest_spans(n, n_small):
+    """For each of ``n_small`` samples, the span [start, stop) of the ``n`` samples that a
+    nearest-neighbour upscale (as ``cv2.resize`` with ``INTER_NEAREST``) takes from it."""
+    start = np.zeros(n_small, np.int64)
+    stop = np.zeros(n_small, np.int64)
+    ratio = n_small / n
+    for i in range(n - 1, -1, -1):
+        k = min(int(i * ratio), n_small - 1)
+        if stop[k] == 0:
+            stop[k] = i + 1
+        start[k] = i
+    return start, stop
+
+
+@numba.njit(cache=True, nogil=True)
 def apply_despot(alpha, speck, clear, fill):
     """The despot's verdicts, found at working scale (uint8 masks, nearest-neighbour sampled
     as ``cv2.resize`` with ``INTER_NEAREST`` would), applied to the full-size matte: specks
-    and their faint surround (a < 0.5) become 0, small holes (a < 0.95) become 1.
-
-    Verdicts are few and local: each working-scale row's span of them is found first, and
-    the full-size matte is only copied outside it."""
+    and their faint surround (a < 0.5) become 0, small holes (a < 0.95) become 1. Verdicts
+    are few: only the pixels under one are visited, the rest copied. A new (H, W) array."""
     h, w = alpha.shape
     hs, ws = speck.shape
-    ry, rx = hs / h, ws / w
-    xs = np.empty(w, np.int64)  # each column's working-scale column
-    for x in range(w):
-        xs[x] = min(int(x * rx), ws - 1)
-    first = np.full(hs, ws, np.int64)  # per working-scale row: its first and last verdict column
-    last = np.full(hs, -1, np.int64)
+    y0, y1 = _nearest_spans(h, hs)
+    x0, x1 = _nearest_spans(w, ws)
+    out = alpha.copy()
     for sy in range(hs):
         for sx in range(ws):
-            if speck[sy, sx] or clear[sy, sx] or fill[sy, sx]:
-                first[sy] = min(first[sy], sx)
-                last[sy] = sx
-    out = alpha.copy()
-    for y in range(h):
-        sy = min(int(y * ry), hs - 1)
-        if last[sy] < 0:
-            continue
-        for x in range(w):
-            sx = xs[x]
-            if sx < first[sy] or sx > last[sy]:
+            is_speck, is_clear, is_fill = speck[sy, sx], clear[sy, sx], fill[sy, sx]
+            if not (is_speck or is_clear or is_fill):
                 continue
-            a = alpha[y, x]
-            v = a
-            if speck[sy, sx] or (clear[sy, sx] and a < 0.5):
-                v = 0.0
-            if fill[sy, sx] and a < 0.95:
-                v = 1.0
-            out[y, x] = v
+            for y in range(y0[sy], y1[sy]):
+                for x in range(x0[sx], x1[sx]):
+                    a = alpha[y, x]
+                    v = a
+                    if is_speck or (is_clear and a < 0.5):
+                        v = 0.0
+                    if is_fill and a < 0.95:
+                        v = 1.0
+                    out[y, x] = v
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def clear_where(alpha, mask):
+    """Set the matte ``alpha`` (H, W) to 0, in place, under ``mask`` (uint8, at working scale
+    or full size, nearest-neighbour sampled as ``cv2.resize`` with ``INTER_NEAREST`` would)."""
+    h, w = alpha.shape
+    hs, ws = mask.shape
+    y0, y1 = _nearest_spans(h, hs)
+    x0, x1 = _nearest_spans(w, ws)
+    for sy in range(hs):
+        for sx in range(ws):
+            if mask[sy, sx]:
+                alpha[y0[sy]:y1[sy], x0[sx]:x1[sx]] = 0.0
 
 
 @numba.njit(cache=True, nogil=True)

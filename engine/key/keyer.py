@@ -153,12 +153,13 @@ def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
 
 
 def _screen_where(alpha: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``alpha`` float32 (H, W) with 0 where ``mask`` (bool, at working scale or full size,
-    sampled as :func:`_nearest` would upscale it) is set; a new array."""
+    """``alpha`` float32 (H, W), changed in place, with 0 where ``mask`` (bool, at working
+    scale or full size, sampled as :func:`_nearest` would upscale it) is set."""
     from engine.key import fused  # numba: loaded to key, not with KeyParams
 
-    none = np.zeros(mask.shape, np.uint8)
-    return fused.apply_despot(np.ascontiguousarray(alpha, np.float32), mask.view(np.uint8), none, none)
+    alpha = np.ascontiguousarray(alpha, np.float32)
+    fused.clear_where(alpha, mask.view(np.uint8))
+    return alpha
 
 
 def _nearest(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -86,8 +86,10 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
         win = (slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad)))
         seed = labels[win] == k
         reach = seed | ((subject[win] == 0) & (shade[win] < 0.5 * (1.0 + marker_shade[k])))
-        _, parts = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
-        taken[win] |= np.isin(parts, np.unique(parts[seed]))
+        n_parts, parts = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
+        seeded = np.zeros(n_parts, bool)
+        seeded[parts[seed]] = True
+        taken[win] |= seeded[parts]
     return cv2.dilate(taken.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 

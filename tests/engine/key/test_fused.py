@@ -18,11 +18,11 @@ def test_clip_matte_clips_black_and_white_away_from_edges_and_only_the_floor_nea
 
 
 @pytest.mark.parametrize("density", [0.3, 0.001])  # dense, and a few verdicts on a few rows
-def test_despot_verdicts_from_working_scale_land_on_the_pixels_a_nearest_upscale_gives(density):
+@pytest.mark.parametrize("h,w,hs,ws", [(1080, 200, 540, 100), (101, 133, 50, 66), (64, 64, 64, 64)])
+def test_despot_verdicts_from_working_scale_land_on_the_pixels_a_nearest_upscale_gives(density, h, w, hs, ws):
     rng = np.random.default_rng(1)
-    h, w = 1080, 200
     alpha = rng.random((h, w), dtype=np.float32)
-    speck, clear, fill = ((rng.random((h // 2, w // 2)) < density * t).astype(np.uint8) for t in (0.3, 1.0, 0.6))
+    speck, clear, fill = ((rng.random((hs, ws)) < density * t).astype(np.uint8) for t in (0.3, 1.0, 0.6))
     up = [cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) > 0 for m in (speck, clear, fill)]
     want = alpha.copy()
     want[up[1] & (alpha < 0.5)] = 0.0
@@ -78,3 +78,14 @@ def test_screen_pixels_and_excess_are_the_array_expressions_exactly():
     excess = np.empty((37, 53), np.float32)
     fused.screen_excess(img, 2, excess)
     np.testing.assert_array_equal(excess, screen_difference(img, "blue"))
+
+
+@pytest.mark.parametrize("h,w,hs,ws", [(1080, 200, 540, 100), (101, 133, 50, 66), (64, 64, 64, 64)])
+def test_clear_where_zeroes_the_pixels_a_nearest_upscale_of_the_mask_covers(h, w, hs, ws):
+    rng = np.random.default_rng(6)
+    alpha = rng.random((h, w), dtype=np.float32)
+    mask = (rng.random((hs, ws)) < 0.05).astype(np.uint8)
+    want = alpha.copy()
+    want[cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST) > 0] = 0.0
+    fused.clear_where(alpha, mask)
+    np.testing.assert_array_equal(alpha, want)
