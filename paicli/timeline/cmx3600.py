@@ -294,7 +294,7 @@ def to_timeline(edl: EditList, name: str | None = None):
                                                                         else {}),
                                      **({"locator": ev.locator} if ev.locator else {})}
         if ev.speed is not None:
-            clip.effects.append(otio.schema.LinearTimeWarp(name="M2", time_scalar=ev.speed / rate)
+            clip.effects.append(otio.schema.LinearTimeWarp(name="M2", time_scalar=ev.speed / round(rate))
                                 if ev.speed else otio.schema.FreezeFrame(name="M2"))
         track.append(clip)
         end[0] = ev.rec_out.frames

@@ -7,8 +7,10 @@ output: a movie or an image sequence with its timecode and frame count), this wr
 and cover the clip's source range, so every clip keeps its source range and record
 position; only its media (and name) change. An EDL is rewritten line by line: event lines
 and timing as they were, the clip name and ``* SOURCE FILE:`` comments pointing at the new
-media. Each file is read back and its video clips' record in/out compared with the input's,
-frame for frame, before it is kept.
+media. Time effects stay with their clips; an FCP7 Time Remap clip's in point, which FCP7
+counts in retimed frames from its media's first frame, is recounted from the new media's
+(to within one step of its speed). Each file is read back and its video clips' record
+in/out compared with the input's, frame for frame, before it is kept.
 
 Nothing here knows how the media were made: callers hand over :class:`ConformClip` records.
 """
@@ -101,7 +103,8 @@ def write_conformed(el: EditListFile, clips: list[ConformClip], out_root: Path) 
     module notes); returns one output record per file written."""
     import opentimelineio as otio
 
-    timeline = relinked(el, clips, out_root)
+    # FCP7 counts a remapped clip's in point from its media's first frame, which the renders moved
+    timeline = fcp7_retimed_in_points(el.timeline, relinked(el, clips, out_root))
     stem = f"{Path(el.path).stem}_conform"
     expected = record_ranges(el.timeline)
     outputs = [_write(out_root / f"{stem}.otio", otio.adapters.write_to_string(timeline, "otio_json"), expected,
@@ -117,6 +120,31 @@ def write_conformed(el: EditListFile, clips: list[ConformClip], out_root: Path) 
             raise OutputError(f"cannot write the conformed {adapter} ({str(e).splitlines()[0][:120]})") from None
         outputs.append(_write(out_root / f"{stem}{own}", text, expected, el.rate))
     return outputs
+
+
+def fcp7_retimed_in_points(original, conformed):
+    """A copy of ``conformed`` whose FCP7 Time Remap clips carry the in point FCP7 expects:
+    retimed frames from the new media's first frame (the list's own in points counted from
+    the old media's first frame, and the adapter writes in = start - media start)."""
+    from paicli.timeline.shots import clip_speed
+
+    copy = conformed.deepcopy()
+    for old_clip, clip in zip(original.find_clips(), copy.find_clips()):
+        speed, _, retimed_in = clip_speed(old_clip)
+        if not retimed_in or not speed:
+            continue
+        old_start, new_start = _available_start(old_clip), _available_start(clip)
+        rng = clip.source_range
+        rate = rng.start_time.rate
+        entry = old_start + (rng.start_time.value - old_start) * abs(speed)  # the source frame it starts on
+        clip.source_range = type(rng)(type(rng.start_time)(new_start + (entry - new_start) / abs(speed), rate),
+                                      rng.duration)
+    return copy
+
+
+def _available_start(clip) -> float:
+    rng = getattr(clip.media_reference, "available_range", None)
+    return rng.start_time.value if rng is not None else 0.0
 
 
 def first_frame_references(timeline):

@@ -99,6 +99,8 @@ def test_the_conformed_timeline_keeps_every_record_in_and_out(media, tmp_path, c
         path.write_text(_edl(folder, rate, drop, starts))
     else:
         otio.adapters.write_to_file(tl, str(path), adapter_name="otio_json" if fmt == "otio" else "fcp_xml")
+        if fmt == "xml":
+            _time_remap_filters(path)
     (tmp_path / "map.json").write_text(json.dumps({n: str(folder / "R1" / "refs") for n in NAMES}))
     argv = ["render", str(path), "-o", str(tmp_path / "out"), "--bg-map", str(tmp_path / "map.json"), "--format",
             "exr", "--handles", "1", "--progress", "none", "--json"]
@@ -118,28 +120,58 @@ def test_the_conformed_timeline_keeps_every_record_in_and_out(media, tmp_path, c
         for x, y in zip(a, b):
             assert x.range_in_parent().start_time.value == y.range_in_parent().start_time.value
             assert x.range_in_parent().duration.value == y.range_in_parent().duration.value
-            assert round(x.source_range.start_time.value) == round(y.source_range.start_time.value)
-        if p.endswith(".otio"):
-            _renders_hold_the_frames_the_cut_shows(a, b, rate)
+            if not (fmt == "xml" and x.effects):  # FCP7 counts a remapped clip's in point from its media's start
+                assert round(x.source_range.start_time.value) == round(y.source_range.start_time.value)
+        _renders_hold_the_frames_the_cut_shows(original, back, fcp7=fmt == "xml")
         if p.endswith(".edl") and drop:
             assert "FCM: DROP FRAME" in Path(p).read_text() and back.drop_frame
 
 
-def _renders_hold_the_frames_the_cut_shows(original, conformed, rate):
-    """Each conformed clip keeps its time effects, and its render's frames cover every source
-    frame the original clip shows (record frame k shows entry + floor(k * speed))."""
+def _time_remap_filters(path: Path) -> None:
+    """Give the FCP7 XML's retimed clip items the Time Remap filter an NLE writes (speed in
+    percent; the in point in retimed frames, as FCP7 counts a remapped clip)."""
+    import xml.etree.ElementTree as ET
+
+    tree = ET.parse(path)
+    speeds = {c[0]: c[4] for c in CLIPS if c}
+    for ci in tree.iter("clipitem"):
+        speed = speeds.get(ci.findtext("name"), 1.0)
+        if speed == 1.0:
+            continue
+        if speed:
+            n = int(ci.findtext("out")) - int(ci.findtext("in"))
+            ci.find("in").text = str(int(ci.findtext("in")) // int(speed))
+            ci.find("out").text = str(int(ci.findtext("in")) + n)
+        effect = ET.SubElement(ET.SubElement(ci, "filter"), "effect")
+        ET.SubElement(effect, "name").text = "Time Remap"
+        for tag, text in (("effectid", "timeremap"), ("effectcategory", "motion"), ("effecttype", "motion"),
+                          ("mediatype", "video")):
+            ET.SubElement(effect, tag).text = text
+        for pid, value in (("variablespeed", "0"), ("speed", f"{speed * 100:g}"), ("reverse", "FALSE")):
+            param = ET.SubElement(effect, "parameter")
+            ET.SubElement(param, "parameterid").text = pid
+            ET.SubElement(param, "value").text = value
+    tree.write(path, encoding="UTF-8", xml_declaration=True)
+
+
+def _renders_hold_the_frames_the_cut_shows(original, conformed, fcp7: bool):
+    """Each conformed clip is planned at the same speed over the same source frames as the
+    original (so the retime survived), and its render holds all of them (where the list
+    says what its media hold)."""
     import math
 
-    import opentimelineio as otio
+    from paicli.timeline.shots import shots_of
 
-    fps = float(rate)
-    for x, y in zip(original, conformed):
-        speed = next((0.0 if isinstance(fx, otio.schema.FreezeFrame) else fx.time_scalar for fx in x.effects
-                      if isinstance(fx, (otio.schema.FreezeFrame, otio.schema.LinearTimeWarp))), 1.0)
-        assert [type(fx).__name__ for fx in x.effects] == [type(fx).__name__ for fx in y.effects]
-        entry = round(x.source_range.start_time.value_rescaled_to(fps))
-        n = round(x.source_range.duration.value_rescaled_to(fps))
-        shown = {entry + math.floor(k * speed) for k in range(n)}
-        have = y.media_reference.available_range
-        first = round(have.start_time.value_rescaled_to(fps))
-        assert first <= min(shown) and max(shown) < first + round(have.duration.value_rescaled_to(fps)), x.name
+    was, now = shots_of(original)[0], shots_of(conformed)[0]
+    assert [(s.speed, s.retime) for s in was] == [(s.speed, s.retime) for s in now]
+    assert [1.0, 1.0, 1.0, 2.0, 0.0] == [s.speed for s in was]
+    for x, y in zip(was, now):
+        # exact, but for an FCP7 remapped clip whose in point (in retimed frames) lands within one
+        # step of its speed: FCP7 cannot say more precisely where the new media's frames start
+        step = math.ceil(abs(x.speed)) - 1 if fcp7 and x.speed not in (0.0, 1.0) else 0
+        assert abs(x.source_in - y.source_in) <= step and abs(x.source_out - y.source_out) <= step, x.clip
+        have = list(conformed.timeline.video_tracks()[y.item[0]])[y.item[1]].media_reference.available_range
+        if have is None:  # an EDL names its media, not their range
+            continue
+        first = round(have.start_time.value)
+        assert first <= y.source_in and y.source_out <= first + round(have.duration.value), x.clip

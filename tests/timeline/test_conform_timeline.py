@@ -113,3 +113,27 @@ def test_the_timeline_writer_knows_nothing_of_render_plans():
     code = ("import sys, paicli.timeline.conform; "
             "sys.exit(sorted(m for m in sys.modules if m.startswith('paicli.render')) != [])")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_a_conformed_fcp7_list_keeps_disabled_tracks_and_clips_disabled(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    tl = _timeline()
+    above = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
+    above.append(list(tl.tracks[0])[0].deepcopy())
+    tl.tracks.append(above)
+    otio.adapters.write_to_file(tl, str(tmp_path / "cut.xml"), adapter_name="fcp_xml")
+    tree = ET.parse(tmp_path / "cut.xml")
+    x_tracks = next(tree.iter("video")).findall("track")
+    for element in (x_tracks[1], x_tracks[0].findall("clipitem")[1]):  # track V2, and V1's second clip
+        ET.SubElement(element, "enabled").text = "FALSE"
+    tree.write(tmp_path / "cut.xml")
+    el = read_edit_list(tmp_path / "cut.xml")
+    clips = _clips(el, tmp_path)
+    assert [c.item for c in clips] == [(0, 0)]  # the disabled ones are not rendered
+    write_conformed(el, clips, tmp_path)
+    for name in ("cut_conform.xml", "cut_conform.otio"):
+        back = read_edit_list(tmp_path / name)
+        v1, v2 = back.timeline.video_tracks()
+        assert v1.enabled and not v2.enabled, name
+        assert [c.enabled for c in v1.find_clips()] == [True, False], name
