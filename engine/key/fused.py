@@ -424,3 +424,47 @@ def screen_pixels(img, blurred, screen_channel, min_excess, c0, c1, radius, out)
             dr, dg = np.float64(r * inv - c0), np.float64(g * inv - c1)
             distance = np.float32(np.sqrt(dr * dr + dg * dg))
             out[y, x] = 1 if excess > min_excess and distance < radius else 0
+
+
+@numba.njit(inline="always")
+def _lerp(a, b, t):
+    """a + t (b - a) in float32 with one rounding of the multiply-add (a fused multiply-add,
+    as OpenCV's bilinear remap computes it)."""
+    return np.float32(np.float64(t) * np.float64(b - a) + np.float64(a))
+
+
+@numba.njit(cache=True, nogil=True)
+def refine_band(picture, plate, alpha, band, subject, f, out):
+    """The colour re-solve of :func:`engine.key.keyer.refine_with_colours` in one pass: where
+    ``band`` (H, W) is set, ``out`` = clip(<I - C, F - C> / max(|F - C|^2, 1e-4), 0, 1) with I
+    the ``picture`` and C the ``plate`` (H, W, 3), F the ``subject`` colour (h, w, 3) at
+    working scale ``f`` sampled bilinearly (edges repeated; as ``cv2.remap`` samples it at
+    ((x + 0.5) / f - 0.5, (y + 0.5) / f - 0.5)); elsewhere ``out`` = ``alpha``. float32
+    throughout, dot products summed in channel order as ``np.einsum`` does."""
+    h, w = alpha.shape
+    hs, ws = subject.shape[0], subject.shape[1]
+    half, scale, eps = np.float32(0.5), np.float32(f), np.float32(1e-4)
+    fc = np.empty(3, np.float32)
+    for y in range(h):
+        sy = (np.float32(y) + half) / scale - half
+        fy = np.float32(sy - np.floor(sy))
+        y0 = int(np.floor(sy))
+        ya, yb = min(max(y0, 0), hs - 1), min(max(y0 + 1, 0), hs - 1)
+        for x in range(w):
+            if not band[y, x]:
+                out[y, x] = alpha[y, x]
+                continue
+            sx = (np.float32(x) + half) / scale - half
+            fx = np.float32(sx - np.floor(sx))
+            x0 = int(np.floor(sx))
+            xa, xb = min(max(x0, 0), ws - 1), min(max(x0 + 1, 0), ws - 1)
+            for k in range(3):
+                top = _lerp(subject[ya, xa, k], subject[ya, xb, k], fx)
+                bottom = _lerp(subject[yb, xa, k], subject[yb, xb, k], fx)
+                fc[k] = _lerp(top, bottom, fy) - plate[y, x, k]
+            ic0 = picture[y, x, 0] - plate[y, x, 0]
+            ic1 = picture[y, x, 1] - plate[y, x, 1]
+            ic2 = picture[y, x, 2] - plate[y, x, 2]
+            den = max(fc[0] * fc[0] + fc[1] * fc[1] + fc[2] * fc[2], eps)
+            a = (ic0 * fc[0] + ic1 * fc[1] + ic2 * fc[2]) / den
+            out[y, x] = min(max(a, np.float32(0.0)), np.float32(1.0))

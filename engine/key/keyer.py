@@ -252,6 +252,8 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     not only the screen channel's excess. ``small``: ``img`` at working scale
     (:func:`engine.key.screen.downsample`) when the caller has it.
     """
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
     solid = alpha > solid_level
     if not solid.any():
         return alpha
@@ -262,32 +264,12 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
     if colour_blur_px > 0:
         f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
     picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
-    where = np.nonzero(band)  # the band is a thin fraction of the frame: solve there only
-    c = plate[where]
-    if f > 1:  # the subject colour is smooth: sample its low-resolution estimate at the band only
-        f_band = _sample(f_est, (where[1].astype(np.float32) + 0.5) / f - 0.5,
-                         (where[0].astype(np.float32) + 0.5) / f - 0.5)
-    else:
-        f_band = f_est[where]
-    fc = f_band - c
-    ic = picture[where] - c
-    den = np.maximum(np.einsum("ij,ij->i", fc, fc), 1e-4)
-    out = alpha.astype(np.float32, copy=True)
-    out[where] = np.clip(np.einsum("ij,ij->i", ic, fc) / den, 0.0, 1.0)
+    out = np.empty(alpha.shape, np.float32)
+    # the band is a thin fraction of the frame: solve there only, sampling the smooth subject
+    # colour's low-resolution estimate at each of its pixels
+    fused.refine_band(np.ascontiguousarray(picture, np.float32), np.ascontiguousarray(plate, np.float32),
+                      np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(band, bool), f_est, f, out)
     return out
-
-
-def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear samples (N, C) of ``img`` at pixel coordinates ``x``, ``y`` (N,), as
-    ``cv2.resize`` would place them (edges repeated)."""
-    n, cols = len(x), 1024  # remap wants maps under 32767 on a side: fold the list into rows
-    rows = max(1, -(-n // cols))
-    mx = np.zeros(rows * cols, np.float32)
-    my = np.zeros(rows * cols, np.float32)
-    mx[:n], my[:n] = x, y
-    out = cv2.remap(img, mx.reshape(rows, cols), my.reshape(rows, cols), cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(rows * cols, -1)[:n]
 
 
 def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:

@@ -333,7 +333,7 @@ def test_the_edge_re_solve_at_hd_samples_the_subject_colour_as_a_full_upscale_wo
     img = rng.random((h, w, 3), dtype=np.float32)
     plate = np.broadcast_to(np.array([0.05, 0.4, 0.08], np.float32), (h, w, 3)).copy()
     alpha = np.clip(rng.random((h, w), dtype=np.float32) * 1.2, 0, 1)
-    band = np.ones((h, w), bool)  # more band pixels than remap takes on one side
+    band = np.ones((h, w), bool)  # every pixel re-solved, the frame edges too
     got = k.refine_with_colours(img, alpha, plate, band)
     f_est = cv2.GaussianBlur(fill_holes(downsample(img, 2), downsample((alpha > 0.93).astype(np.float32), 2) > 0.99),
                              (0, 0), 1.5)
