@@ -21,7 +21,8 @@ import numpy as np
 
 from engine.key.chroma import luma_guided_chroma
 from engine.key.markers import marker_mask
-from engine.key.screen import Screen, clean_plate_scaled, downsample, fill_holes, speck_sized, upsample, working_scale
+from engine.key.screen import (Screen, clean_plate_scaled, downsample, fill_holes, speck_sized, upsample, within,
+                               working_scale)
 from engine.memory import reuse_large_buffers
 
 
@@ -140,15 +141,13 @@ def raw_alpha(img: np.ndarray, plate: np.ndarray, kind: str, p: KeyParams) -> np
 def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
     """Bool (H, W): within ``px`` of the matte's 0.5 contour, on either side.
 
-    Distance transforms instead of a (2px+1)^2 dilate/erode: linear time whatever ``px``.
+    Distances as :func:`engine.key.screen.within` measures them, at working scale.
     """
     if px <= 0:
         return np.zeros(alpha.shape, bool)
     f = working_scale(alpha.shape)  # a band of ~10 px needs no full-resolution distances
     solid = (downsample(alpha, f) > 0.5).astype(np.uint8)
-    d_in = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
-    d_out = cv2.distanceTransform(1 - solid, cv2.DIST_L2, 3)
-    band = np.where(solid > 0, d_in <= px / f, d_out <= px / f).astype(np.uint8)
+    band = np.where(solid > 0, within(1 - solid, px / f), within(solid, px / f)).astype(np.uint8)
     return _nearest(band, alpha.shape).astype(bool)
 
 
@@ -199,7 +198,7 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     cv2.floodFill(flood, mask, (0, 0), 2)
     filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)  # not reachable from outside: subject or hole
     if erode_px > 0:
-        filled = (cv2.distanceTransform(filled, cv2.DIST_L2, 3) > erode_px / f).astype(np.uint8)
+        filled = (~within(1 - filled, erode_px / f)).astype(np.uint8)
     return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
 
 
@@ -308,8 +307,8 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
         subject = ((labels > 0) & ~small[labels]).astype(np.uint8)
         # the edge band kept a speck's soft surround from clip black: clear it too, but only
         # away from the subject, whose own wisps live there
-        near_speck = cv2.distanceTransform(1 - speck, cv2.DIST_L2, 3) <= fringe_px / f + 1
-        near_subject = cv2.distanceTransform(1 - subject, cv2.DIST_L2, 3) <= fringe_px / f
+        near_speck = within(speck, fringe_px / f + 1)
+        near_subject = within(subject, fringe_px / f)
         clear = (near_speck & ~near_subject).astype(np.uint8)
     holes = (small_alpha < 0.95).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)

@@ -7,6 +7,7 @@ large on the screen.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -250,6 +251,33 @@ def speck_sized(stats: np.ndarray, max_area: int, f: int) -> np.ndarray:
     small[1:] = ((stats[1:, cv2.CC_STAT_AREA] < area)
                  & (np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) < extent))
     return small
+
+
+_CHAMFER_STEPS = (np.float32(0.955), np.float32(1.3693))  # cv2.DIST_L2's 3x3 mask: a step across, diagonally
+_DISC_MAX_PX = 8.0  # farther, one distance transform costs less than a dilation by the disc
+
+
+def within(mask: np.ndarray, px: float) -> np.ndarray:
+    """bool (H, W): the pixels within ``px`` pixels of a set pixel of ``mask`` (uint8 0/1 or
+    bool (H, W)), distance as ``cv2.distanceTransform`` with ``DIST_L2`` and a 3x3 mask
+    measures it: ``distanceTransform(1 - mask) <= px``. OpenCV's distance is the shortest
+    sum of its two step lengths, so up to :data:`_DISC_MAX_PX` one dilation by the disc of
+    that radius gives the same pixels several times faster."""
+    m = mask.view(np.uint8) if mask.dtype == bool else mask
+    if px > _DISC_MAX_PX:
+        return cv2.distanceTransform(1 - m, cv2.DIST_L2, 3) <= px
+    return cv2.dilate(m, _chamfer_disc(float(px))) > 0
+
+
+@functools.lru_cache(maxsize=16)
+def _chamfer_disc(px: float) -> np.ndarray:
+    """uint8 (2n + 1, 2n + 1): the offsets whose 3x3-chamfer distance is at most ``px``."""
+    across, diagonal = _CHAMFER_STEPS
+    n = int(px / across) + 1
+    dy, dx = np.abs(np.mgrid[-n:n + 1, -n:n + 1])
+    short, long = np.minimum(dx, dy), np.maximum(dx, dy)
+    distance = short.astype(np.float32) * diagonal + (long - short).astype(np.float32) * across
+    return (distance <= np.float32(px)).astype(np.uint8)
 
 
 def working_scale(shape: tuple[int, ...], base_height: int = 540) -> int:

@@ -1,12 +1,13 @@
 """Screen detection, push-pull hole filling, the clean plate and the screen report, on
 synthetic screens (see synthetic_screen.py)."""
+import cv2
 import numpy as np
 import pytest
 
 from engine.key import screen as screen_module
 from engine.key.keyer import Keyer, KeyParams
 from engine.key.screen import (clean_plate, detect_screen, fill_holes, find_screen, screen_difference, screen_mask,
-                               working_scale)
+                               within, working_scale)
 from synthetic_screen import MARKERS, H, W, composite, natural_image, subject_alpha, uneven_screen, with_markers
 
 
@@ -202,3 +203,12 @@ def test_screen_quality_reports_an_even_screen_as_even():
 
 def test_screen_quality_reports_a_vignetted_screen_as_less_even():
     assert _quality(vignette=0.7)["evenness"] < _quality(vignette=0.0)["evenness"] - 0.05
+
+
+@pytest.mark.parametrize("px", [0.955, 1.5, 2.5, 3.0, 5.0, 7.5, 8.0, 12.0])
+def test_within_gives_the_pixels_a_distance_transform_puts_within_reach(px):
+    rng = np.random.default_rng(7)
+    mask = cv2.GaussianBlur(rng.random((120, 160), dtype=np.float32), (0, 0), 4.0) > 0.52  # blobs and specks
+    want = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3) <= px
+    np.testing.assert_array_equal(within(mask, px), want)
+    assert 0 < want.sum() < want.size
