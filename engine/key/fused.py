@@ -468,3 +468,15 @@ def refine_band(picture, plate, alpha, band, subject, f, out):
             den = max(fc[0] * fc[0] + fc[1] * fc[1] + fc[2] * fc[2], eps)
             a = (ic0 * fc[0] + ic1 * fc[1] + ic2 * fc[2]) / den
             out[y, x] = min(max(a, np.float32(0.0)), np.float32(1.0))
+
+
+@numba.njit(cache=True, nogil=True)
+def floor_kept(alpha, before, floor):
+    """Raise the matte ``alpha`` to ``floor``, in place, where ``before`` exceeds 0.02; all
+    (H, W) float32 (``before`` may be ``alpha`` itself)."""
+    h, w = alpha.shape
+    kept = np.float32(0.02)
+    for y in range(h):
+        for x in range(w):
+            if before[y, x] > kept:
+                alpha[y, x] = max(alpha[y, x], floor[y, x])

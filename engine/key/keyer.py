@@ -151,6 +151,16 @@ def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
     return _nearest(band, alpha.shape).astype(bool)
 
 
+def _floor_kept(alpha: np.ndarray, before: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """``alpha`` float32 (H, W), changed in place, raised to ``floor`` where the matte
+    ``before`` it (the same or another (H, W) array) kept anything (> 0.02)."""
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
+    alpha = np.ascontiguousarray(alpha, np.float32)
+    fused.floor_kept(alpha, np.ascontiguousarray(before, np.float32), np.ascontiguousarray(floor, np.float32))
+    return alpha
+
+
 def _screen_where(alpha: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``alpha`` float32 (H, W), changed in place, with 0 where ``mask`` (bool, at working
     scale or full size, sampled as :func:`_nearest` would upscale it) is set."""
@@ -225,7 +235,7 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
         return np.ones_like(alpha_raw)
     f = working_scale(alpha_raw.shape)  # a white point is smooth: estimate it at low resolution
     level = downsample(np.clip(alpha_raw, 0.0, WHITE_MAX), f)
-    solid = downsample(core.astype(np.float32), f) > 0.99
+    solid = downsample(core.astype(np.float32, copy=False), f) > 0.99
     if PLATEAU_TOL > 0:  # a wide soft edge is not solid: only where the level has levelled off
         r = max(1, int(round(PLATEAU_PX)))
         smooth = cv2.GaussianBlur(level, (0, 0), 1.5)  # noise is no peak
@@ -458,10 +468,10 @@ class Keyer:
         alpha = despot(np.clip(alpha, 0, None), p.despot_px * p.despot_px, p.edge_protect_px)
         band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
         if p.refine:
-            kept = alpha > 0.02
+            before = alpha
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur, small=small)
             if floor is not None:  # the re-solve's subject colour may be wrong; physics is not
-                alpha = np.where(kept, np.maximum(alpha, floor), alpha)
+                alpha = _floor_kept(alpha, before, floor)
             if markers is not None:  # a marker by the subject is in the band: it stays screen
                 alpha = _screen_where(alpha, markers)
         alpha = clip_matte(alpha, p, band)

@@ -89,3 +89,12 @@ def test_clear_where_zeroes_the_pixels_a_nearest_upscale_of_the_mask_covers(h, w
     want[cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST) > 0] = 0.0
     fused.clear_where(alpha, mask)
     np.testing.assert_array_equal(alpha, want)
+
+
+def test_floor_kept_raises_only_what_the_earlier_matte_kept():
+    rng = np.random.default_rng(8)
+    alpha, before, floor = (rng.random((37, 53), dtype=np.float32) * np.float32(0.1) for _ in range(3))
+    want = np.where(before > 0.02, np.maximum(alpha, floor), alpha)
+    fused.floor_kept(alpha, before, floor)
+    np.testing.assert_array_equal(alpha, want)
+    assert (want != np.maximum(want, floor)).any()
