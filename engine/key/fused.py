@@ -480,3 +480,29 @@ def floor_kept(alpha, before, floor):
         for x in range(w):
             if before[y, x] > kept:
                 alpha[y, x] = max(alpha[y, x], floor[y, x])
+
+
+@numba.njit(cache=True, nogil=True)
+def weigh(img, weight, out):
+    """``out`` = ``img`` times ``weight`` per pixel: (H, W, C) by (H, W), float32."""
+    h, w, c = img.shape
+    for y in range(h):
+        for x in range(w):
+            for k in range(c):
+                out[y, x, k] = img[y, x, k] * weight[y, x]
+
+
+@numba.njit(cache=True, nogil=True)
+def pull_level(up, num, weight, out):
+    """One pull step of :func:`engine.key.screen.fill_holes`: the level's own average
+    ``here = num / max(weight, 1e-6)`` trusted by ``conf = min(4 weight, 1)`` over the coarser
+    estimate ``up``: ``out = up + conf (here - up)``; float32 as the array steps give it
+    (the reciprocal once per pixel). ``up``, ``num``, ``out`` (h, w, C); ``weight`` (h, w)."""
+    h, w, c = up.shape
+    one, tiny, four = np.float32(1.0), np.float32(1e-6), np.float32(4.0)
+    for y in range(h):
+        for x in range(w):
+            inv = one / max(weight[y, x], tiny)
+            conf = min(weight[y, x] * four, one)
+            for k in range(c):
+                out[y, x, k] = up[y, x, k] + conf * (num[y, x, k] * inv - up[y, x, k])

@@ -209,14 +209,20 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     """
     if img.ndim == 3 and img.shape[-1] == 1:  # OpenCV drops single channels: work in 2-D
         return fill_holes(img[..., 0], mask, levels)[..., None]
+    from engine.key import fused  # numba: loaded to key, not with the screen model
+
     mask = mask.astype(bool)
     colour = img.ndim == 3
 
     def per_pixel(plane):  # a weight plane for every channel (OpenCV's element-wise ops are fast)
         return cv2.merge([plane] * img.shape[2]) if colour else plane
 
+    def channels(a):  # (H, W) or (H, W, C) -> an (H, W, C) view for the compiled passes
+        return a.reshape(a.shape[0], a.shape[1], -1)
+
     w = mask.astype(np.float32)
-    pyr_num = [cv2.multiply(np.ascontiguousarray(img, np.float32), per_pixel(w))]
+    pyr_num = [np.empty(img.shape, np.float32)]
+    fused.weigh(channels(np.ascontiguousarray(img, np.float32)), w, channels(pyr_num[0]))
     pyr_w = [w]
     n = levels or int(np.ceil(np.log2(max(img.shape[:2])))) + 1
     for _ in range(n):
@@ -233,10 +239,8 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
             up = up[..., None]
         if lvl == 0:  # full resolution: known pixels are kept exactly, the rest come from above
             return cv2.copyTo(np.ascontiguousarray(img, np.float32), mask.view(np.uint8), up)
-        ww = pyr_w[lvl]
-        here = cv2.multiply(pyr_num[lvl], per_pixel(1.0 / np.maximum(ww, 1e-6)))
-        conf = per_pixel(np.minimum(ww * 4.0, 1.0))  # trust this level where it has support
-        est = cv2.add(up, cv2.multiply(conf, cv2.subtract(here, up)))
+        est = np.empty_like(up)  # this level's own average where it has support, else the coarser one
+        fused.pull_level(channels(up), channels(pyr_num[lvl]), pyr_w[lvl], channels(est))
     return est.astype(np.float32, copy=False)
 
 

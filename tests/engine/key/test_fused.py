@@ -98,3 +98,15 @@ def test_floor_kept_raises_only_what_the_earlier_matte_kept():
     fused.floor_kept(alpha, before, floor)
     np.testing.assert_array_equal(alpha, want)
     assert (want != np.maximum(want, floor)).any()
+
+
+def test_a_pull_step_is_the_float32_array_steps_exactly():
+    rng = np.random.default_rng(9)
+    up, num = (rng.random((37, 53, 3), dtype=np.float32) for _ in range(2))
+    weight = np.where(rng.random((37, 53)) < 0.2, 0, rng.random((37, 53))).astype(np.float32)
+    per_pixel = lambda plane: cv2.merge([plane] * 3)  # noqa: E731
+    here = cv2.multiply(num, per_pixel(1.0 / np.maximum(weight, 1e-6)))
+    want = cv2.add(up, cv2.multiply(per_pixel(np.minimum(weight * 4.0, 1.0)), cv2.subtract(here, up)))
+    got = np.empty_like(up)
+    fused.pull_level(up, num, weight, got)
+    np.testing.assert_array_equal(got, want)
