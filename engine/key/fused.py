@@ -506,3 +506,35 @@ def pull_level(up, num, weight, out):
             conf = min(weight[y, x] * four, one)
             for k in range(c):
                 out[y, x, k] = up[y, x, k] + conf * (num[y, x, k] * inv - up[y, x, k])
+
+
+@numba.njit(cache=True, nogil=True)
+def component_stats(labels, n):
+    """What ``cv2.connectedComponentsWithStats`` reports of the ``n`` components of
+    ``labels`` (int32 (H, W), 0..n-1), in one pass: int32 (n, 5) rows of left, top, width,
+    height and area (the ``cv2.CC_STAT_*`` columns); a label with no pixels has area 0."""
+    h, w = labels.shape
+    left = np.full(n, w, np.int64)
+    top = np.full(n, h, np.int64)
+    right = np.full(n, -1, np.int64)
+    bottom = np.full(n, -1, np.int64)
+    area = np.zeros(n, np.int64)
+    for y in range(h):
+        x = 0
+        while x < w:  # a row is runs of one label: one update per run
+            k = labels[y, x]
+            start = x
+            while x < w and labels[y, x] == k:
+                x += 1
+            area[k] += x - start
+            left[k] = min(left[k], start)
+            right[k] = max(right[k], x - 1)
+            top[k] = min(top[k], y)
+            bottom[k] = y
+    stats = np.zeros((n, 5), np.int32)
+    for k in range(n):
+        if area[k] > 0:
+            stats[k, 0], stats[k, 1] = left[k], top[k]
+            stats[k, 2], stats[k, 3] = right[k] - left[k] + 1, bottom[k] - top[k] + 1
+            stats[k, 4] = area[k]
+    return stats

@@ -21,8 +21,8 @@ import numpy as np
 
 from engine.key.chroma import luma_guided_chroma
 from engine.key.markers import marker_mask
-from engine.key.screen import (Screen, clean_plate_scaled, downsample, fill_holes, speck_sized, upsample, within,
-                               working_scale)
+from engine.key.screen import (Screen, clean_plate_scaled, components, downsample, fill_holes, speck_sized, upsample,
+                               within, working_scale)
 from engine.memory import reuse_large_buffers
 
 
@@ -310,7 +310,7 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
     none = np.zeros(small_alpha.shape, np.uint8)
     speck = clear = fill = none
     fg = (small_alpha > 0.05).astype(np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    _, labels, stats = components(fg, 8)
     small = speck_sized(stats, max_area, f)
     if small.any():
         speck = small[labels].astype(np.uint8)
@@ -321,7 +321,7 @@ def despot(alpha: np.ndarray, max_area: int, fringe_px: int = 3) -> np.ndarray:
         near_subject = within(subject, fringe_px / f)
         clear = (near_speck & ~near_subject).astype(np.uint8)
     holes = (small_alpha < 0.95).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    n, labels, stats = components(holes, 4)
     small = np.zeros(n, bool)
     small[1:] = stats[1:, cv2.CC_STAT_AREA] < max(1, area // 4)
     if small.any():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.key.screen import Screen, speck_sized, within
+from engine.key.screen import Screen, components, speck_sized, within
 
 SCREEN_HUE_TOLERANCE = 0.05  # chromaticity distance within which a darker pixel still has the screen's hue
 MARKER_SHADE = (0.08, 0.85)  # a marker's brightness as a fraction of the clean plate's (black marks are not screen-hued)
@@ -56,7 +56,7 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     subject = ((hue_distance >= 2 * tolerance) | (shade <= MARKER_SHADE[0])).astype(np.uint8)
     apart = (darker & ~within(subject, SUBJECT_GAP_PX)).astype(np.uint8)
     apart = cv2.morphologyEx(apart, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # cut one-pixel necks to the rest
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(apart, connectivity=8)
+    n, labels, stats = components(apart, 8)
     if n <= 1:
         return none
     is_marker = speck_sized(stats, max_area, 1)

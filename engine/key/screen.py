@@ -244,6 +244,16 @@ def fill_holes(img: np.ndarray, mask: np.ndarray, levels: int | None = None) -> 
     return est.astype(np.float32, copy=False)
 
 
+def components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats`` of a uint8 (H, W) mask: (count, int32 labels
+    (H, W), int32 stats (count, 5)); the labelling without OpenCV's statistics pass and the
+    statistics in one compiled pass, several times faster together."""
+    from engine.key import fused  # numba: loaded to key, not with the screen model
+
+    n, labels = cv2.connectedComponents(mask, connectivity=connectivity)
+    return n, labels, fused.component_stats(labels, n)
+
+
 def speck_sized(stats: np.ndarray, max_area: int, f: int) -> np.ndarray:
     """bool (N,): which components (``cv2.connectedComponentsWithStats`` stats found at
     working scale ``f``) are speck-sized: smaller than ``max_area`` pixels of the full frame and

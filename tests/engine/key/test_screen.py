@@ -6,8 +6,8 @@ import pytest
 
 from engine.key import screen as screen_module
 from engine.key.keyer import Keyer, KeyParams
-from engine.key.screen import (clean_plate, detect_screen, fill_holes, find_screen, screen_difference, screen_mask,
-                               within, working_scale)
+from engine.key.screen import (clean_plate, components, detect_screen, fill_holes, find_screen, screen_difference,
+                               screen_mask, within, working_scale)
 from synthetic_screen import MARKERS, H, W, composite, natural_image, subject_alpha, uneven_screen, with_markers
 
 
@@ -212,3 +212,14 @@ def test_within_gives_the_pixels_a_distance_transform_puts_within_reach(px):
     want = cv2.distanceTransform(1 - mask.astype(np.uint8), cv2.DIST_L2, 3) <= px
     np.testing.assert_array_equal(within(mask, px), want)
     assert 0 < want.sum() < want.size
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_components_report_what_opencv_reports(connectivity):
+    rng = np.random.default_rng(8)
+    mask = (cv2.GaussianBlur(rng.random((90, 130), dtype=np.float32), (0, 0), 1.5) > 0.5).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
+    got_n, got_labels, got_stats = components(mask, connectivity)
+    assert got_n == n > 10
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_array_equal(got_stats, stats)
