@@ -146,6 +146,22 @@ def apply_despot(alpha, speck, clear, fill):
 
 
 @numba.njit(cache=True, nogil=True)
+def nearest_float(mask, out):
+    """``out`` (H, W) float32: the uint8 ``mask`` (h, w) upscaled nearest-neighbour (as
+    ``cv2.resize`` with ``INTER_NEAREST`` would), its values as floats."""
+    h, w = out.shape
+    hs, ws = mask.shape
+    y0, y1 = _nearest_spans(h, hs)
+    x0, x1 = _nearest_spans(w, ws)
+    for sy in range(hs):
+        for y in range(y0[sy], y1[sy]):
+            for sx in range(ws):
+                v = np.float32(mask[sy, sx])
+                for x in range(x0[sx], x1[sx]):
+                    out[y, x] = v
+
+
+@numba.njit(cache=True, nogil=True)
 def clear_where(alpha, mask):
     """Set the matte ``alpha`` (H, W) to 0, in place, under ``mask`` (uint8, at working scale
     or full size, nearest-neighbour sampled as ``cv2.resize`` with ``INTER_NEAREST`` would)."""

@@ -148,7 +148,7 @@ def _near_edge(alpha: np.ndarray, px: int) -> np.ndarray:
     f = working_scale(alpha.shape)  # a band of ~10 px needs no full-resolution distances
     solid = (downsample(alpha, f) > 0.5).astype(np.uint8)
     band = np.where(solid > 0, within(1 - solid, px / f), within(solid, px / f)).astype(np.uint8)
-    return _nearest(band, alpha.shape).astype(bool)
+    return _nearest(band, alpha.shape).view(bool)
 
 
 def _floor_kept(alpha: np.ndarray, before: np.ndarray, floor: np.ndarray) -> np.ndarray:
@@ -200,6 +200,8 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     Spill and dark costume areas inside the subject lower the colour-difference matte; the
     core says they are foreground whatever their colour.
     """
+    from engine.key import fused  # numba: loaded to clean a matte, not with KeyParams
+
     f = working_scale(alpha.shape)  # the core lies deep inside: working scale is plenty
     solid = (downsample(alpha, f) > 0.5).astype(np.uint8)
     h, w = solid.shape
@@ -209,7 +211,9 @@ def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
     filled = (flood[1:-1, 1:-1] != 2).astype(np.uint8)  # not reachable from outside: subject or hole
     if erode_px > 0:
         filled = (~within(1 - filled, erode_px / f)).astype(np.uint8)
-    return _nearest(filled, alpha.shape).astype(np.float32, copy=False)
+    core = np.empty(alpha.shape, np.float32)
+    fused.nearest_float(filled, core)
+    return core
 
 
 PLATEAU_TOL = 0.15  # the white point is read where the raw matte is within this of its local peak

@@ -110,3 +110,11 @@ def test_a_pull_step_is_the_float32_array_steps_exactly():
     got = np.empty_like(up)
     fused.pull_level(up, num, weight, got)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("h,w,hs,ws", [(1080, 200, 540, 100), (101, 133, 50, 66), (64, 64, 64, 64)])
+def test_nearest_float_is_a_nearest_upscale_as_floats(h, w, hs, ws):
+    mask = (np.random.default_rng(10).random((hs, ws)) < 0.3).astype(np.uint8)
+    got = np.empty((h, w), np.float32)
+    fused.nearest_float(mask, got)
+    np.testing.assert_array_equal(got, cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.float32))
