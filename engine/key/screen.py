@@ -268,7 +268,7 @@ def speck_sized(stats: np.ndarray, max_area: int, f: int) -> np.ndarray:
 
 
 _CHAMFER_STEPS = (np.float32(0.955), np.float32(1.3693))  # cv2.DIST_L2's 3x3 mask: a step across, diagonally
-_DISC_MAX_PX = 8.0  # farther, one distance transform costs less than a dilation by the disc
+_DISC_MAX_PX = 6.0  # farther, one distance transform costs less than a dilation by the disc
 
 
 def within(mask: np.ndarray, px: float) -> np.ndarray:
