@@ -376,23 +376,33 @@ def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_stren
             spill_out[y, x] = spill
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True)
 def screen_amount(img, plate, screen_channel, balance, complement, out):
     """``out`` (H, W): how much of the plate's colour each pixel holds (see
     :func:`engine.key.keyer.screen_amount`): the minimum over the other channels of the
     screen channel's excess relative to the plate's (``balance`` 1), the excess over their
-    mean (0), or a mix; with ``complement``, 1 minus that float32 amount (the raw matte)."""
+    mean (0), or a mix; with ``complement``, 1 minus that float32 amount (the raw matte).
+
+    The ratios are float64 rounded to float32 once. For the pure vector key where the plate's
+    excesses are at least the 1e-3 floor (a screen, nearly everywhere) they are divided in
+    float32 instead: the quotient of two float32 values rounds to the same float32 either way,
+    and the minimum commutes with the rounding."""
     h, w = out.shape
     o1 = 0 if screen_channel != 0 else 1
     o2 = 2 if screen_channel != 2 else 1
+    one = np.float32(1.0)
     for y in range(h):
         for x in range(w):
             s, a, b = img[y, x, screen_channel], img[y, x, o1], img[y, x, o2]
             cs, ca, cb = plate[y, x, screen_channel], plate[y, x, o1], plate[y, x, o2]
-            t_pair = min((s - a) / max(cs - ca, 1e-3), (s - b) / max(cs - cb, 1e-3))
-            t_mean = (s - 0.5 * (a + b)) / max(cs - 0.5 * (ca + cb), 1e-3)
-            amount = np.float32(balance * t_pair + (1.0 - balance) * t_mean)
-            out[y, x] = np.float32(1.0) - amount if complement else amount
+            excess_a, excess_b = cs - ca, cs - cb
+            if balance == 1.0 and excess_a >= 1e-3 and excess_b >= 1e-3:
+                amount = min((s - a) / excess_a, (s - b) / excess_b)
+            else:
+                t_pair = min((s - a) / max(excess_a, 1e-3), (s - b) / max(excess_b, 1e-3))
+                t_mean = (s - 0.5 * (a + b)) / max(cs - 0.5 * (ca + cb), 1e-3)
+                amount = np.float32(balance * t_pair + (1.0 - balance) * t_mean)
+            out[y, x] = one - amount if complement else amount
 
 
 @numba.njit(cache=True, nogil=True)
