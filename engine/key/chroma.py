@@ -28,6 +28,7 @@ def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float
     a window counts as flat and its colour is only averaged. Luma is kept exactly.
     """
     from engine.key import fused  # numba: loaded to key a subsampled source, not with KeyParams
+    from engine.key.bands import in_bands
 
     sy, sx = subsampling
     if sy <= 1 and sx <= 1:
@@ -35,8 +36,8 @@ def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float
     h, w = img.shape[:2]
     img = np.ascontiguousarray(img, np.float32)
     stats = np.empty((6, max(1, h // sy), max(1, w // sx)), np.float32)
-    fused.chroma_block_stats(img, LUMA, sy, sx, stats)
+    in_bands(fused.chroma_block_stats, stats.shape[1], img, LUMA, sy, sx, stats)
     coef = fused.chroma_coefficients(stats, sy > 1, sx > 1, np.float32(eps))  # over 3 chroma samples
     out = np.empty_like(img)
-    fused.chroma_from_luma(img, LUMA, coef, out)
+    in_bands(fused.chroma_from_luma, h, img, LUMA, coef, out)
     return out

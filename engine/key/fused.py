@@ -176,13 +176,13 @@ def clear_where(alpha, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def chroma_block_stats(img, luma, sy, sx, out):
+def chroma_block_stats(img, luma, sy, sx, out, b0, b1):
     """Per chroma-grid cell (``sy`` x ``sx`` pixels of ``img`` (H, W, 3)), the means of Y,
     Y^2, R - Y, B - Y, Y (R - Y) and Y (B - Y) into the planes of ``out`` (6, H // sy, W // sx);
-    Y from the ``luma`` weights."""
-    hl, wl = out.shape[1], out.shape[2]
+    Y from the ``luma`` weights; cell rows ``b0`` to ``b1`` (a band: see :mod:`engine.key.bands`)."""
+    wl = out.shape[2]
     inv = 1.0 / (sy * sx)
-    for by in range(hl):
+    for by in range(b0, b1):
         for bx in range(wl):
             s0 = s1 = s2 = s3 = s4 = s5 = 0.0
             for y in range(by * sy, by * sy + sy):
@@ -232,14 +232,14 @@ def _coef_row(coef, row, x0s, x1s, txs, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def chroma_from_luma(img, luma, coef, out):
+def chroma_from_luma(img, luma, coef, out, r0, r1):
     """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with
     the coefficient planes ``coef`` (4, h, w: a_R, b_R, a_B, b_B) sampled bilinearly as
     ``cv2.resize`` with ``INTER_LINEAR`` would upscale them.
 
     Separably: each coefficient row is interpolated across once (it serves two output rows
     of a 4:2:0 source), then output rows blend their two; a 4:2:2 source has no vertical
-    step at all (its rows fall on the chroma rows)."""
+    step at all (its rows fall on the chroma rows). Rows ``r0`` to ``r1`` (a band)."""
     h, w = img.shape[0], img.shape[1]
     y0s, y1s, tys = _linear_taps(h, coef.shape[1])
     x0s, x1s, txs = _linear_taps(w, coef.shape[2])
@@ -248,7 +248,7 @@ def chroma_from_luma(img, luma, coef, out):
     bottom = np.empty((w, 4), np.float64)
     top_row = bottom_row = -1
     c = np.empty(4, np.float32)
-    for y in range(h):
+    for y in range(r0, r1):
         y0, y1, ty = y0s[y], y1s[y], tys[y]
         if top_row != y0:
             if bottom_row == y0:
@@ -356,16 +356,16 @@ def chroma_coefficients(stats, along_y, along_x, eps):
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_strength, replace, use_replace,
-                  fg, spill_out):
+                  fg, spill_out, r0, r1):
     """The keyer's foreground in one pass: F = max((I - (1 - a) C) / a, 0) (0 where a <= 1e-3),
     then the screen channel's excess over the other two (``despill_mode`` 1: their maximum,
     2: their mean; 0: none) times ``despill_strength`` removed into ``spill_out`` and, with
     ``use_replace``, added back as that much ``replace`` colour. ``fg`` (H, W, 3) and
-    ``spill_out`` (H, W) are filled."""
-    h, w = alpha.shape
+    ``spill_out`` (H, W) are filled, rows ``r0`` to ``r1`` (a band)."""
+    w = alpha.shape[1]
     o1 = 0 if screen_channel != 0 else 1
     o2 = 2 if screen_channel != 2 else 1
-    for y in range(h):
+    for y in range(r0, r1):
         for x in range(w):
             f0, f1, f2, spill = _despilled(img, plate, alpha[y, x], y, x, screen_channel, o1, o2, despill_mode,
                                            despill_strength)
@@ -377,7 +377,7 @@ def unmix_despill(img, alpha, plate, screen_channel, despill_mode, despill_stren
 
 
 @numba.njit(cache=True, nogil=True)
-def screen_amount(img, plate, screen_channel, balance, complement, out):
+def screen_amount(img, plate, screen_channel, balance, complement, out, r0, r1):
     """``out`` (H, W): how much of the plate's colour each pixel holds (see
     :func:`engine.key.keyer.screen_amount`): the minimum over the other channels of the
     screen channel's excess relative to the plate's (``balance`` 1), the excess over their
@@ -386,12 +386,12 @@ def screen_amount(img, plate, screen_channel, balance, complement, out):
     The ratios are float64 rounded to float32 once. For the pure vector key where the plate's
     excesses are at least the 1e-3 floor (a screen, nearly everywhere) they are divided in
     float32 instead: the quotient of two float32 values rounds to the same float32 either way,
-    and the minimum commutes with the rounding."""
-    h, w = out.shape
+    and the minimum commutes with the rounding. Rows ``r0`` to ``r1`` (a band)."""
+    w = out.shape[1]
     o1 = 0 if screen_channel != 0 else 1
     o2 = 2 if screen_channel != 2 else 1
     one = np.float32(1.0)
-    for y in range(h):
+    for y in range(r0, r1):
         for x in range(w):
             s, a, b = img[y, x, screen_channel], img[y, x, o1], img[y, x, o2]
             cs, ca, cb = plate[y, x, screen_channel], plate[y, x, o1], plate[y, x, o2]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from engine.key.bands import in_bands
 from engine.key.chroma import luma_guided_chroma
 from engine.key.markers import marker_mask
 from engine.key.screen import (Screen, clean_plate_scaled, components, downsample, fill_holes, speck_sized, upsample,
@@ -103,8 +104,8 @@ def _screen_amount(img: np.ndarray, plate: np.ndarray, kind: str, balance: float
     from engine.key import fused  # numba: loaded to key, not with KeyParams
 
     out = np.empty(img.shape[:2], np.float32)
-    fused.screen_amount(np.ascontiguousarray(img, np.float32), np.ascontiguousarray(plate, np.float32),
-                        1 if kind == "green" else 2, float(balance), complement, out)
+    in_bands(fused.screen_amount, out.shape[0], np.ascontiguousarray(img, np.float32),
+             np.ascontiguousarray(plate, np.float32), 1 if kind == "green" else 2, float(balance), complement, out)
     return out
 
 
@@ -399,9 +400,10 @@ def unmix_and_despill(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, kin
     fg = np.empty(img.shape, np.float32)
     spill = np.empty(alpha.shape, np.float32)
     replace = np.asarray(p.spill_replace if p.spill_replace is not None else (0.0, 0.0, 0.0), np.float32)
-    fused.unmix_despill(np.ascontiguousarray(img, np.float32), np.ascontiguousarray(alpha, np.float32),
-                        np.ascontiguousarray(plate, np.float32), 1 if kind == "green" else 2, mode,
-                        float(p.despill_strength), replace, p.spill_replace is not None, fg, spill)
+    in_bands(fused.unmix_despill, alpha.shape[0], np.ascontiguousarray(img, np.float32),
+             np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(plate, np.float32),
+             1 if kind == "green" else 2, mode, float(p.despill_strength), replace, p.spill_replace is not None, fg,
+             spill)
     return fg, (spill if mode else None)
 
 

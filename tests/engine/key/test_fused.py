@@ -43,7 +43,7 @@ def test_chroma_from_luma_samples_its_coefficients_as_a_bilinear_upscale_would(s
     r, b = y + a_r * y + b_r, y + a_b * y + b_b
     want = np.dstack([r, (y - luma[0] * r - luma[2] * b) / luma[1], b])
     got = np.empty_like(img)
-    fused.chroma_from_luma(img, luma, coef, got)
+    fused.chroma_from_luma(img, luma, coef, got, 0, got.shape[0])
     np.testing.assert_allclose(got, want, atol=2e-5)
 
 
@@ -57,8 +57,8 @@ def test_the_raw_matte_is_one_minus_the_screen_amount_exactly():
     rng = np.random.default_rng(4)
     img, plate = (rng.random((37, 53, 3), dtype=np.float32) for _ in range(2))
     amount, matte = np.empty((37, 53), np.float32), np.empty((37, 53), np.float32)
-    fused.screen_amount(img, plate, 1, 0.7, False, amount)
-    fused.screen_amount(img, plate, 1, 0.7, True, matte)
+    fused.screen_amount(img, plate, 1, 0.7, False, amount, 0, amount.shape[0])
+    fused.screen_amount(img, plate, 1, 0.7, True, matte, 0, matte.shape[0])
     np.testing.assert_array_equal(matte, 1.0 - amount)
 
 
