@@ -107,8 +107,8 @@ def _print_plan(plan, only: list | None = None) -> None:
     head = ("shot", "record in", "record out", "source in", "source out", "retime", "transitions", "status",
             "version", "media / reason")
     body = [(ps.shot.id, ps.shot.record_tc, ps.shot.record_out_tc, ps.shot.timecode_of(ps.shot.source_in),
-             ps.shot.timecode_of(ps.shot.source_out), ps.shot.retime or "-", ", ".join(ps.shot.transitions) or "-", ps.status,
-             f"v{ps.version:03d}" if ps.version else "-", ps.reason or str(ps.media.path)) for ps in rows]
+             ps.shot.timecode_of(ps.shot.source_out), ps.shot.retime or "-", ", ".join(ps.shot.transitions) or "-",
+             ps.status, f"v{ps.version:03d}" if ps.version else "-", ps.reason or str(ps.media.path)) for ps in rows]
     print(title)
     print(aligned([head, *body]))
     for note in plan.notes:

@@ -62,7 +62,7 @@ class ProResWriter:
         self._from_linear = colourspace.from_linear(colourspace_name)
         space = colourspace.canonical(colourspace_name)
         self._transfer = space if space in colourspace.BUILTIN else None  # encoded in the compiled pass
-        self._trc = _LINEAR_TRC if colourspace.canonical(colourspace_name) == "linear" else _BT709
+        self._trc = _LINEAR_TRC if space == "linear" else _BT709
         self.frames_written = 0
         if not self.path.parent.is_dir():
             raise OutputError(f"output folder does not exist: {self.path.parent}")

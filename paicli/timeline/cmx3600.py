@@ -72,8 +72,7 @@ class Event:
 
     @property
     def video(self) -> bool:
-        ch = self.channels.upper()
-        return "V" in ch or ch == "B"
+        return is_video(self.channels)
 
     @property
     def duration(self) -> int:
@@ -97,6 +96,12 @@ class EditList:
     notes: list[str] = field(default_factory=list)
 
 
+def is_video(channels: str) -> bool:
+    """Whether an event's channel field (V, A, A2, AA/V, B ...) includes picture."""
+    ch = channels.upper()
+    return "V" in ch or ch == "B"
+
+
 def _frame_numbers(lines: list[str]) -> list[int]:
     """The frame digits of every event's record timecodes (the list's own timeline) and of
     video events' source timecodes; not of audio sources, whose timecode (a sound recorder's)
@@ -105,8 +110,7 @@ def _frame_numbers(lines: list[str]) -> list[int]:
     for ln in lines:
         fields = event_fields(ln)
         if fields:
-            video = "V" in fields[2].upper() or fields[2].upper() == "B"
-            out += [int(tc[-2:]) for tc in fields[-4 if video else -2:]]
+            out += [int(tc[-2:]) for tc in fields[-4 if is_video(fields[2]) else -2:]]
     return out
 
 
@@ -119,7 +123,8 @@ def choose_rate(lines: list[str], given: Fraction | None, any_drop: bool) -> tup
                                f"not --rate {format_rate(given)}")
         if top >= round(given):
             raise BadDataError(f"the list's video timecodes count frames up to {top}, beyond "
-                               f"{format_rate(given)} fps: it is not at that rate (try --rate {25 if top == 24 else 30})")
+                               f"{format_rate(given)} fps: it is not at that rate "
+                               f"(try --rate {25 if top == 24 else 30})")
         return given, "given"
     if any_drop:
         rate = Fraction(60000, 1001) if top >= 30 else Fraction(30000, 1001)
@@ -225,13 +230,12 @@ def _event(fields: tuple, n: int, rate: Fraction, drop: bool, notes: list[str]) 
     do not read, or that ends before it starts, stops the list (its plan would be wrong);
     an audio one is noted and skipped: paicli renders video."""
     num, reel, channels, edit, trans, *tcs = fields
-    video = "V" in channels.upper() or channels.upper() == "B"
     try:
         src_in, src_out, rec_in, rec_out = (Timecode.parse(tc, rate, True if drop or ";" in tc else None) for tc in tcs)
         if rec_out < rec_in or src_out < src_in:
             raise BadDataError(f"event {num} ends before it starts")
     except PaicliError as e:
-        if video:
+        if is_video(channels):
             raise BadDataError(f"line {n}: {e.message}") from None
         notes.append(f"line {n}: audio event {num} skipped ({e.message})")
         return None

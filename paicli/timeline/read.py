@@ -1,9 +1,9 @@
 """Read any edit list into an OTIO timeline, or refuse it in one line that says why.
 
-Formats, by file name, else by content (:func:`format_by_content`): CMX 3600 ``.edl`` (our reader, :mod:`paicli.timeline.cmx3600`),
-OTIO ``.otio`` / ``.otioz`` / ``.otiod``, FCP7 ``.xml`` (``xmeml``; otio-fcp-adapter),
-FCPX ``.fcpxml`` / ``.fcpxmld`` (otio-fcpx-xml-adapter) and Avid ``.aaf`` (otio-aaf-adapter,
-the ``aaf`` extra). A file holding several sequences gives the one ``sequence`` names, or
+Formats, by file name, else by content (:func:`format_by_content`): CMX 3600 ``.edl``
+(our reader, :mod:`paicli.timeline.cmx3600`), OTIO ``.otio`` / ``.otioz`` / ``.otiod``, FCP7
+``.xml`` (``xmeml``; otio-fcp-adapter), FCPX ``.fcpxml`` / ``.fcpxmld``
+(otio-fcpx-xml-adapter) and Avid ``.aaf`` (otio-aaf-adapter, the ``aaf`` extra). A file holding several sequences gives the one ``sequence`` names, or
 the first with a note.
 """
 from __future__ import annotations

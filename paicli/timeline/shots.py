@@ -9,8 +9,8 @@ entry point is source frame e shows source frame e + floor(k * speed), so a 2x c
 about twice its record length, a reverse one (negative speed) runs back from its entry
 point, and a freeze frame is that one frame. A CMX event whose source span differs from
 its record span without an M2 line is flagged with the speed the spans imply and rendered
-over the span it wrote. Shot ids are deterministic: the clip's order in the edit (track by track, in
-record order) and its name, so the same list always plans the same shots.
+over the span it wrote. Shot ids are deterministic: the clip's order in the edit (track by
+track, in record order) and its name, so the same list always plans the same shots.
 """
 from __future__ import annotations
 
