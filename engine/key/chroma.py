@@ -3,10 +3,12 @@
 Images are float32 (H, W, 3) scene-linear Rec.709. A 4:2:0 source carries colour at half the
 resolution of its luma in both directions (4:2:2: across only); decoded, its colour edges
 are twice as wide as its brightness edges and sit between them, and a colour-difference
-key turns them into a soft, stepped matte edge. Within a few pixels the colour difference
-from luma is, to a good approximation, a linear function of luma (one edge between two
-colours), so a guided filter (He et al.) with luma as the guide puts the colour edge back
-where the luma edge is.
+key turns them into a soft, stepped matte edge (a thin strand of hair loses half its colour).
+Within a few pixels the colour difference is, to a good approximation, a linear function
+of luma (one edge between two colours), so a guided filter (He et al.) puts the colour edge
+back where the luma edge is. The fit is against luma smoothed as the codec smoothed the
+colour: the decoded colour is the true colour smoothed, so regressing it on the sharp luma
+would find too weak a slope and give back only part of the edge.
 """
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float
 
     ``subsampling``: the source's chroma factors (vertical, horizontal), e.g. (2, 2) for
     4:2:0, (1, 2) for 4:2:2; (1, 1) returns ``img`` itself. The local linear model (colour
-    difference = a Y + b) is fitted on the chroma grid itself (the fast guided filter: the
-    statistics are averaged down to the chroma resolution, fitted over 3 chroma samples along
-    each subsampled axis, and the coefficients interpolated back up), then applied to the
-    full-resolution luma. ``eps`` (linear luminance squared) is the luma variance below which
-    a window counts as flat and its colour is only averaged. Luma is kept exactly.
+    difference = a Y + b) is fitted, per pixel over 3 pixels along each subsampled axis, to the
+    decoded colour against the luma smoothed as the codec smoothed the colour
+    (:func:`engine.key.fused.smoothed_as_chroma`), its coefficients averaged over the same
+    window, then applied to the sharp luma. ``eps`` (linear luminance squared) is the luma
+    variance below which a window counts as flat and its colour is only averaged. Luma is kept
+    exactly.
     """
     from engine.key import fused  # numba: loaded to key a subsampled source, not with KeyParams
     from engine.key.bands import in_bands
@@ -35,9 +38,14 @@ def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float
         return img
     h, w = img.shape[:2]
     img = np.ascontiguousarray(img, np.float32)
-    stats = np.empty((6, max(1, h // sy), max(1, w // sx)), np.float32)
-    in_bands(fused.chroma_block_stats, stats.shape[1], img, LUMA, sy, sx, stats)
-    coef = fused.chroma_coefficients(stats, sy > 1, sx > 1, np.float32(eps))  # over 3 chroma samples
+    smooth = fused.smoothed_as_chroma(cv2.transform(img, LUMA[None]), sy, sx)
+    window = (3 if sx > 1 else 1, 3 if sy > 1 else 1)
+    stats = np.empty((h, w, 6), np.float32)
+    in_bands(fused.chroma_stats, h, img, LUMA, smooth, stats)
+    means = cv2.blur(stats, window, borderType=cv2.BORDER_REFLECT)
+    coef = np.empty((h, w, 4), np.float32)
+    in_bands(fused.chroma_fit, h, means, np.float32(eps), coef)
+    coef = cv2.blur(coef, window, borderType=cv2.BORDER_REFLECT)
     out = np.empty_like(img)
     in_bands(fused.chroma_from_luma, h, img, LUMA, coef, out)
     return out

@@ -89,15 +89,21 @@ def keyed_composite(img, plate, alpha, screen_channel, despill_mode, despill_str
 
 
 @numba.njit(cache=True, nogil=True)
-def clip_matte(alpha, edge, clip_black, span, floor):
-    """Away from the edge band: (a - clip_black) / span; in it: (a - floor) / (1 - floor);
-    both clipped to [0, 1]. float32 (H, W) out."""
+def clip_matte(alpha, edge, gate, clip_black, span, floor):
+    """Away from the edge band: (a - clip_black) / span, and 0 where the ``gate`` (the matte
+    smoothed against noise, or ``alpha`` itself) is below clip_black; in it: (a - floor) /
+    (1 - floor); both clipped to [0, 1]. float32 (H, W) out."""
     h, w = alpha.shape
     out = np.empty((h, w), np.float32)
     for y in range(h):
         for x in range(w):
             a = alpha[y, x]
-            v = (a - floor) / (1.0 - floor) if edge[y, x] else (a - clip_black) / span
+            if edge[y, x]:
+                v = (a - floor) / (1.0 - floor)
+            elif gate[y, x] < clip_black:
+                v = 0.0
+            else:
+                v = (a - clip_black) / span
             out[y, x] = min(max(v, 0.0), 1.0)
     return out
 
@@ -176,95 +182,100 @@ def clear_where(alpha, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def chroma_block_stats(img, luma, sy, sx, out, b0, b1):
-    """Per chroma-grid cell (``sy`` x ``sx`` pixels of ``img`` (H, W, 3)), the means of Y,
-    Y^2, R - Y, B - Y, Y (R - Y) and Y (B - Y) into the planes of ``out`` (6, H // sy, W // sx);
-    Y from the ``luma`` weights; cell rows ``b0`` to ``b1`` (a band: see :mod:`engine.key.bands`)."""
-    wl = out.shape[2]
-    inv = 1.0 / (sy * sx)
-    for by in range(b0, b1):
-        for bx in range(wl):
-            s0 = s1 = s2 = s3 = s4 = s5 = 0.0
-            for y in range(by * sy, by * sy + sy):
-                for x in range(bx * sx, bx * sx + sx):
-                    r, g, b = img[y, x, 0], img[y, x, 1], img[y, x, 2]
-                    lum = luma[0] * r + luma[1] * g + luma[2] * b
-                    dr, db = r - lum, b - lum
-                    s0 += lum
-                    s1 += lum * lum
-                    s2 += dr
-                    s3 += db
-                    s4 += lum * dr
-                    s5 += lum * db
-            out[0, by, bx] = s0 * inv
-            out[1, by, bx] = s1 * inv
-            out[2, by, bx] = s2 * inv
-            out[3, by, bx] = s3 * inv
-            out[4, by, bx] = s4 * inv
-            out[5, by, bx] = s5 * inv
+def smoothed_as_chroma(plane, sy, sx):
+    """``plane`` (H, W) as a codec's chroma is: decimated to the chroma grid (``sx`` 2: a
+    [1 2 1] / 4 filter co-sited with even columns; ``sy`` 2: the mean of each row pair) and
+    brought back as :mod:`engine.pixels` decodes chroma (4:2:2 columns: even exact, odd the mean
+    of both neighbours; 4:2:0 rows: 3/4 the nearest chroma row, 1/4 the next); edges repeat.
+    A new float32 (H, W)."""
+    h, w = plane.shape
+    ch, cw = (h + 1) // 2 if sy > 1 else h, (w + 1) // 2 if sx > 1 else w
+    grid = np.empty((ch, cw), np.float32)
+    for j in range(ch):
+        for i in range(cw):
+            total = np.float32(0.0)
+            for t in range(2 if sy > 1 else 1):
+                r = min(2 * j + t, h - 1) if sy > 1 else j
+                if sx > 1:
+                    x = 2 * i
+                    left, right = plane[r, max(x - 1, 0)], plane[r, min(x + 1, w - 1)]
+                    total += (left + 2 * plane[r, x] + right) * np.float32(0.25)
+                else:
+                    total += plane[r, i]
+            grid[j, i] = total * np.float32(0.5) if sy > 1 else total
+    out = np.empty((h, w), np.float32)
+    for r in range(h):
+        if sy > 1:
+            j = r // 2
+            k = min(max(j - 1 if r % 2 == 0 else j + 1, 0), ch - 1)
+            w0, w1 = np.float32(0.75), np.float32(0.25)
+        else:
+            j = k = r
+            w0, w1 = np.float32(1.0), np.float32(0.0)
+        for x in range(w):
+            if sx > 1:
+                i = x // 2
+                if x % 2 == 0:
+                    v0, v1 = grid[j, i], grid[k, i]
+                else:
+                    i1 = min(i + 1, cw - 1)
+                    v0 = np.float32(0.5) * (grid[j, i] + grid[j, i1])
+                    v1 = np.float32(0.5) * (grid[k, i] + grid[k, i1])
+            else:
+                v0, v1 = grid[j, x], grid[k, x]
+            out[r, x] = w0 * v0 + w1 * v1
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _linear_taps(n_out, n_in):
-    """Source index pairs and weights (n_out,) of a linear upscale from ``n_in`` to ``n_out``
-    samples, pixel centres aligned as ``cv2.resize`` aligns them, edges repeated."""
-    i0 = np.empty(n_out, np.int64)
-    i1 = np.empty(n_out, np.int64)
-    t = np.empty(n_out, np.float32)
-    f = n_in / n_out
-    for i in range(n_out):
-        s = min(max((i + 0.5) * f - 0.5, 0.0), n_in - 1.0)
-        i0[i] = int(s)
-        i1[i] = min(i0[i] + 1, n_in - 1)
-        t[i] = s - i0[i]
-    return i0, i1, t
+def chroma_stats(img, luma, smooth, out, r0, r1):
+    """Per pixel of ``img`` (H, W, 3): with Y its luma (``luma`` weights), S the luma
+    ``smooth`` (H, W) as the codec smoothed chroma (:func:`smoothed_as_chroma`) and D the colour
+    differences R - Y, B - Y, the products S, S^2, D_R, D_B, S D_R, S D_B into ``out`` (H, W, 6);
+    rows ``r0`` to ``r1`` (a band)."""
+    w = img.shape[1]
+    for y in range(r0, r1):
+        for x in range(w):
+            r, g, b = img[y, x, 0], img[y, x, 1], img[y, x, 2]
+            lum = luma[0] * r + luma[1] * g + luma[2] * b
+            s = smooth[y, x]
+            dr, db = r - lum, b - lum
+            out[y, x, 0] = s
+            out[y, x, 1] = s * s
+            out[y, x, 2] = dr
+            out[y, x, 3] = db
+            out[y, x, 4] = s * dr
+            out[y, x, 5] = s * db
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _coef_row(coef, row, x0s, x1s, txs, out):
-    """Row ``row`` of the coefficient planes ``coef`` (4, h, w) interpolated across to the
-    output width: ``out`` (W, 4), float64 (the horizontal half of :func:`chroma_from_luma`'s
-    bilinear sample)."""
-    for x in range(out.shape[0]):
-        x0, x1, tx = x0s[x], x1s[x], txs[x]
-        for k in range(4):
-            out[x, k] = coef[k, row, x0] * (1 - tx) + coef[k, row, x1] * tx
+@numba.njit(cache=True, nogil=True)
+def chroma_fit(means, eps, out, r0, r1):
+    """The local linear fits D = a S + b from the windowed ``means`` (H, W, 6) of
+    :func:`chroma_stats`: a = cov(S, D) / (var(S) + ``eps``), b = mean D - a mean S, into ``out``
+    (H, W, 4: a_R, b_R, a_B, b_B); rows ``r0`` to ``r1`` (a band)."""
+    w = means.shape[1]
+    for y in range(r0, r1):
+        for x in range(w):
+            ms = means[y, x, 0]
+            var = means[y, x, 1] - ms * ms + eps
+            for k in range(2):
+                md = means[y, x, 2 + k]
+                a = (means[y, x, 4 + k] - ms * md) / var
+                out[y, x, 2 * k] = a
+                out[y, x, 2 * k + 1] = md - a * ms
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def chroma_from_luma(img, luma, coef, out, r0, r1):
-    """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with
-    the coefficient planes ``coef`` (4, h, w: a_R, b_R, a_B, b_B) sampled bilinearly as
-    ``cv2.resize`` with ``INTER_LINEAR`` would upscale them.
-
-    Separably: each coefficient row is interpolated across once (it serves two output rows
-    of a 4:2:0 source), then output rows blend their two; a 4:2:2 source has no vertical
-    step at all (its rows fall on the chroma rows). Rows ``r0`` to ``r1`` (a band)."""
-    h, w = img.shape[0], img.shape[1]
-    y0s, y1s, tys = _linear_taps(h, coef.shape[1])
-    x0s, x1s, txs = _linear_taps(w, coef.shape[2])
+    """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with the
+    per-pixel coefficients ``coef`` (H, W, 4: a_R, b_R, a_B, b_B); rows ``r0`` to ``r1``."""
+    w = img.shape[1]
     kr, kg, kb = luma[0], luma[1], luma[2]
-    top = np.empty((w, 4), np.float64)
-    bottom = np.empty((w, 4), np.float64)
-    top_row = bottom_row = -1
-    c = np.empty(4, np.float32)
     for y in range(r0, r1):
-        y0, y1, ty = y0s[y], y1s[y], tys[y]
-        if top_row != y0:
-            if bottom_row == y0:
-                top, bottom, bottom_row = bottom, top, -1
-            else:
-                _coef_row(coef, y0, x0s, x1s, txs, top)
-            top_row = y0
-        if ty != 0 and bottom_row != y1:
-            _coef_row(coef, y1, x0s, x1s, txs, bottom)
-            bottom_row = y1
         for x in range(w):
-            for k in range(4):
-                c[k] = top[x, k] if ty == 0 else top[x, k] * (1 - ty) + bottom[x, k] * ty
             lum = kr * img[y, x, 0] + kg * img[y, x, 1] + kb * img[y, x, 2]
-            r = lum + c[0] * lum + c[1]
-            b = lum + c[2] * lum + c[3]
+            r = lum + coef[y, x, 0] * lum + coef[y, x, 1]
+            b = lum + coef[y, x, 2] * lum + coef[y, x, 3]
             out[y, x, 0] = r
             out[y, x, 1] = (lum - kr * r - kb * b) / kg
             out[y, x, 2] = b
@@ -304,54 +315,6 @@ def least_ratio(picture, plate, out):
             for c in range(1, 3):
                 m = min(m, picture[y, x, c] / max(plate[y, x, c], 1e-3))
             out[y, x] = m
-
-
-@numba.njit(cache=True, nogil=True)
-def _box3(src, along_y, along_x):
-    """Mean over 3 samples along each flagged axis of the planes of ``src`` (P, h, w), edges
-    reflected (as ``cv2.BORDER_REFLECT``: the edge sample repeats); a new array."""
-    p, h, w = src.shape
-    out = np.empty_like(src)
-    if along_x and w > 1:
-        for k in range(p):
-            for y in range(h):
-                out[k, y, 0] = (2.0 * src[k, y, 0] + src[k, y, 1]) / 3.0
-                for x in range(1, w - 1):
-                    out[k, y, x] = (src[k, y, x - 1] + src[k, y, x] + src[k, y, x + 1]) / 3.0
-                out[k, y, w - 1] = (src[k, y, w - 2] + 2.0 * src[k, y, w - 1]) / 3.0
-    else:
-        out[:] = src
-    if along_y and h > 1:
-        tmp = out
-        out = np.empty_like(src)
-        for k in range(p):
-            for y in range(h):
-                up = y - 1 if y > 0 else 0
-                down = y + 1 if y < h - 1 else h - 1
-                for x in range(w):
-                    out[k, y, x] = (tmp[k, up, x] + tmp[k, y, x] + tmp[k, down, x]) / 3.0
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def chroma_coefficients(stats, along_y, along_x, eps):
-    """The guided filter's coefficients (4, h, w: a_R, b_R, a_B, b_B) from the block means
-    ``stats`` (6, h, w: Y, Y^2, R - Y, B - Y, Y (R - Y), Y (B - Y)): the means over 3 chroma
-    samples along each subsampled axis, the local fits a = cov / (var + eps), b = mean - a
-    mean_Y, and those averaged again over the same window."""
-    m = _box3(stats, along_y, along_x)
-    h, w = stats.shape[1], stats.shape[2]
-    coef = np.empty((4, h, w), np.float32)
-    for y in range(h):
-        for x in range(w):
-            my = m[0, y, x]
-            var = m[1, y, x] - my * my + eps
-            for k in range(2):
-                md = m[2 + k, y, x]
-                a = (m[4 + k, y, x] - my * md) / var
-                coef[2 * k, y, x] = a
-                coef[2 * k + 1, y, x] = md - a * my
-    return _box3(coef, along_y, along_x)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.key.bands import in_bands
 from engine.key.chroma import luma_guided_chroma
-from engine.key.markers import marker_mask
+from engine.key.markers import marker_backdrop, marker_mask
 from engine.key.screen import (Screen, clean_plate_scaled, components, downsample, fill_holes, speck_sized, upsample,
                                within, working_scale)
 from engine.memory import reuse_large_buffers
@@ -38,7 +38,7 @@ class KeyParams:
     floor_margin: float = 0.1  # opacity floor: a pixel is at least 1 - (min_c I_c / C_c + this) opaque; <0 = off
     markers: bool = True  # remove tracking markers on the screen, touching the subject or not
     chroma_subsampling: tuple[int, int] = (1, 1)  # the source's chroma factors (vertical, horizontal): 4:2:0 = (2, 2)
-    pre_blur: float = 0.7  # chroma pre-blur sigma, px, against noise in the difference
+    pre_blur: float = 0.0  # px: blur of the picture before the colour difference (0: thin strands keep theirs)
     clip_black: float = 0.04  # matte below this is screen, away from edges
     clip_white: float = 1.0  # matte above this is solid, inside the core
     edge_black: float = 0.25  # fraction of clip_black still removed near edges (the noise floor only)
@@ -178,21 +178,28 @@ def _nearest(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
+NOISE_GATE_PX = 0.7  # the screen is judged on the matte smoothed this much (px): sensor noise is no subject
+
+
 def clip_matte(alpha: np.ndarray, p: KeyParams, edge: np.ndarray | None = None) -> np.ndarray:
     """Clip black/white away from edges; near edges only the [0, 1] range is enforced.
 
     Hair lives within a few pixels of the matte's 0.5 contour, so it is never crushed; the
-    screen far from the subject and the solid core are cleaned.
+    screen far from the subject and the solid core are cleaned. Away from edges a pixel is
+    screen where the matte smoothed by :data:`NOISE_GATE_PX` is below clip black, so a noise
+    spike above it is screen too, while a thin strand keeps its own sharp value.
     """
     from engine.key import fused  # numba: loaded to clean a matte, not with KeyParams
 
     if edge is None:
         edge = _near_edge(np.clip(alpha, 0.0, 1.0), p.edge_protect_px)
+    alpha = np.ascontiguousarray(alpha, np.float32)
+    gate = cv2.GaussianBlur(alpha, (0, 0), NOISE_GATE_PX) if NOISE_GATE_PX > 0 else alpha
     span = max(p.clip_white - p.clip_black, 1e-3)
     # near an edge: only remove the noise floor of the screen, keep the soft values
     floor = p.edge_black * p.clip_black
-    return fused.clip_matte(np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(edge, bool),
-                            float(p.clip_black), float(span), float(floor))
+    return fused.clip_matte(alpha, np.ascontiguousarray(edge, bool), gate, float(p.clip_black), float(span),
+                            float(floor))
 
 
 def auto_core(alpha: np.ndarray, erode_px: int) -> np.ndarray:
@@ -255,35 +262,87 @@ def local_white(alpha_raw: np.ndarray, core: np.ndarray, blur_px: float = 6.0) -
     return np.clip(upsample(white, alpha_raw.shape), 0.5, WHITE_MAX).astype(np.float32, copy=False)
 
 
+def subject_colour(small: np.ndarray, alpha: np.ndarray, solid_level: float = 0.93,
+                   colour_blur_px: float = 3.0) -> np.ndarray | None:
+    """The subject's colour pushed outwards from where the matte is solid, float32 (h, w, 3)
+    linear at working scale (``small`` is the picture there, :func:`engine.key.screen.downsample`;
+    ``alpha`` the full-size matte), lightly blurred against noise; None when nothing is solid.
+    Blur in pixels of the full-size frame."""
+    solid = alpha > solid_level
+    if not solid.any():
+        return None
+    f = working_scale(alpha.shape)
+    f_est = fill_holes(small, downsample(solid.astype(np.float32), f) > 0.99)
+    if colour_blur_px > 0:
+        f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
+    return f_est
+
+
 def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, band: np.ndarray,
                         solid_level: float = 0.93, colour_blur_px: float = 3.0, pre_blur: float = 0.0,
-                        small: np.ndarray | None = None) -> np.ndarray:
+                        small: np.ndarray | None = None, subject: np.ndarray | None = None) -> np.ndarray:
     """Re-solve the matte in ``band`` from known colours: a = <I - C, F - C> / |F - C|^2.
 
-    F is the foreground colour pushed outwards from where the matte is solid (estimated at
-    working scale, lightly blurred against noise), so colours the subject carries everywhere
-    (spill, a tint) no longer read as transparency; the projection uses all three channels,
-    not only the screen channel's excess. ``small``: ``img`` at working scale
+    F is the foreground colour pushed outwards from where the matte is solid
+    (:func:`subject_colour`, or ``subject`` when the caller has it), so colours the subject
+    carries everywhere (spill, a tint) no longer read as transparency; the projection uses all
+    three channels, not only the screen channel's excess. ``small``: ``img`` at working scale
     (:func:`engine.key.screen.downsample`) when the caller has it.
     """
     from engine.key import fused  # numba: loaded to key, not with KeyParams
 
-    solid = alpha > solid_level
-    if not solid.any():
-        return alpha
     f = working_scale(img.shape)
-    if small is None:
-        small = downsample(img, f)
-    f_est = fill_holes(small, downsample(solid.astype(np.float32), f) > 0.99)
-    if colour_blur_px > 0:
-        f_est = cv2.GaussianBlur(f_est, (0, 0), colour_blur_px / f)
+    if subject is None:
+        subject = subject_colour(downsample(img, f) if small is None else small, alpha, solid_level, colour_blur_px)
+    if subject is None:
+        return alpha
     picture = cv2.GaussianBlur(img, (0, 0), pre_blur) if pre_blur > 0 else img
     out = np.empty(alpha.shape, np.float32)
     # the band is a thin fraction of the frame: solve there only, sampling the smooth subject
     # colour's low-resolution estimate at each of its pixels
     fused.refine_band(np.ascontiguousarray(picture, np.float32), np.ascontiguousarray(plate, np.float32),
-                      np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(band, bool), f_est, f, out)
+                      np.ascontiguousarray(alpha, np.float32), np.ascontiguousarray(band, bool), subject, f, out)
     return out
+
+
+OFF_SCREEN_LINE = 0.05  # a colour this far (a fraction of the screen's light) from every subject-screen mix is not one
+
+
+def solve_over_markers(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, where: np.ndarray,
+                       backdrop: np.ndarray, subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a tracking marker, not the clean screen, lies behind the subject's edge: the
+    pixels of ``where`` (bool (H, W), full size) whose colour a mix of the subject's colour F
+    and the marker's M explains better than a mix of F and the clean plate C (the smaller
+    distance from the segment), and their matte against the marker, <I - M, F - M> / |F - M|^2.
+
+    A strand crossing a marker keeps its opacity (it is not screen because the marker is
+    under it) and the part of a marker beside it reads as screen (it is not subject because
+    it is darker than the screen). ``img``, ``plate`` (H, W, 3) and ``alpha`` (H, W) full size
+    (``alpha`` solved against C); ``backdrop`` (the marker's colour) and ``subject`` (F) float32
+    (h, w, 3) at working scale. Returns (bool (H, W): the pixels solved against the marker;
+    float32 (N,): their mattes and (N, 3) the marker's colour there, in that mask's row-major
+    order)."""
+    ys, xs = np.nonzero(where)
+    chosen = np.zeros(alpha.shape, bool)
+    if ys.size == 0:
+        return chosen, np.zeros(0, np.float32), np.zeros((0, 3), np.float32)
+    f = working_scale(alpha.shape)
+    sy, sx = np.minimum(ys // f, subject.shape[0] - 1), np.minimum(xs // f, subject.shape[1] - 1)
+    i, c, fc, m = img[ys, xs], plate[ys, xs], subject[sy, sx], backdrop[sy, sx]
+
+    def fit(bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # matte along bg -> F and distance from that segment
+        d = fc - bg
+        a = np.clip(np.einsum("nc,nc->n", i - bg, d) / np.maximum(np.einsum("nc,nc->n", d, d), 1e-4), 0.0, 1.0)
+        return a, np.linalg.norm(i - bg - a[:, None] * d, axis=1)
+
+    a_m, off_m = fit(m)
+    _, off_c = fit(c)
+    # clearly better: the screen's mix leaves a residue well above noise (a fraction of the
+    # screen's own light) that the marker's explains; where both explain the pixel (a dark
+    # subject's own colour beside a dark marker), the screen's solve stands
+    better = (off_m < 0.5 * off_c) & (off_c > OFF_SCREEN_LINE * np.linalg.norm(c, axis=1))
+    chosen[ys[better], xs[better]] = True
+    return chosen, a_m[better].astype(np.float32), m[better].astype(np.float32)
 
 
 def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:
@@ -449,6 +508,7 @@ class Keyer:
         if self.screen is None:
             raise ValueError("screen not set: detect it first")
         kind = self.screen.kind
+        decoded = img  # as the codec gave it
         img = luma_guided_chroma(img, p.chroma_subsampling)
         f = working_scale(img.shape)  # the plate, the floor and the markers are found on working-scale copies
         small = downsample(img, f)
@@ -473,13 +533,23 @@ class Keyer:
         # specks (markers) go before the edge band is drawn, so they get no protected band
         alpha = despot(np.clip(alpha, 0, None), p.despot_px * p.despot_px, p.edge_protect_px)
         band = _near_edge(np.clip(alpha, 0, 1), p.edge_protect_px)
-        if p.refine:
+        subject = subject_colour(small, alpha) if p.refine else None
+        if subject is not None:
             before = alpha
-            alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur, small=small)
+            alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur, subject=subject)
+            over_marker = None
+            if markers is not None and markers.any():  # a marker by the subject is in the band
+                img, plate, alpha, over_marker = self._solve_over_markers(img, decoded, plate, alpha, small, markers,
+                                                                          band, subject)
             if floor is not None:  # the re-solve's subject colour may be wrong; physics is not
+                if over_marker is not None:  # (a marker is no colour of the subject's or the screen's)
+                    floor = np.where(over_marker, np.float32(0), floor)
                 alpha = _floor_kept(alpha, before, floor)
-            if markers is not None:  # a marker by the subject is in the band: it stays screen
-                alpha = _screen_where(alpha, markers)
+            if markers is not None:  # the rest of a marker stays screen
+                rest = markers
+                if over_marker is not None:
+                    rest = _nearest(markers.view(np.uint8), img.shape).view(bool) & ~over_marker
+                alpha = _screen_where(alpha, rest)
         alpha = clip_matte(alpha, p, band)
         inside = 0
         if p.core_erode_px > 0:
@@ -493,6 +563,29 @@ class Keyer:
         if p.softness_px > 0:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
         return PreparedFrame(img, plate, alpha, small, inside)
+
+    @staticmethod
+    def _solve_over_markers(img: np.ndarray, decoded: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
+                            small: np.ndarray, markers: np.ndarray, band: np.ndarray, subject: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The edge band near tracking markers re-solved against the marker's colour
+        (:func:`solve_over_markers`): (the picture, with the decoded colour back near markers
+        where the chroma was rebuilt (three colours meet there, and the rebuild's line through
+        two does not hold); the plate, with the marker's colour where the matte was solved
+        against it; the matte; bool (H, W) those pixels). Copies where anything changes."""
+        zone, backdrop = marker_backdrop(small, markers)
+        near = band & _nearest(zone.view(np.uint8), img.shape).view(bool)
+        if not near.any():
+            return img, plate, alpha, np.zeros(alpha.shape, bool)
+        if decoded is not img:
+            img = img.copy()
+            img[near] = decoded[near]
+        over_marker, a_marker, colour = solve_over_markers(img, alpha, plate, near, backdrop, subject)
+        if over_marker.any():
+            alpha[over_marker] = a_marker
+            plate = plate.copy()
+            plate[over_marker] = colour
+        return img, plate, alpha, over_marker
 
     def finish_matte(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
                      core: np.ndarray | None = None) -> np.ndarray:

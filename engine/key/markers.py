@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.key.screen import Screen, components, speck_sized, within
+from engine.key.screen import Screen, components, fill_holes, speck_sized, within
 
 SCREEN_HUE_TOLERANCE = 0.05  # chromaticity distance within which a darker pixel still has the screen's hue
 MARKER_SHADE = (0.08, 0.85)  # a marker's brightness as a fraction of the clean plate's (black marks are not screen-hued)
@@ -21,6 +21,7 @@ MARKER_GREYNESS = 0.7  # a marker's colour may lie this far from the screen's to
 SCREEN_BORDER = 0.5  # a marker's surround is clean screen on at least this fraction of it
 MIN_MARKER_DEPTH_PX = 2.0  # at working scale: a marker's solid part is at least 3 px across
 SUBJECT_GAP_PX = 3.0  # at working scale: markers are first looked for this far from the subject
+SHADE_LIKE = 1.5  # a marker beside the subject is at most this factor lighter or darker than those apart
 
 
 def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: int, blur_px: float = 1.0) -> np.ndarray:
@@ -54,15 +55,43 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     # the subject: clearly not the screen's hue, or black (a marker's anti-aliased rim and the
     # codec's colour round it are neither screen nor marker, but not subject either)
     subject = ((hue_distance >= 2 * tolerance) | (shade <= MARKER_SHADE[0])).astype(np.uint8)
-    apart = (darker & ~within(subject, SUBJECT_GAP_PX)).astype(np.uint8)
-    apart = cv2.morphologyEx(apart, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # cut one-pixel necks to the rest
-    n, labels, stats = components(apart, 8)
-    if n <= 1:
+    depth = cv2.distanceTransform(darker.astype(np.uint8), cv2.DIST_L2, 3)
+    apart = darker & ~within(subject, SUBJECT_GAP_PX)
+    found = _grown_markers(_opened(apart), depth, shade, screen_px, subject, max_area)
+    if found is None:
         return none
+    taken, shades = found
+    # a marker whose visible part is a stub beside the subject's edge (the rest under it) has
+    # no part that far away: such a stub is taken when it is solid, mostly ringed by clean
+    # screen and as dark as the markers found apart (the same tape): a dark strand of the
+    # subject's is none of these
+    beside = _grown_markers(_opened(darker & ~taken), depth, shade, screen_px, subject, max_area,
+                            like_shade=float(np.median(shades)))
+    if beside is not None:
+        taken |= beside[0]
+    return cv2.dilate(taken.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _opened(mask: np.ndarray) -> np.ndarray:
+    """uint8 (H, W): ``mask`` opened by a 3x3 square (one-pixel necks to the rest cut)."""
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+
+
+def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray, screen_px: np.ndarray,
+                   subject: np.ndarray, max_area: int,
+                   like_shade: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The groups of ``candidates`` (uint8 (H, W)) that are markers (speck-sized, at least
+    :data:`MIN_MARKER_DEPTH_PX` deep in ``depth``, ringed by at least :data:`SCREEN_BORDER` of
+    ``screen_px``; with ``like_shade``, their mean ``shade`` within :data:`SHADE_LIKE` of it),
+    each grown through the pixels at least half as dark as it and not ``subject`` that connect
+    to it within its box widened by :data:`SUBJECT_GAP_PX` and 2 px: (bool (H, W), their mean
+    shades (M,)); None when there is none."""
+    n, labels, stats = components(candidates, 8)
+    if n <= 1:
+        return None
     is_marker = speck_sized(stats, max_area, 1)
     if not is_marker.any():
-        return none
-    depth = cv2.distanceTransform(darker.astype(np.uint8), cv2.DIST_L2, 3)
+        return None
     is_marker &= np.bincount(labels[depth >= MIN_MARKER_DEPTH_PX], minlength=n) > 0
     nearest, ring = label_rings(labels, 2)
     ring_total = np.bincount(nearest[ring], minlength=n)
@@ -70,12 +99,15 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     is_marker &= ring_screen >= SCREEN_BORDER * np.maximum(ring_total, 1)
     is_marker[0] = False
     if not is_marker.any():
-        return none
+        return None
+    # each group's mean shade
+    marker_shade = (np.bincount(labels.ravel(), weights=shade.ravel(), minlength=n)
+                    / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
+    if like_shade is not None:
+        is_marker &= (marker_shade >= like_shade / SHADE_LIKE) & (marker_shade <= like_shade * SHADE_LIKE)
+        if not is_marker.any():
+            return None
     seeds = is_marker[labels]
-    # each marker's mean shade
-    marker_shade = np.zeros(n, np.float32)
-    marker_shade[is_marker] = (np.bincount(labels[seeds], weights=shade[seeds], minlength=n)[is_marker]
-                               / np.maximum(stats[is_marker, cv2.CC_STAT_AREA], 1))
     # grown through the pixels at least half as dark as it and not of the subject's colour
     # that connect to it within its box widened by the gap it left
     taken = np.zeros(labels.shape, bool)
@@ -90,7 +122,28 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
         seeded = np.zeros(n_parts, bool)
         seeded[parts[seed]] = True
         taken[win] |= seeded[parts]
-    return cv2.dilate(taken.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return taken, marker_shade[is_marker]
+
+
+BACKDROP_REACH_PX = SUBJECT_GAP_PX + 2.0  # at working scale: how far a marker may lie hidden next to the subject
+
+
+def marker_backdrop(img: np.ndarray, markers: np.ndarray,
+                    reach_px: float = BACKDROP_REACH_PX) -> tuple[np.ndarray, np.ndarray]:
+    """What lies behind the subject near each tracking marker: (the zone, bool (H, W): the
+    pixels within ``reach_px`` of a marker; the marker's own colour there, float32 (H, W, 3)
+    linear, pushed out from its inside).
+
+    A marker is part of the screen: where the subject's edge or a strand crosses it, the
+    colour behind them is the marker's, not the clean screen's, and the part of a marker that
+    shows beyond a strand (cut off from the part found, so not in ``markers``) lies within the
+    reach. ``img`` float32 (H, W, 3) and ``markers`` (:func:`marker_mask`) at working scale.
+    """
+    inside = cv2.erode(markers.astype(np.uint8), np.ones((3, 3), np.uint8))  # not the anti-aliased rim
+    if not inside.any():
+        inside = markers.astype(np.uint8)
+    colour = fill_holes(img, inside.astype(bool))
+    return within(markers.astype(np.uint8), reach_px), colour
 
 
 def label_rings(labels: np.ndarray, px: int) -> tuple[np.ndarray, np.ndarray]:

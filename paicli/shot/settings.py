@@ -97,7 +97,7 @@ KEY = Schema("key", [
     Setting("screen_balance", 1.0, "1 = screen channel against each other channel (yellow and cyan keep "
             "their alpha), 0 = against their mean.",
             parse_float(0.0, 1.0), cli_type=float, param="key.screen_balance"),
-    Setting("pre_blur", 0.7, "Chroma pre-blur (px) of the screen difference, against noise.", parse_float(0.0, 10.0),
+    Setting("pre_blur", 0.0, "Chroma pre-blur (px) of the screen difference, against noise.", parse_float(0.0, 10.0),
             cli_type=float, param="key.pre_blur"),
     Setting("clip_black", 0.04, "Matte values below this are screen (away from edges).", parse_float(0.0, 0.5),
             cli_type=float, param="key.clip_black"),

@@ -47,7 +47,7 @@ def test_banded_keyer_kernels_equal_one_pass(cores):
     np.testing.assert_array_equal(fg[0], fg[1])
     np.testing.assert_array_equal(spill[0], spill[1])
     from engine.key.chroma import LUMA
-    coef = rng.random((4, h, w // 2), dtype=np.float32) * 0.1
+    coef = rng.random((h, w, 4), dtype=np.float32) * 0.1
     out = [np.empty_like(img) for _ in range(2)]
     fused.chroma_from_luma(img, LUMA, coef, out[0], 0, h)
     bands.in_bands(fused.chroma_from_luma, h, img, LUMA, coef, out[1])

@@ -12,7 +12,13 @@ def test_clip_matte_clips_black_and_white_away_from_edges_and_only_the_floor_nea
     rng = np.random.default_rng(0)
     alpha = rng.uniform(-0.2, 1.2, (37, 53)).astype(np.float32)
     edge = rng.random((37, 53)) > 0.5
-    got = fused.clip_matte(alpha, edge, 0.04, 0.96, 0.01)
+    gate = rng.uniform(0.0, 0.08, (37, 53)).astype(np.float32)
+    got = fused.clip_matte(alpha, edge, gate, 0.04, 0.96, 0.01)
+    away = np.where(gate < 0.04, 0.0, np.clip((alpha - 0.04) / 0.96, 0, 1))
+    want = np.where(edge, np.clip((alpha - 0.01) / 0.99, 0, 1), away)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # the matte as its own gate: plain clip black and white
+    got = fused.clip_matte(alpha, edge, alpha, 0.04, 0.96, 0.01)
     want = np.where(edge, np.clip((alpha - 0.01) / 0.99, 0, 1), np.clip((alpha - 0.04) / 0.96, 0, 1))
     np.testing.assert_allclose(got, want, atol=1e-6)
 
@@ -31,20 +37,36 @@ def test_despot_verdicts_from_working_scale_land_on_the_pixels_a_nearest_upscale
     np.testing.assert_array_equal(fused.apply_despot(alpha, speck, clear, fill), want)
 
 
-@pytest.mark.parametrize("size,grid", [((64, 96), (32, 48)), ((64, 96), (64, 48)), ((37, 53), (18, 26)),
-                                       ((37, 53), (37, 26))])  # 4:2:0, 4:2:2, odd sizes of both
-def test_chroma_from_luma_samples_its_coefficients_as_a_bilinear_upscale_would(size, grid):
+@pytest.mark.parametrize("size", [(64, 96), (37, 53)])
+def test_chroma_from_luma_applies_its_per_pixel_coefficients_and_keeps_luma(size):
     rng = np.random.default_rng(2)
     img = rng.random((*size, 3), dtype=np.float32)
-    coef = rng.uniform(-1, 1, (4, *grid)).astype(np.float32)
+    coef = rng.uniform(-1, 1, (*size, 4)).astype(np.float32)
     luma = np.float32([0.2126, 0.7152, 0.0722])
-    a_r, b_r, a_b, b_b = (cv2.resize(c, size[::-1], interpolation=cv2.INTER_LINEAR) for c in coef)
     y = img @ luma
-    r, b = y + a_r * y + b_r, y + a_b * y + b_b
+    r, b = y + coef[..., 0] * y + coef[..., 1], y + coef[..., 2] * y + coef[..., 3]
     want = np.dstack([r, (y - luma[0] * r - luma[2] * b) / luma[1], b])
     got = np.empty_like(img)
     fused.chroma_from_luma(img, luma, coef, got, 0, got.shape[0])
     np.testing.assert_allclose(got, want, atol=2e-5)
+    np.testing.assert_allclose(got @ luma, y, atol=2e-5)
+
+
+@pytest.mark.parametrize("factors", [(1, 2), (2, 2)], ids=["422", "420"])
+def test_luma_smoothed_as_chroma_is_what_our_writer_and_reader_make_of_a_chroma_plane(factors):
+    """The smoothing the chroma rebuild models is exactly a round trip of a plane through our
+    ProRes writer's chroma decimation and our decoder's chroma siting."""
+    from paicli.media import ycbcr
+
+    rng = np.random.default_rng(5)
+    plane = rng.random((36, 50), dtype=np.float32)
+    sy, sx = factors
+    want = plane
+    if sx > 1:
+        want = ycbcr._upsample_h(ycbcr._downsample_h(want).astype(np.float32), plane.shape[1])
+    if sy > 1:
+        want = ycbcr._upsample_v(ycbcr._downsample_v(want).astype(np.float32), plane.shape[0])
+    np.testing.assert_allclose(fused.smoothed_as_chroma(plane, sy, sx), want, atol=1e-6)
 
 
 def test_temporal_blend_is_the_float32_array_expression_exactly():

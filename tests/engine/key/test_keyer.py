@@ -448,3 +448,31 @@ def test_a_wide_soft_edge_keeps_its_true_opacity(fg):
     err = res.alpha - alpha
     assert np.abs(err[soft]).mean() < 0.02
     assert abs(err[soft].mean()) < 0.015
+
+
+def test_a_strand_crossing_a_marker_keeps_its_opacity_and_the_marker_beyond_it_is_screen():
+    """Behind a strand that crosses a tracking marker lies the marker, not the clean screen:
+    solved against the marker's colour the strand keeps its opacity, and the end of the marker
+    beyond the strand (cut off from the part found apart from the subject) reads as screen."""
+    alpha = subject_alpha(edge_px=3.0)
+    x0, y0 = 40, 20  # a cross on the screen, up and left of the disc
+    strand = np.zeros((H, W), np.float32)
+    strand[y0 + 2:y0 + 4, x0 - 12:x0 + 3] = 0.7  # 2 px wide, across the cross's lower arm
+    for k in range(2, 40):  # and on down to the subject: a strand growing out of it
+        strand[y0 + 2 + k, x0 - 12 + k // 2:x0 - 10 + k // 2] = 0.7
+    a = np.maximum(alpha, strand)
+    img = composite(a, with_markers(uneven_screen("green"), points=[(x0, y0)]), fg=(0.55, 0.38, 0.28))
+    res = key(img)
+    over = (strand > 0) & (alpha <= 0.0)
+    crossing = over.copy()
+    crossing[:, :x0 - 1] = False
+    crossing[:, x0 + 2:] = False  # the strand where it lies on the marker's arm
+    assert crossing.sum() >= 4
+    assert res.alpha[crossing].mean() > 0.5
+    footprint = np.zeros((H, W), bool)
+    footprint[y0 - 1:y0 + 2, x0 - 6:x0 + 7] = True
+    footprint[y0 - 6:y0 + 7, x0 - 1:x0 + 2] = True
+    beyond = footprint & (a <= 0.0)
+    beyond[:y0 + 4] = False  # the arm's end below the strand
+    assert beyond.sum() >= 3
+    assert res.alpha[beyond].max() <= 0.02
