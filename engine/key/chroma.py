@@ -39,13 +39,6 @@ def luma_guided_chroma(img: np.ndarray, subsampling: tuple[int, int], eps: float
     h, w = img.shape[:2]
     img = np.ascontiguousarray(img, np.float32)
     smooth = fused.smoothed_as_chroma(cv2.transform(img, LUMA[None]), sy, sx)
-    window = (3 if sx > 1 else 1, 3 if sy > 1 else 1)
-    stats = np.empty((h, w, 6), np.float32)
-    in_bands(fused.chroma_stats, h, img, LUMA, smooth, stats)
-    means = cv2.blur(stats, window, borderType=cv2.BORDER_REFLECT)
-    coef = np.empty((h, w, 4), np.float32)
-    in_bands(fused.chroma_fit, h, means, np.float32(eps), coef)
-    coef = cv2.blur(coef, window, borderType=cv2.BORDER_REFLECT)
     out = np.empty_like(img)
-    in_bands(fused.chroma_from_luma, h, img, LUMA, coef, out)
+    in_bands(fused.rebuild_chroma, h, img, LUMA, smooth, sy > 1, sx > 1, np.float32(eps), out)
     return out

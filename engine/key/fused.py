@@ -227,58 +227,92 @@ def smoothed_as_chroma(plane, sy, sx):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def chroma_stats(img, luma, smooth, out, r0, r1):
-    """Per pixel of ``img`` (H, W, 3): with Y its luma (``luma`` weights), S the luma
-    ``smooth`` (H, W) as the codec smoothed chroma (:func:`smoothed_as_chroma`) and D the colour
-    differences R - Y, B - Y, the products S, S^2, D_R, D_B, S D_R, S D_B into ``out`` (H, W, 6);
-    rows ``r0`` to ``r1`` (a band)."""
-    w = img.shape[1]
-    for y in range(r0, r1):
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def rebuild_chroma(img, luma, smooth, along_y, along_x, eps, out, r0, r1):
+    """The guided chroma rebuild of :func:`engine.key.chroma.luma_guided_chroma` in one pass
+    per band: with Y the luma of ``img`` (H, W, 3) (``luma`` weights), S the luma ``smooth``
+    (H, W) as the codec smoothed chroma (:func:`smoothed_as_chroma`) and D the colour differences
+    R - Y, B - Y: the means of S, S^2, D, S D over 3 pixels along each flagged axis (edges
+    reflected as ``cv2.BORDER_REFLECT``), the local fits D = a S + b (a = cov(S, D) / (var(S) +
+    ``eps``), b = mean D - a mean S), those averaged over the same window and applied to the
+    sharp luma: R - Y = a_R Y + b_R, B - Y = a_B Y + b_B, Y kept. Rows ``r0`` to ``r1`` of ``out``
+    (H, W, 3); the rows around the band that they need are recomputed here."""
+    h, w = img.shape[0], img.shape[1]
+    vy = 1 if along_y else 0
+    lo, hi = max(r0 - 2 * vy, 0), min(r1 + 2 * vy, h)
+    n = hi - lo
+    third = np.float32(1.0 / 3.0)
+    # the six products, averaged across (3 pixels when along_x)
+    stats = np.empty((n, 6, w), np.float32)
+    prod = np.empty((6, w), np.float32)
+    for y in range(lo, hi):
         for x in range(w):
             r, g, b = img[y, x, 0], img[y, x, 1], img[y, x, 2]
             lum = luma[0] * r + luma[1] * g + luma[2] * b
-            s = smooth[y, x]
+            sm = smooth[y, x]
             dr, db = r - lum, b - lum
-            out[y, x, 0] = s
-            out[y, x, 1] = s * s
-            out[y, x, 2] = dr
-            out[y, x, 3] = db
-            out[y, x, 4] = s * dr
-            out[y, x, 5] = s * db
-
-
-@numba.njit(cache=True, nogil=True)
-def chroma_fit(means, eps, out, r0, r1):
-    """The local linear fits D = a S + b from the windowed ``means`` (H, W, 6) of
-    :func:`chroma_stats`: a = cov(S, D) / (var(S) + ``eps``), b = mean D - a mean S, into ``out``
-    (H, W, 4: a_R, b_R, a_B, b_B); rows ``r0`` to ``r1`` (a band)."""
-    w = means.shape[1]
-    for y in range(r0, r1):
+            prod[0, x] = sm
+            prod[1, x] = sm * sm
+            prod[2, x] = dr
+            prod[3, x] = db
+            prod[4, x] = sm * dr
+            prod[5, x] = sm * db
+        _across(prod, stats[y - lo], along_x, third)
+    # the fits from the means (down as well when along_y), averaged across
+    clo, chi = max(r0 - vy, 0), min(r1 + vy, h)
+    coef = np.empty((n, 4, w), np.float32)
+    fit = np.empty((4, w), np.float32)
+    for y in range(clo, chi):
+        i = y - lo
+        up, down = (max(i - 1, 0), min(i + 1, n - 1)) if along_y else (i, i)
         for x in range(w):
-            ms = means[y, x, 0]
-            var = means[y, x, 1] - ms * ms + eps
+            ms = (stats[up, 0, x] + stats[i, 0, x] + stats[down, 0, x]) * third if along_y else stats[i, 0, x]
+            mss = (stats[up, 1, x] + stats[i, 1, x] + stats[down, 1, x]) * third if along_y else stats[i, 1, x]
+            var = mss - ms * ms + eps
             for k in range(2):
-                md = means[y, x, 2 + k]
-                a = (means[y, x, 4 + k] - ms * md) / var
-                out[y, x, 2 * k] = a
-                out[y, x, 2 * k + 1] = md - a * ms
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def chroma_from_luma(img, luma, coef, out, r0, r1):
-    """``out`` (H, W, 3): ``img``'s luma Y kept, its R - Y and B - Y replaced by a Y + b with the
-    per-pixel coefficients ``coef`` (H, W, 4: a_R, b_R, a_B, b_B); rows ``r0`` to ``r1``."""
-    w = img.shape[1]
+                if along_y:
+                    md = (stats[up, 2 + k, x] + stats[i, 2 + k, x] + stats[down, 2 + k, x]) * third
+                    msd = (stats[up, 4 + k, x] + stats[i, 4 + k, x] + stats[down, 4 + k, x]) * third
+                else:
+                    md, msd = stats[i, 2 + k, x], stats[i, 4 + k, x]
+                a = (msd - ms * md) / var
+                fit[2 * k, x] = a
+                fit[2 * k + 1, x] = md - a * ms
+        _across(fit, coef[i], along_x, third)
     kr, kg, kb = luma[0], luma[1], luma[2]
     for y in range(r0, r1):
+        i = y - lo
+        up, down = (max(i - 1, clo - lo), min(i + 1, chi - lo - 1)) if along_y else (i, i)
         for x in range(w):
+            if along_y:
+                c0 = (coef[up, 0, x] + coef[i, 0, x] + coef[down, 0, x]) * third
+                c1 = (coef[up, 1, x] + coef[i, 1, x] + coef[down, 1, x]) * third
+                c2 = (coef[up, 2, x] + coef[i, 2, x] + coef[down, 2, x]) * third
+                c3 = (coef[up, 3, x] + coef[i, 3, x] + coef[down, 3, x]) * third
+            else:
+                c0, c1, c2, c3 = coef[i, 0, x], coef[i, 1, x], coef[i, 2, x], coef[i, 3, x]
             lum = kr * img[y, x, 0] + kg * img[y, x, 1] + kb * img[y, x, 2]
-            r = lum + coef[y, x, 0] * lum + coef[y, x, 1]
-            b = lum + coef[y, x, 2] * lum + coef[y, x, 3]
+            r = lum + c0 * lum + c1
+            b = lum + c2 * lum + c3
             out[y, x, 0] = r
             out[y, x, 1] = (lum - kr * r - kb * b) / kg
             out[y, x, 2] = b
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _across(src, dst, along_x, third):
+    """``dst`` (P, W) = the mean over 3 samples across of ``src`` (P, W) when ``along_x`` (edges
+    reflected: the edge sample repeats), else a copy."""
+    p, w = src.shape
+    for k in range(p):
+        if along_x and w > 1:
+            dst[k, 0] = (src[k, 0] + src[k, 0] + src[k, 1]) * third
+            for x in range(1, w - 1):
+                dst[k, x] = (src[k, x - 1] + src[k, x] + src[k, x + 1]) * third
+            dst[k, w - 1] = (src[k, w - 2] + src[k, w - 1] + src[k, w - 1]) * third
+        else:
+            for x in range(w):
+                dst[k, x] = src[k, x]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -308,27 +308,38 @@ def refine_with_colours(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, b
 OFF_SCREEN_LINE = 0.05  # a colour this far (a fraction of the screen's light) from every subject-screen mix is not one
 
 
-def solve_over_markers(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, where: np.ndarray,
-                       backdrop: np.ndarray, subject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where a tracking marker, not the clean screen, lies behind the subject's edge: the
-    pixels of ``where`` (bool (H, W), full size) whose colour a mix of the subject's colour F
-    and the marker's M explains better than a mix of F and the clean plate C (the smaller
-    distance from the segment), and their matte against the marker, <I - M, F - M> / |F - M|^2.
+def solve_over_markers(img: np.ndarray, plate: np.ndarray, band: np.ndarray, nearest: np.ndarray,
+                       ratio: np.ndarray, subject: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where a tracking marker, not the clean screen, lies behind the subject's edge: of the
+    pixels of the edge ``band`` (bool (H, W)) near a marker (``nearest``, ``ratio``:
+    :func:`engine.key.markers.marker_backdrop`), those whose colour a mix of the subject's
+    colour F and the marker's M explains better than a mix of F and the clean plate C (the
+    smaller distance from the segment), and their matte against the marker,
+    <I - M, F - M> / |F - M|^2.
 
     A strand crossing a marker keeps its opacity (it is not screen because the marker is
     under it) and the part of a marker beside it reads as screen (it is not subject because
-    it is darker than the screen). ``img``, ``plate`` (H, W, 3) and ``alpha`` (H, W) full size
-    (``alpha`` solved against C); ``backdrop`` (the marker's colour) and ``subject`` (F) float32
-    (h, w, 3) at working scale. Returns (bool (H, W): the pixels solved against the marker;
-    float32 (N,): their mattes and (N, 3) the marker's colour there, in that mask's row-major
-    order)."""
-    ys, xs = np.nonzero(where)
-    chosen = np.zeros(alpha.shape, bool)
-    if ys.size == 0:
-        return chosen, np.zeros(0, np.float32), np.zeros((0, 3), np.float32)
-    f = working_scale(alpha.shape)
+    it is darker than the screen). ``img``, ``plate`` float32 (H, W, 3) full size; ``nearest``
+    and ``subject`` (F, float32 (h, w, 3)) at working scale. Returns (the rows and columns
+    (M,) of all the band's pixels near a marker; of those, the ones solved against the marker:
+    rows, columns (N,), mattes (N,) and the marker's colour there (N, 3))."""
+    f = working_scale(band.shape)
+    sy, sx = np.nonzero(nearest)
+    if f > 1:  # each working-scale pixel stands for its f x f block
+        oy, ox = np.divmod(np.arange(f * f), f)
+        ys = (sy[:, None] * f + oy[None]).ravel()
+        xs = (sx[:, None] * f + ox[None]).ravel()
+        keep = (ys < band.shape[0]) & (xs < band.shape[1])
+        ys, xs = ys[keep], xs[keep]
+    else:
+        ys, xs = sy, sx
+    keep = band[ys, xs]
+    ys, xs = ys[keep], xs[keep]
     sy, sx = np.minimum(ys // f, subject.shape[0] - 1), np.minimum(xs // f, subject.shape[1] - 1)
-    i, c, fc, m = img[ys, xs], plate[ys, xs], subject[sy, sx], backdrop[sy, sx]
+    c, fc = plate[ys, xs], subject[sy, sx]
+    m = c * ratio[nearest[sy, sx]]
+    i = img[ys, xs]
 
     def fit(bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # matte along bg -> F and distance from that segment
         d = fc - bg
@@ -341,8 +352,7 @@ def solve_over_markers(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, wh
     # screen's own light) that the marker's explains; where both explain the pixel (a dark
     # subject's own colour beside a dark marker), the screen's solve stands
     better = (off_m < 0.5 * off_c) & (off_c > OFF_SCREEN_LINE * np.linalg.norm(c, axis=1))
-    chosen[ys[better], xs[better]] = True
-    return chosen, a_m[better].astype(np.float32), m[better].astype(np.float32)
+    return ys, xs, ys[better], xs[better], a_m[better].astype(np.float32), m[better].astype(np.float32)
 
 
 def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:
@@ -537,19 +547,24 @@ class Keyer:
         if subject is not None:
             before = alpha
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur, subject=subject)
-            over_marker = None
+            solved = None
             if markers is not None and markers.any():  # a marker by the subject is in the band
-                img, plate, alpha, over_marker = self._solve_over_markers(img, decoded, plate, alpha, small, markers,
-                                                                          band, subject)
+                nearest, ratio = marker_backdrop(small, small_plate, markers)
+                near_y, near_x, *solved = solve_over_markers(decoded, plate, band, nearest, ratio, subject)
             if floor is not None:  # the re-solve's subject colour may be wrong; physics is not
-                if over_marker is not None:  # (a marker is no colour of the subject's or the screen's)
-                    floor = np.where(over_marker, np.float32(0), floor)
+                if solved is not None:  # (a marker is no colour of the subject's or the screen's)
+                    floor[solved[0], solved[1]] = 0.0
                 alpha = _floor_kept(alpha, before, floor)
             if markers is not None:  # the rest of a marker stays screen
-                rest = markers
-                if over_marker is not None:
-                    rest = _nearest(markers.view(np.uint8), img.shape).view(bool) & ~over_marker
-                alpha = _screen_where(alpha, rest)
+                alpha = _screen_where(alpha, markers)
+            if solved is not None:
+                ys, xs, a_marker, colour = solved
+                alpha[ys, xs] = a_marker
+                if decoded is not img:  # three colours meet there: the rebuild's line through two does not hold
+                    img[near_y, near_x] = decoded[near_y, near_x]
+                if plate is self.user_plate:
+                    plate = plate.copy()
+                plate[ys, xs] = colour
         alpha = clip_matte(alpha, p, band)
         inside = 0
         if p.core_erode_px > 0:
@@ -563,29 +578,6 @@ class Keyer:
         if p.softness_px > 0:
             alpha = cv2.GaussianBlur(alpha, (0, 0), p.softness_px)
         return PreparedFrame(img, plate, alpha, small, inside)
-
-    @staticmethod
-    def _solve_over_markers(img: np.ndarray, decoded: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
-                            small: np.ndarray, markers: np.ndarray, band: np.ndarray, subject: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The edge band near tracking markers re-solved against the marker's colour
-        (:func:`solve_over_markers`): (the picture, with the decoded colour back near markers
-        where the chroma was rebuilt (three colours meet there, and the rebuild's line through
-        two does not hold); the plate, with the marker's colour where the matte was solved
-        against it; the matte; bool (H, W) those pixels). Copies where anything changes."""
-        zone, backdrop = marker_backdrop(small, markers)
-        near = band & _nearest(zone.view(np.uint8), img.shape).view(bool)
-        if not near.any():
-            return img, plate, alpha, np.zeros(alpha.shape, bool)
-        if decoded is not img:
-            img = img.copy()
-            img[near] = decoded[near]
-        over_marker, a_marker, colour = solve_over_markers(img, alpha, plate, near, backdrop, subject)
-        if over_marker.any():
-            alpha[over_marker] = a_marker
-            plate = plate.copy()
-            plate[over_marker] = colour
-        return img, plate, alpha, over_marker
 
     def finish_matte(self, frame: "PreparedFrame", garbage: np.ndarray | None = None,
                      core: np.ndarray | None = None) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.key.screen import Screen, components, fill_holes, speck_sized, within
+from engine.key.screen import Screen, components, speck_sized, within
 
 SCREEN_HUE_TOLERANCE = 0.05  # chromaticity distance within which a darker pixel still has the screen's hue
 MARKER_SHADE = (0.08, 0.85)  # a marker's brightness as a fraction of the clean plate's (black marks are not screen-hued)
@@ -101,7 +101,8 @@ def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray,
     if not is_marker.any():
         return None
     # each group's mean shade
-    marker_shade = (np.bincount(labels.ravel(), weights=shade.ravel(), minlength=n)
+    grouped = candidates.view(bool) if candidates.dtype == np.uint8 else candidates.astype(bool)
+    marker_shade = (np.bincount(labels[grouped], weights=shade[grouped], minlength=n)
                     / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
     if like_shade is not None:
         is_marker &= (marker_shade >= like_shade / SHADE_LIKE) & (marker_shade <= like_shade * SHADE_LIKE)
@@ -128,22 +129,32 @@ def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray,
 BACKDROP_REACH_PX = SUBJECT_GAP_PX + 2.0  # at working scale: how far a marker may lie hidden next to the subject
 
 
-def marker_backdrop(img: np.ndarray, markers: np.ndarray,
+def marker_backdrop(img: np.ndarray, plate: np.ndarray, markers: np.ndarray,
                     reach_px: float = BACKDROP_REACH_PX) -> tuple[np.ndarray, np.ndarray]:
-    """What lies behind the subject near each tracking marker: (the zone, bool (H, W): the
-    pixels within ``reach_px`` of a marker; the marker's own colour there, float32 (H, W, 3)
-    linear, pushed out from its inside).
+    """What lies behind the subject near each tracking marker: (int32 (H, W): the marker
+    nearest each pixel within ``reach_px`` (a square reach), 0 farther; float32 (N + 1, 3): each
+    marker's colour as a fraction of the clean plate's, per channel (row 0 unused)). The
+    marker's colour at a pixel is the plate's there times its marker's fraction.
 
     A marker is part of the screen: where the subject's edge or a strand crosses it, the
     colour behind them is the marker's, not the clean screen's, and the part of a marker that
     shows beyond a strand (cut off from the part found, so not in ``markers``) lies within the
-    reach. ``img`` float32 (H, W, 3) and ``markers`` (:func:`marker_mask`) at working scale.
+    reach. ``img``, ``plate`` float32 (H, W, 3) and ``markers`` (:func:`marker_mask`) at
+    working scale.
     """
     inside = cv2.erode(markers.astype(np.uint8), np.ones((3, 3), np.uint8))  # not the anti-aliased rim
     if not inside.any():
         inside = markers.astype(np.uint8)
-    colour = fill_holes(img, inside.astype(bool))
-    return within(markers.astype(np.uint8), reach_px), colour
+    n, labels = cv2.connectedComponents(inside, connectivity=8)
+    where = labels > 0
+    ratio = np.ones((n, 3), np.float32)
+    count = np.maximum(np.bincount(labels[where], minlength=n), 1)
+    picture, screen = img[where], np.maximum(plate[where], 1e-4)
+    for c in range(3):
+        ratio[:, c] = np.bincount(labels[where], weights=picture[:, c] / screen[:, c], minlength=n) / count
+    k = 2 * int(np.ceil(reach_px)) + 1
+    nearest = cv2.dilate(labels.astype(np.float32), np.ones((k, k), np.uint8)).astype(np.int32)
+    return nearest, ratio
 
 
 def label_rings(labels: np.ndarray, px: int) -> tuple[np.ndarray, np.ndarray]:

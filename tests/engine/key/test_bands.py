@@ -47,11 +47,12 @@ def test_banded_keyer_kernels_equal_one_pass(cores):
     np.testing.assert_array_equal(fg[0], fg[1])
     np.testing.assert_array_equal(spill[0], spill[1])
     from engine.key.chroma import LUMA
-    coef = rng.random((h, w, 4), dtype=np.float32) * 0.1
-    out = [np.empty_like(img) for _ in range(2)]
-    fused.chroma_from_luma(img, LUMA, coef, out[0], 0, h)
-    bands.in_bands(fused.chroma_from_luma, h, img, LUMA, coef, out[1])
-    np.testing.assert_array_equal(out[0], out[1])
+    for along_y in (False, True):  # a band's rows need their neighbours' fits: recomputed, not shared
+        smooth = rng.random((h, w), dtype=np.float32)
+        out = [np.empty_like(img) for _ in range(2)]
+        fused.rebuild_chroma(img, LUMA, smooth, along_y, True, np.float32(1e-5), out[0], 0, h)
+        bands.in_bands(fused.rebuild_chroma, h, img, LUMA, smooth, along_y, True, np.float32(1e-5), out[1])
+        np.testing.assert_array_equal(out[0], out[1])
 
 
 def test_a_band_that_fails_fails_the_call_after_all_bands_finish(monkeypatch):

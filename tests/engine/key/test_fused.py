@@ -37,19 +37,40 @@ def test_despot_verdicts_from_working_scale_land_on_the_pixels_a_nearest_upscale
     np.testing.assert_array_equal(fused.apply_despot(alpha, speck, clear, fill), want)
 
 
-@pytest.mark.parametrize("size", [(64, 96), (37, 53)])
-def test_chroma_from_luma_applies_its_per_pixel_coefficients_and_keeps_luma(size):
-    rng = np.random.default_rng(2)
-    img = rng.random((*size, 3), dtype=np.float32)
-    coef = rng.uniform(-1, 1, (*size, 4)).astype(np.float32)
+def rebuilt_by_array_steps(img, smooth, along_y, along_x, eps=1e-5):
+    """The guided chroma rebuild as array steps: products, box means, fits, box means, apply."""
     luma = np.float32([0.2126, 0.7152, 0.0722])
     y = img @ luma
-    r, b = y + coef[..., 0] * y + coef[..., 1], y + coef[..., 2] * y + coef[..., 3]
-    want = np.dstack([r, (y - luma[0] * r - luma[2] * b) / luma[1], b])
+    d = [img[..., 0] - y, img[..., 2] - y]
+    window = (3 if along_x else 1, 3 if along_y else 1)
+
+    def box(a):
+        return cv2.blur(a, window, borderType=cv2.BORDER_REFLECT)
+
+    ms, mss = box(smooth), box(smooth * smooth)
+    var = mss - ms * ms + eps
+    out = []
+    for k in range(2):
+        md, msd = box(d[k]), box(smooth * d[k])
+        a = (msd - ms * md) / var
+        out.append(y + box(a) * y + box(md - a * ms))
+    r, b = out
+    return np.dstack([r, (y - luma[0] * r - luma[2] * b) / luma[1], b])
+
+
+@pytest.mark.parametrize("size", [(64, 96), (37, 53), (1, 7)])
+@pytest.mark.parametrize("factors", [(1, 2), (2, 2)], ids=["422", "420"])
+def test_the_chroma_rebuild_is_the_array_steps(size, factors):
+    rng = np.random.default_rng(2)
+    img = (0.3 + 0.4 * rng.random((*size, 3))).astype(np.float32)
+    smooth = fused.smoothed_as_chroma(img @ np.float32([0.2126, 0.7152, 0.0722]), *factors)
     got = np.empty_like(img)
-    fused.chroma_from_luma(img, luma, coef, got, 0, got.shape[0])
-    np.testing.assert_allclose(got, want, atol=2e-5)
-    np.testing.assert_allclose(got @ luma, y, atol=2e-5)
+    fused.rebuild_chroma(img, np.float32([0.2126, 0.7152, 0.0722]), smooth, factors[0] > 1, factors[1] > 1,
+                         np.float32(1e-5), got, 0, size[0])
+    want = rebuilt_by_array_steps(img, smooth, factors[0] > 1, factors[1] > 1)
+    np.testing.assert_allclose(got, want, atol=2e-3 * max(1.0, float(np.abs(want).max())))
+    np.testing.assert_allclose(got @ np.float32([0.2126, 0.7152, 0.0722]), img @ np.float32([0.2126, 0.7152, 0.0722]),
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("factors", [(1, 2), (2, 2)], ids=["422", "420"])
