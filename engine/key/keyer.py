@@ -524,9 +524,10 @@ class Keyer:
         small = downsample(img, f)
         if self.user_plate is not None:
             plate = self.user_plate
-        else:
-            plate = upsample(clean_plate_scaled(small, f, self.screen)[0], img.shape)
-        small_plate = downsample(plate, f)
+            small_plate = downsample(plate, f)
+        else:  # smooth: estimated at working scale, kept there for the working-scale steps
+            small_plate = clean_plate_scaled(small, f, self.screen)[0]
+            plate = upsample(small_plate, img.shape)
         alpha = raw_alpha(img, plate, kind, p)
         floor = None
         if p.floor_margin >= 0:
