@@ -476,6 +476,21 @@ def unmix_and_despill(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, kin
     return fg, (spill if mode else None)
 
 
+MOTION_OVER_NOISE = 12.0  # a pixel moved where its change exceeds this many times the frame's median change
+MOTION_FLOOR = 0.01  # ... and at least this (|dR| + |dG| + |dB|, linear): noiseless pictures
+
+
+def _moved(picture: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """bool (h, w): where ``picture`` differs from ``before`` (float32 (h, w, 3), unblurred)
+    far beyond the frame's noise: |dR| + |dG| + |dB| above :data:`MOTION_OVER_NOISE` times its
+    median over the frame (mostly noise, as most of a frame holds still between two frames)
+    and above :data:`MOTION_FLOOR`; grown by a pixel to take a moving strand's rim along."""
+    change = cv2.transform(cv2.absdiff(picture, before), np.ones((1, 3), np.float32))
+    noise = float(np.median(change[::4, ::4]))
+    moved = (change > max(MOTION_OVER_NOISE * noise, MOTION_FLOOR)).astype(np.uint8)
+    return cv2.dilate(moved, np.ones((3, 3), np.uint8)).view(bool)
+
+
 @dataclass
 class PreparedFrame:
     """A frame keyed up to the temporal hold: the picture, its clean plate, the matte so far
@@ -504,7 +519,8 @@ class Keyer:
         self.p = params
         self.screen = screen
         self.user_plate = user_plate
-        self._prev_img: np.ndarray | None = None
+        self._prev_img: np.ndarray | None = None  # the previous picture at working scale, blurred
+        self._prev_small: np.ndarray | None = None  # and as it was
         self._prev_alpha: np.ndarray | None = None
 
     def key(self, img: np.ndarray, garbage: np.ndarray | None = None, core: np.ndarray | None = None) -> KeyResult:
@@ -607,17 +623,22 @@ class Keyer:
         The change is measured between *blurred* frames (at working scale), where sensor
         noise averages out but real motion of the subject or camera does not; the weight of
         the previous matte falls off with it, so where anything moves the new matte is taken
-        as it is. ``small``: the picture at working scale; ``alpha`` the full-size matte.
+        as it is. The blur also hides a strand of hair a pixel or two wide moving over the
+        screen, which would leave a trail of held matte behind it: where the unblurred
+        pictures differ far beyond their noise (:func:`_moved`) nothing is held either.
+        ``small``: the picture at working scale; ``alpha`` the full-size matte.
         """
         from engine.key import fused  # numba: loaded to key, not with KeyParams
 
         f = working_scale(alpha.shape)
         smooth = cv2.GaussianBlur(small, (0, 0), 2.0 / f)
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
-            self._prev_img, self._prev_alpha = smooth, alpha
+            self._prev_img, self._prev_small, self._prev_alpha = smooth, small, alpha
             return alpha
         change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
-        hold = upsample(self.p.temporal * np.exp(-((change / 0.03) ** 2)).astype(np.float32, copy=False), alpha.shape)
+        weight = self.p.temporal * np.exp(-((change / 0.03) ** 2))
+        weight[_moved(small, self._prev_small)] = 0.0  # a thin strand that moved, which the blur hid
+        hold = upsample(weight.astype(np.float32, copy=False), alpha.shape)
         out = fused.temporal_blend(hold, self._prev_alpha, np.ascontiguousarray(alpha, np.float32))
-        self._prev_img, self._prev_alpha = smooth, out
+        self._prev_img, self._prev_small, self._prev_alpha = smooth, small, out
         return out

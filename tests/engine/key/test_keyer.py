@@ -476,3 +476,25 @@ def test_a_strand_crossing_a_marker_keeps_its_opacity_and_the_marker_beyond_it_i
     beyond[:y0 + 4] = False  # the arm's end below the strand
     assert beyond.sum() >= 3
     assert res.alpha[beyond].max() <= 0.02
+
+
+def test_a_thin_strand_moving_over_the_screen_leaves_no_trail():
+    """The temporal hold compares blurred frames, where a strand two pixels wide that moves a
+    pixel or two over the screen barely shows: the matte it had must not be held where it no
+    longer is (it trailed a ghost of itself, 0.4 opaque, across the sky)."""
+    alpha = subject_alpha(edge_px=3.0)
+    screen = uneven_screen("green")
+    frames, strands = [], []
+    for step in range(4):
+        strand = np.zeros((H, W), np.float32)
+        x = 70 + 2 * step  # growing out of the top of the disc, moving 2 px a frame
+        strand[4:45, x:x + 2] = 0.7
+        strands.append(strand)
+        frames.append(composite(np.maximum(alpha, strand), screen, fg=(0.55, 0.38, 0.28), seed=step))
+    keyer = Keyer(KeyParams(screen="green"), detect_screen(frames[0], "green"))  # temporal hold on
+    mattes = [keyer.key(f).alpha for f in frames]
+    now = (strands[-1] > 0) & (alpha <= 0)
+    assert mattes[-1][now].mean() > 0.5  # where it is: there
+    trail = (strands[-2] > 0) & (strands[-1] <= 0) & (alpha <= 0)  # where it was a frame ago
+    assert trail.sum() > 40
+    assert mattes[-1][trail].max() <= 0.05
