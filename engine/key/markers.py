@@ -21,7 +21,6 @@ MARKER_GREYNESS = 0.7  # a marker's colour may lie this far from the screen's to
 SCREEN_BORDER = 0.5  # a marker's surround is clean screen on at least this fraction of it
 MIN_MARKER_DEPTH_PX = 2.0  # at working scale: a marker's solid part is at least 3 px across
 SUBJECT_GAP_PX = 3.0  # at working scale: markers are first looked for this far from the subject
-SHADE_LIKE = 1.5  # a marker beside the subject is at most this factor lighter or darker than those apart
 
 
 def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: int, blur_px: float = 1.0) -> np.ndarray:
@@ -57,18 +56,9 @@ def marker_mask(img: np.ndarray, plate: np.ndarray, screen: Screen, max_area: in
     subject = ((hue_distance >= 2 * tolerance) | (shade <= MARKER_SHADE[0])).astype(np.uint8)
     depth = cv2.distanceTransform(darker.astype(np.uint8), cv2.DIST_L2, 3)
     apart = darker & ~within(subject, SUBJECT_GAP_PX)
-    found = _grown_markers(_opened(apart), depth, shade, screen_px, subject, max_area)
-    if found is None:
+    taken = _grown_markers(_opened(apart), depth, shade, screen_px, subject, max_area)
+    if taken is None:
         return none
-    taken, shades = found
-    # a marker whose visible part is a stub beside the subject's edge (the rest under it) has
-    # no part that far away: such a stub is taken when it is solid, mostly ringed by clean
-    # screen and as dark as the markers found apart (the same tape): a dark strand of the
-    # subject's is none of these
-    beside = _grown_markers(_opened(darker & ~taken), depth, shade, screen_px, subject, max_area,
-                            like_shade=float(np.median(shades)))
-    if beside is not None:
-        taken |= beside[0]
     return cv2.dilate(taken.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
@@ -78,14 +68,12 @@ def _opened(mask: np.ndarray) -> np.ndarray:
 
 
 def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray, screen_px: np.ndarray,
-                   subject: np.ndarray, max_area: int,
-                   like_shade: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+                   subject: np.ndarray, max_area: int) -> np.ndarray | None:
     """The groups of ``candidates`` (uint8 (H, W)) that are markers (speck-sized, at least
     :data:`MIN_MARKER_DEPTH_PX` deep in ``depth``, ringed by at least :data:`SCREEN_BORDER` of
-    ``screen_px``; with ``like_shade``, their mean ``shade`` within :data:`SHADE_LIKE` of it),
-    each grown through the pixels at least half as dark as it and not ``subject`` that connect
-    to it within its box widened by :data:`SUBJECT_GAP_PX` and 2 px: (bool (H, W), their mean
-    shades (M,)); None when there is none."""
+    ``screen_px``), each grown through the pixels at least half as dark as it and not
+    ``subject`` that connect to it within its box widened by :data:`SUBJECT_GAP_PX` and 2 px:
+    bool (H, W); None when there is none."""
     n, labels, stats = components(candidates, 8)
     if n <= 1:
         return None
@@ -104,11 +92,6 @@ def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray,
     grouped = candidates.view(bool) if candidates.dtype == np.uint8 else candidates.astype(bool)
     marker_shade = (np.bincount(labels[grouped], weights=shade[grouped], minlength=n)
                     / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
-    if like_shade is not None:
-        is_marker &= (marker_shade >= like_shade / SHADE_LIKE) & (marker_shade <= like_shade * SHADE_LIKE)
-        if not is_marker.any():
-            return None
-    seeds = is_marker[labels]
     # grown through the pixels at least half as dark as it and not of the subject's colour
     # that connect to it within its box widened by the gap it left
     taken = np.zeros(labels.shape, bool)
@@ -123,7 +106,7 @@ def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray,
         seeded = np.zeros(n_parts, bool)
         seeded[parts[seed]] = True
         taken[win] |= seeded[parts]
-    return taken, marker_shade[is_marker]
+    return taken
 
 
 BACKDROP_REACH_PX = SUBJECT_GAP_PX + 2.0  # at working scale: how far a marker may lie hidden next to the subject
