@@ -8,9 +8,10 @@ foreground colours without a screen-channel excess.
 Per frame (:meth:`Keyer.key`): chroma of a subsampled source rebuilt along luma -> clean
 plate -> raw vector-key matte, raised to its physical floor -> tracking markers cleared ->
 divided by the white point of the nearby core (spill lowers it everywhere on the subject)
--> specks removed -> edge band re-solved by projection on the subject's own colours -> clip
-black/white away from the band -> automatic core -> despot, shrink/grow, softness ->
-temporal hold -> user boxes and mattes -> unmix and despill.
+-> specks removed -> edge band re-solved by projection on the subject's own colours (near a
+marker, with the marker's colour behind it) -> clip black/white away from the band ->
+automatic core -> despot, shrink/grow, softness -> temporal hold (not where anything moved)
+-> user boxes and mattes -> unmix and despill.
 """
 from __future__ import annotations
 
