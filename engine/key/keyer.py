@@ -311,12 +311,13 @@ OFF_SCREEN_LINE = 0.05  # a colour this far (a fraction of the screen's light) f
 
 def solve_over_markers(img: np.ndarray, plate: np.ndarray, band: np.ndarray, nearest: np.ndarray,
                        ratio: np.ndarray, subject: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Where a tracking marker, not the clean screen, lies behind the subject's edge: of the
     pixels of the edge ``band`` (bool (H, W)) near a marker (``nearest``, ``ratio``:
     :func:`engine.key.markers.marker_backdrop`), those whose colour a mix of the subject's
-    colour F and the marker's M explains better than a mix of F and the clean plate C (the
-    smaller distance from the segment), and their matte against the marker,
+    colour F and the marker's M explains clearly better than a mix of F and the clean plate C
+    (at most half the distance from the segment, where C's is above :data:`OFF_SCREEN_LINE`
+    of the screen's light), and their matte against the marker,
     <I - M, F - M> / |F - M|^2.
 
     A strand crossing a marker keeps its opacity (it is not screen because the marker is
