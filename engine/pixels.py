@@ -60,7 +60,7 @@ def unpremultiply(img, out):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _chroma_at(c, r, x, sub_v, sub_h, h):
+def chroma_at(c, r, x, sub_v, sub_h, h):
     """Chroma plane ``c`` (code values) at luma row ``r``, column ``x``: 4:2:0 rows sited
     between luma rows (3/4 nearest, 1/4 next), 4:2:2 columns co-sited with even luma
     columns (odd columns the mean of both neighbours); edges repeat."""
@@ -93,7 +93,7 @@ def _chroma_at(c, r, x, sub_v, sub_h, h):
 def ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, table, slope, out) -> int:
     """Code-value planes (any unsigned integer type; chroma at full, half-width or
     half-width-and-height resolution) -> R'G'B' float32 ``out`` (H, W, 3) in one pass
-    (chroma siting as :func:`_chroma_at`), each channel then decoded through the transfer
+    (chroma siting as :func:`chroma_at`), each channel then decoded through the transfer
     tabulated on [0, 1] (``table``/``slope`` as :func:`tabulated`, ``table`` None: left
     encoded, unclipped). Values above 1 are left encoded and counted; the caller decodes
     those exactly (:func:`above_one` finds them: nothing else is above 1). Returns the count."""
@@ -113,8 +113,8 @@ def ycbcr_to_rgb(y, cb, cr, off, yspan, cspan, mid, kr, kb, table, slope, out) -
     for r in range(h):
         for x in range(w):
             yf = (np.float32(y[r, x]) - off32) * iy
-            cbf = (_chroma_at(cb, r, x, sub_v, sub_h, h) - mid32) * ic
-            crf = (_chroma_at(cr, r, x, sub_v, sub_h, h) - mid32) * ic
+            cbf = (chroma_at(cb, r, x, sub_v, sub_h, h) - mid32) * ic
+            crf = (chroma_at(cr, r, x, sub_v, sub_h, h) - mid32) * ic
             red = yf + rcr * crf
             blue = yf + bcb * cbf
             out[r, x, 0] = red

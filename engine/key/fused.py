@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from engine.pixels import chroma_at
+
 DESPILL_MODES = {"none": 0, "limit": 1, "subtract": 2}
 
 
@@ -185,9 +187,8 @@ def clear_where(alpha, mask):
 def smoothed_as_chroma(plane, sy, sx):
     """``plane`` (H, W) as a codec's chroma is: decimated to the chroma grid (``sx`` 2: a
     [1 2 1] / 4 filter co-sited with even columns; ``sy`` 2: the mean of each row pair) and
-    brought back as :mod:`engine.pixels` decodes chroma (4:2:2 columns: even exact, odd the mean
-    of both neighbours; 4:2:0 rows: 3/4 the nearest chroma row, 1/4 the next); edges repeat.
-    A new float32 (H, W)."""
+    brought back as the decoder brings chroma back (:func:`engine.pixels.chroma_at`); edges
+    repeat. A new float32 (H, W)."""
     h, w = plane.shape
     ch, cw = (h + 1) // 2 if sy > 1 else h, (w + 1) // 2 if sx > 1 else w
     grid = np.empty((ch, cw), np.float32)
@@ -205,25 +206,8 @@ def smoothed_as_chroma(plane, sy, sx):
             grid[j, i] = total * np.float32(0.5) if sy > 1 else total
     out = np.empty((h, w), np.float32)
     for r in range(h):
-        if sy > 1:
-            j = r // 2
-            k = min(max(j - 1 if r % 2 == 0 else j + 1, 0), ch - 1)
-            w0, w1 = np.float32(0.75), np.float32(0.25)
-        else:
-            j = k = r
-            w0, w1 = np.float32(1.0), np.float32(0.0)
         for x in range(w):
-            if sx > 1:
-                i = x // 2
-                if x % 2 == 0:
-                    v0, v1 = grid[j, i], grid[k, i]
-                else:
-                    i1 = min(i + 1, cw - 1)
-                    v0 = np.float32(0.5) * (grid[j, i] + grid[j, i1])
-                    v1 = np.float32(0.5) * (grid[k, i] + grid[k, i1])
-            else:
-                v0, v1 = grid[j, x], grid[k, x]
-            out[r, x] = w0 * v0 + w1 * v1
+            out[r, x] = chroma_at(grid, r, x, sy > 1, sx > 1, h)
     return out
 
 

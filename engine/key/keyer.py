@@ -478,6 +478,11 @@ def unmix_and_despill(img: np.ndarray, alpha: np.ndarray, plate: np.ndarray, kin
     return fg, (spill if mode else None)
 
 
+def _change(picture: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """|dR| + |dG| + |dB| between two float32 (h, w, 3) pictures, float32 (h, w)."""
+    return cv2.transform(cv2.absdiff(picture, before), np.ones((1, 3), np.float32))
+
+
 MOTION_OVER_NOISE = 12.0  # a pixel moved where its change exceeds this many times the frame's median change
 MOTION_FLOOR = 0.01  # ... and at least this (|dR| + |dG| + |dB|, linear): noiseless pictures
 
@@ -487,7 +492,7 @@ def _moved(picture: np.ndarray, before: np.ndarray) -> np.ndarray:
     far beyond the frame's noise: |dR| + |dG| + |dB| above :data:`MOTION_OVER_NOISE` times its
     median over the frame (mostly noise, as most of a frame holds still between two frames)
     and above :data:`MOTION_FLOOR`; grown by a pixel to take a moving strand's rim along."""
-    change = cv2.transform(cv2.absdiff(picture, before), np.ones((1, 3), np.float32))
+    change = _change(picture, before)
     noise = float(np.median(change[::4, ::4]))
     moved = (change > max(MOTION_OVER_NOISE * noise, MOTION_FLOOR)).astype(np.uint8)
     return cv2.dilate(moved, np.ones((3, 3), np.uint8)).view(bool)
@@ -566,18 +571,18 @@ class Keyer:
         if subject is not None:
             before = alpha
             alpha = refine_with_colours(img, alpha, plate, band, pre_blur=p.refine_blur, subject=subject)
-            solved = None
-            if markers is not None and markers.any():  # a marker by the subject is in the band
+            over_marker = markers is not None and markers.any()  # a marker by the subject is in the band
+            if over_marker:
                 nearest, ratio = marker_backdrop(small, small_plate, markers)
-                near_y, near_x, *solved = solve_over_markers(decoded, plate, band, nearest, ratio, subject)
+                near_y, near_x, ys, xs, a_marker, colour = solve_over_markers(decoded, plate, band, nearest,
+                                                                              ratio, subject)
             if floor is not None:  # the re-solve's subject colour may be wrong; physics is not
-                if solved is not None:  # (a marker is no colour of the subject's or the screen's)
-                    floor[solved[0], solved[1]] = 0.0
+                if over_marker:  # (a marker is no colour of the subject's or the screen's)
+                    floor[ys, xs] = 0.0
                 alpha = _floor_kept(alpha, before, floor)
             if markers is not None:  # the rest of a marker stays screen
                 alpha = _screen_where(alpha, markers)
-            if solved is not None:
-                ys, xs, a_marker, colour = solved
+            if over_marker:
                 alpha[ys, xs] = a_marker
                 if decoded is not img:  # three colours meet there: the rebuild's line through two does not hold
                     img[near_y, near_x] = decoded[near_y, near_x]
@@ -637,7 +642,7 @@ class Keyer:
         if self.p.temporal <= 0 or self._prev_img is None or self._prev_img.shape != smooth.shape:
             self._prev_img, self._prev_small, self._prev_alpha = smooth, small, alpha
             return alpha
-        change = cv2.transform(cv2.absdiff(smooth, self._prev_img), np.ones((1, 3), np.float32))  # |dR|+|dG|+|dB|
+        change = _change(smooth, self._prev_img)
         weight = self.p.temporal * np.exp(-((change / 0.03) ** 2))
         weight[_moved(small, self._prev_small)] = 0.0  # a thin strand that moved, which the blur hid
         hold = upsample(weight.astype(np.float32, copy=False), alpha.shape)

@@ -69,7 +69,7 @@ def _opened(mask: np.ndarray) -> np.ndarray:
 
 def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray, screen_px: np.ndarray,
                    subject: np.ndarray, max_area: int) -> np.ndarray | None:
-    """The groups of ``candidates`` (uint8 (H, W)) that are markers (speck-sized, at least
+    """The groups of ``candidates`` (uint8 0/1 (H, W)) that are markers (speck-sized, at least
     :data:`MIN_MARKER_DEPTH_PX` deep in ``depth``, ringed by at least :data:`SCREEN_BORDER` of
     ``screen_px``), each grown through the pixels at least half as dark as it and not
     ``subject`` that connect to it within its box widened by :data:`SUBJECT_GAP_PX` and 2 px:
@@ -89,7 +89,7 @@ def _grown_markers(candidates: np.ndarray, depth: np.ndarray, shade: np.ndarray,
     if not is_marker.any():
         return None
     # each group's mean shade
-    grouped = candidates.view(bool) if candidates.dtype == np.uint8 else candidates.astype(bool)
+    grouped = candidates.view(bool)
     marker_shade = (np.bincount(labels[grouped], weights=shade[grouped], minlength=n)
                     / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
     # grown through the pixels at least half as dark as it and not of the subject's colour
