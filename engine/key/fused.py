@@ -477,6 +477,40 @@ def refine_band(picture, plate, alpha, band, subject, f, out):
             out[y, x] = min(max(a, np.float32(0.0)), np.float32(1.0))
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def smooth_matte(alpha, band, range_sigma, space_sigma, radius, out, r0, r1):
+    """Edge-preserving smoothing of a matte (H, W) float32 into ``out``: where ``band`` (H, W)
+    is set and the matte is above 0, the average of the (2 ``radius`` + 1)^2 neighbourhood
+    weighted by exp(-d^2 / 2 ``space_sigma``^2) for a neighbour d px away and by
+    exp(-(a_n - a)^2 / 2 ``range_sigma``^2) for its matte's difference (a bilateral filter:
+    differences well above ``range_sigma`` are structure and keep their edge); elsewhere
+    ``out`` = ``alpha``, so a pixel keyed as screen stays exactly 0. Rows ``r0`` to ``r1``."""
+    h, w = alpha.shape
+    n = 2 * radius + 1
+    space = np.empty((n, n), np.float32)
+    for dy in range(n):
+        for dx in range(n):
+            d2 = (dy - radius) ** 2 + (dx - radius) ** 2
+            space[dy, dx] = np.exp(-np.float32(d2) / np.float32(2.0 * space_sigma * space_sigma))
+    inv = np.float32(-0.5 / (range_sigma * range_sigma))
+    for y in range(r0, r1):
+        for x in range(w):
+            a = alpha[y, x]
+            if a <= 0.0 or not band[y, x]:
+                out[y, x] = a
+                continue
+            total = np.float32(0.0)
+            weight = np.float32(0.0)
+            for dy in range(max(0, y - radius) - y, min(h - 1, y + radius) - y + 1):
+                for dx in range(max(0, x - radius) - x, min(w - 1, x + radius) - x + 1):
+                    v = alpha[y + dy, x + dx]
+                    d = v - a
+                    k = space[dy + radius, dx + radius] * np.exp(inv * d * d)
+                    total += k * v
+                    weight += k
+            out[y, x] = total / weight
+
+
 @numba.njit(cache=True, nogil=True)
 def floor_kept(alpha, before, floor):
     """Raise the matte ``alpha`` to ``floor``, in place, where ``before`` exceeds 0.02; all

@@ -9,9 +9,9 @@ Per frame (:meth:`Keyer.key`): chroma of a subsampled source rebuilt along luma 
 plate -> raw vector-key matte, raised to its physical floor -> tracking markers cleared ->
 divided by the white point of the nearby core (spill lowers it everywhere on the subject)
 -> specks removed -> edge band re-solved by projection on the subject's own colours (near a
-marker, with the marker's colour behind it) -> clip black/white away from the band ->
-automatic core -> despot, shrink/grow, softness -> temporal hold (not where anything moved)
--> user boxes and mattes -> unmix and despill.
+marker, with the marker's colour behind it) -> clip black/white away from the band -> the
+band's noise smoothed (edge-preserving) -> automatic core -> despot, shrink/grow, softness ->
+temporal hold (not where anything moved) -> user boxes and mattes -> unmix and despill.
 """
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class KeyParams:
     white_from_core: bool = True  # normalise the matte by the white point of the nearby core (spill)
     shrink_grow_px: float = 0.0  # + grows, - shrinks the matte
     softness_px: float = 0.0  # blur of the final matte
+    matte_denoise: float = 3.0  # edge-preserving smoothing of differences up to ~this x the matte's noise; 0 = off
     despill: str = "limit"  # limit | subtract | none
     despill_strength: float = 1.0
     spill_replace: tuple[float, float, float] | None = None  # linear colour added back for removed spill
@@ -357,6 +358,42 @@ def solve_over_markers(img: np.ndarray, plate: np.ndarray, band: np.ndarray, nea
     return ys, xs, ys[better], xs[better], a_m[better].astype(np.float32), m[better].astype(np.float32)
 
 
+SCREEN_NEAR = 0.15  # a raw matte within this of 0 is (mostly) screen: its spread there is the matte's noise
+MATTE_NOISE_PX = 1.0  # spatial reach (Gaussian sigma, px) of the matte's edge-preserving smoothing
+MATTE_NOISE_MIN_SAMPLES = 100  # fewer screen samples than this (a frame filled by the subject): no estimate
+
+
+def matte_noise(raw: np.ndarray) -> float:
+    """The matte's noise level: the robust standard deviation (1.4826 x the median absolute
+    deviation) of the raw matte ``raw`` (float32 (H, W), :func:`raw_alpha`, before any floor or
+    clip) over the pixels that read as screen (within :data:`SCREEN_NEAR` of 0), sampled every
+    sixth pixel of every sixth row: sensor and codec noise through the key, in matte units.
+    0 when too little screen shows to say."""
+    sample = raw[::6, ::6]
+    sample = sample[np.abs(sample) < SCREEN_NEAR]
+    if sample.size < MATTE_NOISE_MIN_SAMPLES:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+
+
+def denoise_matte(alpha: np.ndarray, band: np.ndarray, noise: float, strength: float) -> np.ndarray:
+    """The matte float32 (H, W) with its noise smoothed inside the edge ``band`` (bool (H, W)):
+    a bilateral filter (reach :data:`MATTE_NOISE_PX`) that averages neighbours whose matte
+    differs by up to about ``strength`` x ``noise`` (:func:`matte_noise`) and keeps larger
+    differences, so a strand standing clear of the noise keeps its edge and its opacity while
+    the per-pixel scatter that noise puts into soft edges (a few percent) averages out. Pixels
+    keyed as screen (0) stay 0. ``strength`` or ``noise`` 0: unchanged."""
+    from engine.key import fused  # numba: loaded to key, not with KeyParams
+
+    if strength <= 0 or noise <= 0:
+        return alpha
+    out = np.empty(alpha.shape, np.float32)
+    radius = int(np.ceil(2 * MATTE_NOISE_PX))
+    in_bands(fused.smooth_matte, alpha.shape[0], np.ascontiguousarray(alpha, np.float32),
+             np.ascontiguousarray(band, bool), float(strength * noise), float(MATTE_NOISE_PX), radius, out)
+    return out
+
+
 def snap_solid(alpha: np.ndarray, level: float, blur_px: float = 2.0) -> np.ndarray:
     """Set to 1 where the matte is solid on average: its local mean exceeds ``level``.
 
@@ -552,6 +589,7 @@ class Keyer:
             small_plate = clean_plate_scaled(small, f, self.screen)[0]
             plate = upsample(small_plate, img.shape)
         alpha = raw_alpha(img, plate, kind, p)
+        noise = matte_noise(alpha) if p.matte_denoise > 0 else 0.0
         floor = None
         if p.floor_margin >= 0:
             floor = upsample(opacity_floor(small, small_plate, p.floor_margin, max(1.5 / f, 0.5)), img.shape)
@@ -590,6 +628,7 @@ class Keyer:
                     plate = plate.copy()
                 plate[ys, xs] = colour
         alpha = clip_matte(alpha, p, band)
+        alpha = denoise_matte(alpha, band, noise, p.matte_denoise)
         inside = 0
         if p.core_erode_px > 0:
             core = auto_core(alpha, p.core_erode_px + p.core_depth_px)

@@ -116,6 +116,9 @@ KEY = Schema("key", [
             cli_type=float, param="key.shrink_grow_px"),
     Setting("softness", 0.0, "Blur of the final matte, px.", parse_float(0.0, 50.0), cli_type=float,
             param="key.softness_px"),
+    Setting("matte_denoise", 3.0, "Smooth the soft edge's noise: matte differences up to about this many "
+            "times the noise measured on the screen are averaged, larger ones (strands) kept (0 = off).",
+            parse_float(0.0, 20.0), cli_type=float, param="key.matte_denoise"),
     Setting("despill", "limit", "Despill mode: limit, subtract or none.", parse_str, ("limit", "subtract", "none"),
             param="key.despill"),
     Setting("despill_strength", 1.0, "How much of the spill to remove (0-1).", parse_float(0.0, 1.0),

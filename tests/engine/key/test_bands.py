@@ -53,6 +53,11 @@ def test_banded_keyer_kernels_equal_one_pass(cores):
         fused.rebuild_chroma(img, LUMA, smooth, along_y, True, np.float32(1e-5), out[0], 0, h)
         bands.in_bands(fused.rebuild_chroma, h, img, LUMA, smooth, along_y, True, np.float32(1e-5), out[1])
         np.testing.assert_array_equal(out[0], out[1])
+    band = rng.random((h, w)) < 0.5  # a band's rows read their neighbours' mattes: not cut at its edge
+    out = [np.empty((h, w), np.float32) for _ in range(2)]
+    fused.smooth_matte(alpha, band, 0.1, 1.0, 2, out[0], 0, h)
+    bands.in_bands(fused.smooth_matte, h, alpha, band, 0.1, 1.0, 2, out[1])
+    np.testing.assert_array_equal(out[0], out[1])
 
 
 def test_a_band_that_fails_fails_the_call_after_all_bands_finish(monkeypatch):

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.key.keyer import (KeyParams, Keyer, KeyResult, auto_core, clip_matte, despill, despot, shrink_grow,
-                                  unmix)
+from engine.key.keyer import (KeyParams, Keyer, KeyResult, auto_core, clip_matte, denoise_matte, despill, despot,
+                                  matte_noise, raw_alpha, shrink_grow, unmix)
 from engine.key.screen import detect_screen, screen_difference
 from synthetic_screen import MARKERS, H, W, composite, subject_alpha, uneven_screen, with_markers
 
@@ -498,3 +498,38 @@ def test_a_thin_strand_moving_over_the_screen_leaves_no_trail():
     trail = (strands[-2] > 0) & (strands[-1] <= 0) & (alpha <= 0)  # where it was a frame ago
     assert trail.sum() > 40
     assert mattes[-1][trail].max() <= 0.05
+
+
+def test_noise_in_a_soft_edge_is_smoothed_and_a_strand_keeps_its_opacity():
+    """Sensor noise scatters a soft edge's matte pixel by pixel (a camera's noise reads as a
+    few percent of opacity); the keyer smooths differences within a few times the noise it
+    measures on the screen and keeps larger ones, so a strand standing clear of the noise
+    keeps its edge and its opacity, and the screen beside it stays clear."""
+    alpha = subject_alpha(edge_px=12.0)
+    strand = np.zeros((H, W), np.float32)
+    strand[4:32, 80] = 0.5  # one pixel wide, out of the top of the disc
+    truth = np.maximum(alpha, strand)
+    img = composite(truth, uneven_screen("green"), fg=(0.55, 0.38, 0.28), noise=0.015)
+    smoothed, as_is = key(img), key(img, matte_denoise=0.0)
+    soft = (alpha > 0.05) & (alpha < 0.95)
+    assert np.abs(smoothed.alpha - truth)[soft].mean() < 0.75 * np.abs(as_is.alpha - truth)[soft].mean()
+    tip = np.zeros((H, W), bool)
+    tip[4:20, 80] = True  # the strand clear of the disc's edge
+    assert smoothed.alpha[tip].mean() > 0.9 * as_is.alpha[tip].mean() > 0.4
+    assert smoothed.alpha[4:20, 76:80].max() <= as_is.alpha[4:20, 76:80].max()  # not smeared beside it
+    everywhere = np.ones((H, W), bool)  # what was keyed as screen stays screen
+    assert (denoise_matte(as_is.alpha, everywhere, 0.05, 3.0)[as_is.alpha <= 0] == 0).all()
+
+
+def test_the_matte_noise_is_read_from_the_screen_and_grows_with_the_picture_noise():
+    screen = uneven_screen("green")
+    empty = np.zeros((H, W), np.float32)
+
+    def noise_of(img):
+        return matte_noise(raw_alpha(img, screen, "green", KeyParams()))
+
+    quiet, noisy = noise_of(composite(empty, screen, noise=0.005)), noise_of(composite(empty, screen, noise=0.01))
+    assert noise_of(composite(empty, screen, noise=0.0)) < 1e-3
+    assert 0.005 < quiet and 1.6 < noisy / quiet < 2.4
+    full = np.ones((H, W), np.float32)  # the subject fills the frame: no screen to read it from
+    assert noise_of(composite(full, screen, noise=0.01)) == 0.0
