@@ -2,11 +2,15 @@
 
 Per shot: the plate (the foreground condition) and the reference stills are encoded by the
 causal VAE, streaming; the target starts as seeded noise; at every step each temporal
-window of the target is denoised in context with the same window of the plate and the
-references that anchor inside it (each at the latent frame it anchors: temporal PE cloning,
-:mod:`engine.dit.rope`), with classifier-free guidance, and the scheduler steps once on
-the whole latent (:mod:`engine.dit.chunking`); the result is decoded streaming in spatial
-tiles (:mod:`engine.dit.vae`). Conditions are clean (timestep 0) and never decoded.
+window of the target is denoised in context with the same window of the plate and every
+reference, each at the temporal position of the latent frame it anchors relative to the
+window, inside it or not (temporal PE cloning, :mod:`engine.dit.rope`,
+:func:`reference_positions`), with classifier-free guidance on the text only, and the
+scheduler steps once on the whole latent (:mod:`engine.dit.chunking`); the result is decoded
+streaming in spatial tiles (:mod:`engine.dit.vae`). Conditions are clean (timestep 0) and
+never decoded. The transformer runs in its dtype (bf16 on a GPU); the latents, the timesteps
+and the scheduler stay float32 and the VAE in its own (float32) weights, as stock Wan keeps
+them.
 
 The model sees display-encoded video in [-1, 1] (BT.709 here); the engine interface is
 scene-linear, so frames are encoded on the way in and decoded on the way out. Shots are
@@ -45,7 +49,7 @@ class DitParams:
     perturb_light: float = 0.0  # 0..1: the plate condition relit by a seeded smooth gain (as in training)
     keep_foreground: bool = False  # the keyed plate's own subject over the generated frame, relit by a smooth gain
     device: str = "cpu"
-    dtype: torch.dtype = torch.float32
+    dtype: torch.dtype = torch.float32  # the transformer's; latents, timesteps and the VAE stay float32
 
 
 def light_perturbation(height: int, width: int, strength: float, seed: int) -> np.ndarray:
@@ -125,28 +129,33 @@ class DitReplaceEngine(TwoPassEngine):
         padded = ((max(count, 1) - 1 + TEMPORAL_COMPRESSION - 1) // TEMPORAL_COMPRESSION) * TEMPORAL_COMPRESSION + 1
         t0 = time.perf_counter()
         with torch.no_grad():
-            plate = self._encode_all(frames, count, padded)
+            plate = self._encode_all(frames, count, padded).to(p.dtype)  # the model's input from here on
             (height, width), size = self._size
             refs = [(latent_frame(r.anchor), next(encode_frames(
-                self.vae, [_to_model([fit_reference(r.image, height, width)], p.device, p.dtype, size)],
-                p.tile, p.tile_overlap))) for r in sorted(references, key=lambda r: r.anchor)]
+                self.vae, [_to_model([fit_reference(r.image, height, width)], p.device, _vae_dtype(self.vae), size)],
+                p.tile, p.tile_overlap)).to(p.dtype)) for r in sorted(references, key=lambda r: r.anchor)]
             g = torch.Generator(device="cpu").manual_seed(p.seed)
-            noise = torch.randn(plate.shape, generator=g, dtype=torch.float32).to(p.device, p.dtype)
-            zero = torch.zeros(1, device=p.device, dtype=p.dtype)
+            # the scheduler works on float32 latents and timesteps whatever the transformer's
+            # dtype (as stock Wan does): bf16 would round UniPC's 999 to 1000 and its steps' sums
+            noise = torch.randn(plate.shape, generator=g, dtype=torch.float32).to(p.device)
+            zero = torch.zeros(1, device=p.device, dtype=torch.float32)
+            table = int(self.model.rope.max_seq_len)
+            dropped: list[dict] = []
 
             def window_model(lat, span, t):
                 s, e = span
-                n = e - s
-                inside = [(a, z) for a, z in refs if s <= a < e]
-                if not inside and refs:  # the nearest anchor still says what the place looks like
-                    inside = [min(refs, key=lambda r: min(abs(r[0] - s), abs(r[0] - (e - 1))))]
-                segments = [Segment(lat, list(range(n)), t.to(p.dtype), predict=True),
-                            Segment(plate[:, :, s:e], list(range(n)), zero)]
-                segments += [Segment(z, [min(max(a - s, 0), n - 1)], zero) for a, z in inside]
-                cond = in_context_forward(self.model, segments, self.prompt)[0]
+                placed, shift = reference_positions([a for a, _ in refs], s, e, table)
+                for (a, _), at in zip(refs, placed):
+                    if at is None and {"anchor_latent": a, "window": [s, e]} not in dropped:
+                        dropped.append({"anchor_latent": a, "window": [s, e]})
+                frames = list(range(shift, shift + e - s))
+                segments = [Segment(lat.to(p.dtype), frames, t.float().reshape(-1), predict=True),
+                            Segment(plate[:, :, s:e], frames, zero)]
+                segments += [Segment(z, [at], zero) for (_, z), at in zip(refs, placed) if at is not None]
+                cond = in_context_forward(self.model, segments, self.prompt)[0].float()
                 if p.guidance == 1.0:
                     return cond
-                uncond = in_context_forward(self.model, segments, self.negative)[0]
+                uncond = in_context_forward(self.model, segments, self.negative)[0].float()
                 return uncond + p.guidance * (cond - uncond)
 
             def on_step(info):
@@ -158,6 +167,8 @@ class DitReplaceEngine(TwoPassEngine):
                                windows=len(plan_windows(int(self._latents.shape[2]), p.window, p.overlap)),
                                latent_frames=int(self._latents.shape[2]), padded_frames=padded,
                                references=[{"anchor_latent": a} for a, _ in refs])
+            if dropped:  # beyond the rotary table from a window: that window generates without it
+                self.report["references_dropped"] = dropped
             self.timing["analysis_s"] += time.perf_counter() - t0
 
     def render(self, frames: Callable[[], Iterator[np.ndarray]], count: int,
@@ -171,7 +182,8 @@ class DitReplaceEngine(TwoPassEngine):
             done = 0
             keyed = _Foreground(frames(), self.key_params, p.keep_foreground)
             t0 = time.perf_counter()
-            for pixels in decode_frames(self.vae, denormalise(self.vae, self._latents), p.tile, p.tile_overlap):
+            latents = denormalise(self.vae, self._latents.to(_vae_dtype(self.vae)))
+            for pixels in decode_frames(self.vae, latents, p.tile, p.tile_overlap):
                 for img in _to_linear(pixels, height, width):
                     if done >= count:
                         break
@@ -208,10 +220,38 @@ class DitReplaceEngine(TwoPassEngine):
                     self._size = (h, w), (-(-h // step) * step, -(-w // step) * step)
                 buf.append(last)
                 if len(buf) == (1 if i == 0 else TEMPORAL_COMPRESSION):
-                    yield _to_model(buf, self.p.device, self.p.dtype, self._size[1])
+                    yield _to_model(buf, self.p.device, _vae_dtype(self.vae), self._size[1])
                     buf = []
 
         return torch.cat(list(encode_frames(self.vae, chunks(), self.p.tile, self.p.tile_overlap)), 2)
+
+
+def _vae_dtype(vae) -> torch.dtype:
+    """The dtype the VAE's weights are in (the loader keeps them float32, as diffusers does)."""
+    return next(vae.parameters()).dtype
+
+
+def reference_positions(anchors: list[int], start: int, end: int, table: int) -> tuple[list[int | None], int]:
+    """Temporal rotary positions for the window of latent frames [``start``, ``end``) and its
+    references (temporal PE cloning across windows): each reference sits at the position of
+    the latent frame it anchors, relative to the window (``anchor - start``: before the
+    window's first frame, inside it or after its last, as the frames it stands for are), and
+    the window's own frames at 0 .. n-1. Rotary attention depends only on differences of
+    positions, so everything is moved up together by the returned ``shift`` to start at 0 (the
+    tables have no negative rows). A reference that would put the span beyond the ``table``'s
+    rows is dropped (None), the nearest kept first. Returns (a position or None per anchor,
+    the shift of the window's frames)."""
+    n = end - start
+    if n > table:
+        raise ValueError(f"a window of {n} latent frames is longer than the rotary table ({table})")
+    low, high = 0, n - 1
+    placed: list[int | None] = [None] * len(anchors)
+    for i in sorted(range(len(anchors)), key=lambda i: max(start - anchors[i], anchors[i] - (end - 1), 0)):
+        rel = anchors[i] - start
+        lo, hi = min(low, rel), max(high, rel)
+        if hi - lo < table:
+            low, high, placed[i] = lo, hi, rel
+    return [None if r is None else r - low for r in placed], -low
 
 
 class _Foreground:

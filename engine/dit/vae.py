@@ -88,16 +88,16 @@ def decode_frames(vae, z: torch.Tensor, tile: int | None = None, overlap: int = 
                                         feat_idx=vae._conv_idx, first_chunk=(i == 0))
                     if patch:
                         piece = unpatchify(piece, patch_size=patch)
-                    if out is None:
-                        out = torch.zeros(b, piece.shape[1], piece.shape[2], h * scale, w * scale, dtype=piece.dtype)
-                    wgt = (row_w[r].view(-1, 1) * col_w[c].view(1, -1)).to(piece.dtype)
+                    if out is None:  # on the decoder's device, in its dtype
+                        out = piece.new_zeros(b, piece.shape[1], piece.shape[2], h * scale, w * scale)
+                    wgt = (row_w[r].view(-1, 1) * col_w[c].view(1, -1)).to(piece)
                     out[..., y0 * scale:y1 * scale, x0 * scale:x1 * scale] += piece * wgt
             if len(rows) * len(cols) > 1:
                 total = torch.zeros(h * scale, w * scale, dtype=torch.float64)
                 for r, (y0, y1) in enumerate(rows):
                     for c, (x0, x1) in enumerate(cols):
                         total[y0 * scale:y1 * scale, x0 * scale:x1 * scale] += row_w[r].view(-1, 1) * col_w[c].view(1, -1)
-                out = out / total.to(out.dtype)
+                out = out / total.to(out)
             yield torch.clamp(out, -1.0, 1.0)
     finally:
         vae.clear_cache()

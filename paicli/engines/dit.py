@@ -150,7 +150,9 @@ class DitLoader:
             for lora in self.loras:
                 apply_lora(transformer, lora, self.lora_scale)
             transformer = cast(transformer, self.dtype).to(self.device)
-            vae = load_component(self.model, "vae", self.dtype).to(self.device)
+            import torch
+
+            vae = load_component(self.model, "vae", torch.float32).to(self.device)  # as diffusers' Wan pipelines
             return transformer, vae
 
         return WEIGHTS.get(key, load)

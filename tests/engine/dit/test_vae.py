@@ -84,3 +84,19 @@ def test_a_wan_2_2_style_vae_with_2x2_patches_streams_like_its_stock_encode_and_
         torch.testing.assert_close(z, vae.encode(x).latent_dist.mode(), atol=1e-5, rtol=1e-5)
         pixels = torch.cat(list(decode_frames(vae, z)), 2)
         torch.testing.assert_close(pixels, vae.decode(z).sample, atol=1e-5, rtol=1e-5)
+
+
+def test_tiled_decode_and_encode_build_their_buffers_on_the_vaes_device():
+    """Run on the ``meta`` device (shapes only, no data): a buffer or a tile weight made on
+    the CPU while the VAE is elsewhere (a GPU) fails here as it would on CUDA."""
+    from engine.dit.vae import encode_frames
+
+    vae = tiny_vae().to("meta")
+    with torch.no_grad():
+        for tile in (None, 4):
+            pixels = list(decode_frames(vae, torch.randn(1, 4, 2, 6, 8, device="meta"), tile=tile, overlap=2))
+            assert [p.shape for p in pixels] == [(1, 3, 1, 48, 64), (1, 3, 4, 48, 64)]
+            assert all(p.device.type == "meta" for p in pixels)
+            chunks = [torch.randn(1, 3, 1, 48, 64, device="meta"), torch.randn(1, 3, 4, 48, 64, device="meta")]
+            latents = list(encode_frames(vae, iter(chunks), tile=tile, overlap=2))
+            assert all(z.shape == (1, 4, 1, 6, 8) and z.device.type == "meta" for z in latents)
