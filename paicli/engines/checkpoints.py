@@ -175,7 +175,7 @@ def read_config(folder: Path, name: str = "config.json") -> dict:
         raise ConfigError(f"{path} is not valid JSON: {e}") from None
 
 
-def _modules_of(keys) -> str:
+def modules_of(keys) -> str:
     """Short list of the modules (first two name parts) the keys belong to."""
     mods = sorted({".".join(k.split(".")[:2]) for k in keys})
     return ", ".join(mods[:6]) + (f" and {len(mods) - 6} more" if len(mods) > 6 else "")
@@ -288,10 +288,10 @@ def load_component(checkpoint: Path, name: str, dtype=None, weights: Path | None
     missing = [k for k in expected if k not in stored and k not in tied]
     unexpected = [k for k in stored if k not in expected]
     if missing:
-        raise ConfigError(f"{where}: weights missing for {_modules_of(missing)} ({len(missing)} tensors); "
+        raise ConfigError(f"{where}: weights missing for {modules_of(missing)} ({len(missing)} tensors); "
                           "the checkpoint does not match its config")
     if unexpected:
-        raise ConfigError(f"{where}: unexpected weights for {_modules_of(unexpected)} ({len(unexpected)} tensors)")
+        raise ConfigError(f"{where}: unexpected weights for {modules_of(unexpected)} ({len(unexpected)} tensors)")
     wrong = [k for k in stored if expected[k] != stored[k]]
     if wrong:
         k = wrong[0]
@@ -303,7 +303,7 @@ def load_component(checkpoint: Path, name: str, dtype=None, weights: Path | None
         module.tie_weights()
     left = [n for n, p in module.named_parameters() if p.device.type == "meta"]
     if left:
-        raise ConfigError(f"{where}: no weights for {_modules_of(left)}")
+        raise ConfigError(f"{where}: no weights for {modules_of(left)}")
     module.requires_grad_(False)
     if dtype is not None:
         module = cast(module, dtype)
@@ -384,53 +384,3 @@ def _files_sha256(files: list[Path]) -> str:
                     digest.update(block)
         _DIGESTS[key] = digest.hexdigest()
     return _DIGESTS[key]
-
-
-_LORA_PREFIXES = ("transformer.", "diffusion_model.", "base_model.model.")
-
-
-def apply_lora(module, path: Path, scale: float = 1.0) -> int:
-    """Merge a LoRA (safetensors, peft/diffusers naming ``X.lora_A.weight`` / ``X.lora_B.weight``
-    or ``X.lora_down.weight`` / ``X.lora_up.weight``, optional ``X.alpha``) into ``module``'s
-    weights: W += scale * (alpha / rank) * B @ A. Returns how many layers it changed."""
-    import torch
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if path.suffix.lower() != ".safetensors":
-        raise ConfigError(f"{path}: LoRA weights must be .safetensors")
-    if not path.is_file():
-        raise MissingInputError(f"no such LoRA file: {path}")
-    try:
-        tensors = load_file(str(path))
-    except Exception as e:
-        raise ConfigError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
-    pairs: dict[str, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        name = key
-        for prefix in _LORA_PREFIXES:
-            if name.startswith(prefix):
-                name = name[len(prefix):]
-        for tag, role in ((".lora_A.weight", "A"), (".lora_down.weight", "A"), (".lora_B.weight", "B"),
-                          (".lora_up.weight", "B"), (".alpha", "alpha")):
-            if name.endswith(tag):
-                pairs.setdefault(name[:-len(tag)], {})[role] = value
-                break
-    params = dict(module.named_parameters())
-    unknown = [n for n in pairs if f"{n}.weight" not in params]
-    if unknown:
-        raise ConfigError(f"{path}: LoRA for layers the model does not have: {_modules_of(unknown)}")
-    incomplete = [n for n, p in pairs.items() if "A" not in p or "B" not in p]
-    if incomplete:
-        raise ConfigError(f"{path}: LoRA layers without both down and up weights: {_modules_of(incomplete)}")
-    with torch.no_grad():
-        for name, p in pairs.items():
-            weight = params[f"{name}.weight"]
-            a, b = p["A"].float(), p["B"].float()
-            rank = a.shape[0]
-            factor = scale * (float(p["alpha"]) / rank if "alpha" in p else 1.0)
-            if (b.shape[0], a.shape[1]) != tuple(weight.shape):
-                raise ConfigError(f"{path}: LoRA for {name} makes {(b.shape[0], a.shape[1])}, the layer is "
-                                  f"{tuple(weight.shape)}")
-            weight.add_((factor * (b @ a)).to(weight.dtype))
-    return len(pairs)

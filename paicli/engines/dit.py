@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paicli.engines.checkpoints import (MAX_TEXT_TOKENS, apply_lora, cast, load_component, load_tokenizer,
-                                        read_config)
+from paicli.engines.checkpoints import MAX_TEXT_TOKENS, cast, load_component, load_tokenizer, read_config
 from paicli.engines.checkpoints import describe as describe_checkpoint
+from paicli.engines.lora import apply_lora
 from paicli.engines.prompt import default_prompt, load_prompt, prompt_text
 from paicli.errors import ConfigError, EngineUnavailableError, MissingInputError, UsageError
 

@@ -97,28 +97,6 @@ def test_a_missing_checkpoint_is_missing_input(tmp_path, capsys):
         describe(tmp_path / "none")
 
 
-def test_a_lora_is_merged_into_the_layers_it_names(tiny, tmp_path):
-    from paicli.engines.checkpoints import apply_lora
-
-    model = load_component(tiny, "transformer")
-    w = model.blocks[0].attn1.to_q.weight.detach().clone()
-    a, b = torch.randn(2, w.shape[1]), torch.randn(w.shape[0], 2)
-    save_file({"transformer.blocks.0.attn1.to_q.lora_A.weight": a,
-               "transformer.blocks.0.attn1.to_q.lora_B.weight": b,
-               "transformer.blocks.0.attn1.to_q.alpha": torch.tensor(1.0)}, str(tmp_path / "l.safetensors"))
-    assert apply_lora(model, tmp_path / "l.safetensors", scale=0.5) == 1
-    torch.testing.assert_close(model.blocks[0].attn1.to_q.weight, w + 0.5 * 0.5 * (b @ a))
-
-
-def test_a_lora_for_layers_the_model_lacks_is_refused(tiny, tmp_path):
-    from paicli.engines.checkpoints import apply_lora
-
-    save_file({"blocks.9.ffn.proj.lora_A.weight": torch.zeros(2, 4), "blocks.9.ffn.proj.lora_B.weight": torch.zeros(4, 2)},
-              str(tmp_path / "l.safetensors"))
-    with pytest.raises(ConfigError, match="blocks.9"):
-        apply_lora(load_component(tiny, "transformer"), tmp_path / "l.safetensors")
-
-
 def test_the_structured_prompt_is_encoded_as_the_stock_wan_pipeline_encodes_text(tiny):
     from diffusers import WanPipeline
 
