@@ -102,14 +102,17 @@ def _to_linear(pixels: torch.Tensor, height: int, width: int) -> list[np.ndarray
 class DitReplaceEngine(TwoPassEngine):
     """See the module notes. ``prompt`` and ``negative``: text embeddings (1, L, text_dim);
     ``description``: a callable giving what the loader knows of the weights (paths, digest,
-    LoRA ...), asked for by ``describe()`` when the sidecar is written. The engine tracks no
-    camera."""
+    LoRA ...), asked for by ``describe()`` when the sidecar is written. ``low_noise``: a
+    two-expert Wan 2.2's (A14B) second transformer and the timestep below which it denoises
+    instead of the first (as diffusers' WanPipeline switches). The engine tracks no camera."""
 
     name = "dit"
 
     def __init__(self, transformer, vae, scheduler, prompt: torch.Tensor, negative: torch.Tensor | None,
-                 params: DitParams | None = None, key_params=None, description: Callable[[], dict] | None = None):
+                 params: DitParams | None = None, key_params=None, description: Callable[[], dict] | None = None,
+                 low_noise: tuple | None = None):
         self.model, self.vae, self.scheduler = transformer, vae, scheduler
+        self.low_noise = low_noise
         self.key_params = key_params
         self.p = params or DitParams()
         self.prompt = prompt.to(self.p.device, self.p.dtype)
@@ -152,10 +155,13 @@ class DitReplaceEngine(TwoPassEngine):
                 segments = [Segment(lat.to(p.dtype), frames, t.float().reshape(-1), predict=True),
                             Segment(plate[:, :, s:e], frames, zero)]
                 segments += [Segment(z, [at], zero) for (_, z), at in zip(refs, placed) if at is not None]
-                cond = in_context_forward(self.model, segments, self.prompt)[0].float()
+                model = self.model
+                if self.low_noise is not None and float(t.reshape(-1)[0]) < self.low_noise[1]:
+                    model = self.low_noise[0]
+                cond = in_context_forward(model, segments, self.prompt)[0].float()
                 if p.guidance == 1.0:
                     return cond
-                uncond = in_context_forward(self.model, segments, self.negative)[0].float()
+                uncond = in_context_forward(model, segments, self.negative)[0].float()
                 return uncond + p.guidance * (cond - uncond)
 
             def on_step(info):
@@ -167,6 +173,8 @@ class DitReplaceEngine(TwoPassEngine):
                                windows=len(plan_windows(int(self._latents.shape[2]), p.window, p.overlap)),
                                latent_frames=int(self._latents.shape[2]), padded_frames=padded,
                                references=[{"anchor_latent": a} for a, _ in refs])
+            if self.low_noise is not None:
+                self.report["low_noise_expert_below_timestep"] = float(self.low_noise[1])
             if dropped:  # beyond the rotary table from a window: that window generates without it
                 self.report["references_dropped"] = dropped
             self.timing["analysis_s"] += time.perf_counter() - t0

@@ -29,6 +29,7 @@ from paicli.errors import ConfigError, EngineUnavailableError, MissingInputError
 from paicli.media.atomic import atomic_output, write_text
 
 COMPONENTS = {"transformer": "WanTransformer3DModel", "vae": "AutoencoderKLWan"}
+CLASSES = {**COMPONENTS, "transformer_2": "WanTransformer3DModel"}  # transformer_2: a two-expert Wan 2.2
 TEXT_ENCODER = "UMT5EncoderModel"  # optional component: text_encoder/ (transformers) + tokenizer/
 PICKLED = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 MAX_TEXT_TOKENS = 512  # Wan's text length
@@ -218,10 +219,10 @@ def _empty_module(folder: Path, name: str, config: dict):
                 return tf.UMT5EncoderModel(cfg)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{folder}/config.json does not describe a {TEXT_ENCODER}: {e}") from None
-    cls_name = config.get("_class_name", COMPONENTS[name])
+    cls_name = config.get("_class_name", CLASSES[name])
     cls = _classes().get(cls_name)
-    if cls is None or cls_name != COMPONENTS[name]:
-        raise ConfigError(f"{folder}/config.json: unsupported class {cls_name!r} (expected {COMPONENTS[name]})")
+    if cls is None or cls_name != CLASSES[name]:
+        raise ConfigError(f"{folder}/config.json: unsupported class {cls_name!r} (expected {CLASSES[name]})")
     try:
         with _ParametersOnMeta():
             return cls.from_config({k: v for k, v in config.items() if not k.startswith("_")})
@@ -254,7 +255,7 @@ def _diffusers_names(state: dict, name: str) -> dict:
     from diffusers.loaders import single_file_utils as conv
 
     state = {k[len("diffusion_model."):] if k.startswith("diffusion_model.") else k: v for k, v in state.items()}
-    if name == "transformer" and any(".self_attn." in k or k.startswith(("head.head", "model.diffusion_model."))
+    if name.startswith("transformer") and any(".self_attn." in k or k.startswith(("head.head", "model.diffusion_model."))
                                      for k in state):
         return conv.convert_wan_transformer_to_diffusers(state)
     if name == "vae" and "encoder.conv1.weight" in state:
@@ -337,7 +338,7 @@ def describe(checkpoint: Path, weights: Path | None = None) -> dict:
     hashed: list[Path] = []
     out: dict = {"path": str(root), "class": index.get("_class_name"), "tiny": bool(index.get("tiny")),
                  "components": {}}
-    names = list(COMPONENTS) + (["text_encoder"] if (root / "text_encoder").is_dir() else [])
+    names = list(COMPONENTS) + [n for n in ("transformer_2", "text_encoder") if (root / n).is_dir()]
     for name in names:
         folder = root / name
         files = [Path(weights)] if weights is not None and name == "transformer" else _weight_files(folder)

@@ -32,6 +32,36 @@ class WeightsCache:
 
 
 WEIGHTS = WeightsCache()  # this process's warm DiT weights
+EMBEDDINGS: dict = {}  # (checkpoint, prompt text, dtype, device) -> (prompt, negative) embeddings, this process's
+
+
+def check_layout(model: Path, weights: Path | None = None) -> dict | None:
+    """Refuse, before any weight is read, a checkpoint whose layout the in-context engine cannot
+    run, in one line (exit 78): a transformer that takes other latent channels than the VAE
+    makes (an image-to-video Wan: 36 = 16 latent + 4 mask + 16 image channels). Returns, for a
+    two-expert Wan 2.2 (A14B: ``transformer_2`` denoises below ``boundary_ratio`` of the
+    timesteps), {"boundary_ratio": r}; else None."""
+    transformer, vae = read_config(model / "transformer"), read_config(model / "vae")
+    takes, makes, gives = transformer.get("in_channels"), vae.get("z_dim"), transformer.get("out_channels")
+    if takes != makes or (gives is not None and gives != makes):
+        raise ConfigError(f"{weights or model}: the transformer takes {takes} latent channels and the VAE makes "
+                          f"{makes}: an image-to-video (or otherwise conditioned) Wan; --engine dit needs a "
+                          "text-to-video layout (Wan2.1-T2V, Wan2.2-TI2V-5B or -T2V-A14B), whose transformer "
+                          "takes the VAE's latents")
+    if not (model / "transformer_2").is_dir():
+        return None
+    if weights is not None:
+        raise ConfigError(f"{model} is a two-expert Wan 2.2 (transformer and transformer_2): give the folder as "
+                          "--model, not one weights file")
+    ratio = read_config(model, "model_index.json").get("boundary_ratio")
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
+        raise ConfigError(f"{model}/model_index.json: a transformer_2 needs a boundary_ratio between 0 and 1 "
+                          f"(the share of timesteps the first expert takes), not {ratio!r}")
+    second = read_config(model / "transformer_2")
+    if second.get("in_channels") != takes:
+        raise ConfigError(f"{model}/transformer_2 takes {second.get('in_channels')} latent channels, "
+                          f"transformer {takes}")
+    return {"boundary_ratio": float(ratio)}
 
 
 class DitLoader:
@@ -53,7 +83,7 @@ class DitLoader:
                  device: str = "auto", dtype: str = "auto", tile: int | None = 64, loras: tuple = (),
                  lora_scale: float = 1.0, keep_foreground: bool = False, key_params=None, prompt: str | None = None,
                  prompt_embeds: str | None = None, references: tuple = (), model_config: Path | None = None,
-                 perturb_light: float = 0.0):
+                 perturb_light: float = 0.0, shift: float | None = None):
         model = Path(model)
         if not model.exists():
             raise MissingInputError(f"no such checkpoint: {model}")
@@ -68,6 +98,8 @@ class DitLoader:
             if not model.is_dir():
                 raise MissingInputError(f"no such --model-config folder: {model}")
         self.model = model
+        self.experts = check_layout(model, self.weights)
+        self.shift = shift
         self.steps, self.guidance, self.window, self.overlap, self.seed = steps, guidance, window, overlap, seed
         self.device, self.dtype_name = _pick_device(device), dtype
         self.tile = tile
@@ -96,17 +128,25 @@ class DitLoader:
         return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
     def embeddings(self):
-        """(prompt, negative) text embeddings, (1, L, text_dim) each (negative may be None)."""
+        """(prompt, negative) text embeddings, (1, L, text_dim) each (negative may be None).
+        From the text encoder once per process for a prompt (a render's shots that share one
+        encode it once; the encoder is freed after each use, before the transformer needs the
+        memory)."""
         from safetensors.torch import load_file
 
         from engine.dit.text import encode_prompt
 
         if self.text == "text_encoder":
-            tokenizer = load_tokenizer(self.model)
-            encoder = load_component(self.model, "text_encoder", self.dtype).to(self.device)
-            both = encode_prompt(tokenizer, encoder, [prompt_text(self.prompt), ""], MAX_TEXT_TOKENS)
-            del encoder
-            return both[:1], both[1:]
+            text = prompt_text(self.prompt)
+            key = (str(self.model), text, str(self.dtype), self.device)
+            if key not in EMBEDDINGS:
+                tokenizer = load_tokenizer(self.model)
+                encoder = load_component(self.model, "text_encoder", self.dtype).to(self.device)
+                both = encode_prompt(tokenizer, encoder, [text, ""], MAX_TEXT_TOKENS)
+                del encoder
+                EMBEDDINGS.clear()  # the last prompt's kept: a render's shots usually share it
+                EMBEDDINGS[key] = (both[:1], both[1:])
+            return EMBEDDINGS[key]
         try:
             tensors = load_file(str(self.text))
         except Exception as e:
@@ -128,32 +168,40 @@ class DitLoader:
         if cls is None:
             raise ConfigError(f"{self.model}/scheduler: unsupported scheduler {sched_cfg.get('_class_name')!r} "
                               f"(use {', '.join(classes)})")
+        if self.shift is not None:  # UniPC calls Wan's time shift flow_shift, the Euler sampler shift
+            sched_cfg = {**sched_cfg, ("flow_shift" if cls is UniPCMultistepScheduler else "shift"): self.shift}
         prompt, negative = self.embeddings()  # the text encoder is freed before the transformer loads
-        transformer, vae = self._weights()
+        transformer, vae, second = self._weights()
         text_dim = transformer.config.get("text_dim")
         if text_dim and prompt.shape[-1] != text_dim:
             raise ConfigError(f"the text embeddings are {prompt.shape[-1]}-wide, the transformer takes {text_dim}")
         params = DitParams(steps=self.steps, guidance=self.guidance, window=self.window, overlap=self.overlap,
                            tile=self.tile, seed=self.seed, device=self.device, dtype=self.dtype,
                            keep_foreground=self.keep_foreground, perturb_light=self.perturb_light)
+        low_noise = None
+        if second is not None:  # below the boundary timestep the low-noise expert denoises
+            low_noise = (second, self.experts["boundary_ratio"] * sched_cfg.get("num_train_timesteps", 1000))
         return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), prompt, negative, params,
-                                key_params=self.key_params, description=self.describe)
+                                key_params=self.key_params, description=self.describe, low_noise=low_noise)
 
     def _weights(self):
-        """(transformer, vae), from this process's :data:`WEIGHTS` when the same checkpoint,
-        LoRA, dtype and device were loaded before."""
+        """(transformer, vae, transformer_2 or None), from this process's :data:`WEIGHTS` when
+        the same checkpoint, LoRA, dtype and device were loaded before. A LoRA is merged into
+        every expert."""
         key = (str(self.model), str(self.weights), tuple(map(str, self.loras)), self.lora_scale, str(self.dtype),
                self.device)
 
         def load():
-            transformer = load_component(self.model, "transformer", weights=self.weights)
-            for lora in self.loras:
-                apply_lora(transformer, lora, self.lora_scale)
-            transformer = cast(transformer, self.dtype).to(self.device)
             import torch
 
+            experts = []
+            for name in ("transformer", "transformer_2") if self.experts else ("transformer",):
+                expert = load_component(self.model, name, weights=self.weights)
+                for lora in self.loras:
+                    apply_lora(expert, lora, self.lora_scale)
+                experts.append(cast(expert, self.dtype).to(self.device))
             vae = load_component(self.model, "vae", torch.float32).to(self.device)  # as diffusers' Wan pipelines
-            return transformer, vae
+            return experts[0], vae, (experts[1] if len(experts) > 1 else None)
 
         return WEIGHTS.get(key, load)
 
@@ -163,7 +211,9 @@ class DitLoader:
                 "model_sha256": describe_checkpoint(self.model, self.weights)["sha256"],
                 "lora": [{"path": str(p), "scale": self.lora_scale} for p in self.loras], "steps": self.steps,
                 "guidance": self.guidance, "window": self.window, "overlap": self.overlap, "seed": self.seed,
-                "keep_foreground": self.keep_foreground, "perturb_light": self.perturb_light,
+                "keep_foreground": self.keep_foreground, "perturb_light": self.perturb_light, "shift": self.shift,
+                "experts": 2 if self.experts else 1,
+                "boundary_ratio": self.experts["boundary_ratio"] if self.experts else None,
                 "prompt": self.prompt, "prompt_text": prompt_text(self.prompt),
                 "text_embeddings": "text_encoder" if self.text == "text_encoder" else str(self.text),
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
@@ -193,4 +243,4 @@ def prepare(s, *, key_params, references: tuple = (), loras: tuple = ()) -> DitL
                      loras=loras, lora_scale=s.lora_scale, keep_foreground=s.keep_foreground,
                      key_params=key_params, prompt=s.prompt, prompt_embeds=s.prompt_embeds, references=references,
                      model_config=Path(s.model_config) if s.model_config else None,
-                     perturb_light=s.perturb_light)
+                     perturb_light=s.perturb_light, shift=s.shift)

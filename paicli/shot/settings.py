@@ -191,6 +191,9 @@ REPLACE = Schema("replace", [KEY.settings[n] for n in _KEY_SETTINGS] + [
     Setting("window", 21, "DiT temporal window, latent frames (4 pixel frames each).", parse_int(1, 1000),
             cli_type=int),
     Setting("overlap", 4, "DiT window overlap, latent frames.", parse_int(0, 999), cli_type=int),
+    Setting("shift", None, "DiT: the flow-matching sampler's time shift (higher spends more steps at high "
+            "noise; Wan uses 5 at 720p, 3 at 480p); default: the checkpoint's scheduler config.",
+            parse_float(0.1, 50.0)),
     Setting("prompt", None, "DiT: structured prompt JSON (scene, lighting, camera_motion, subject); default "
             "built from the inputs.", parse_path),
     Setting("prompt_embeds", None, "DiT: precomputed text embeddings (safetensors with 'prompt_embeds'); default: "

@@ -49,7 +49,7 @@ class Spy:
             out = real_forward(model, segments, text)
             self.forwards.append({"segments": [(seg.latents.detach().clone(), list(seg.t_positions),
                                                 seg.timestep.detach().clone(), seg.predict) for seg in segments],
-                                  "text": text, "out": out[0].detach().float().clone()})
+                                  "text": text, "out": out[0].detach().float().clone(), "model": model})
             return out
 
         def sample(window_model, scheduler, noise, *args, **kwargs):
@@ -169,3 +169,18 @@ def test_a_reference_beyond_the_rotary_table_is_dropped_and_reported(monkeypatch
     engine.analyse(lambda: iter(frames), len(frames), [Reference(frames[0], 0)])
     assert {tuple(d["window"]) for d in engine.report["references_dropped"]} == {(2, 4)}
     assert len(spy.forwards[-1]["segments"]) == 2  # the last window runs without it
+
+
+def test_a_two_expert_wan_denoises_below_its_boundary_with_the_second_expert(monkeypatch):
+    spy = Spy(monkeypatch)
+    model, vae, scheduler = tiny_parts()
+    second = tiny_parts(seed=1)[0]
+    frames = shot()
+    engine = DitReplaceEngine(model, vae, scheduler, torch.randn(1, 5, 16), None,
+                              DitParams(steps=6, guidance=1.0, window=2, overlap=1, tile=None),
+                              low_noise=(second, 500.0))
+    engine.analyse(lambda: iter(frames), len(frames), [Reference(frames[0], 0)])
+    assert len(spy.forwards) == len(spy.windows)
+    used = [(float(w["t"][0]), call["model"]) for w, call in zip(spy.windows, spy.forwards)]
+    assert {m is second for t, m in used if t < 500} == {True} and {m is model for t, m in used if t >= 500} == {True}
+    assert engine.report["low_noise_expert_below_timestep"] == 500.0
