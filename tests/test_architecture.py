@@ -19,7 +19,7 @@ LAYERS = [
     ("paicli.media", 2), ("paicli.timeline", 2), ("paicli.settings", 2), ("paicli.result", 2),
     ("paicli.presets", 2),
     ("paicli.engines", 3),
-    ("paicli.shot", 4),
+    ("paicli.shot", 4), ("paicli.train", 4), ("paicli.dataset", 4),
     ("paicli.check", 5),
     ("paicli.render", 6),
     ("paicli.commands", 7),

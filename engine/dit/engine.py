@@ -5,7 +5,7 @@ causal VAE, streaming; the target starts as seeded noise; at every step each tem
 window of the target is denoised in context with the same window of the plate and every
 reference, each at the temporal position of the latent frame it anchors relative to the
 window, inside it or not (temporal PE cloning, :mod:`engine.dit.rope`,
-:func:`reference_positions`), with classifier-free guidance on the text only, and the
+:mod:`engine.dit.sequence`), with classifier-free guidance on the text only, and the
 scheduler steps once on the whole latent (:mod:`engine.dit.chunking`); the result is decoded
 streaming in spatial tiles (:mod:`engine.dit.vae`). Conditions are clean (timestep 0) and
 never decoded. The transformer runs in its dtype (bf16 on a GPU); the latents, the timesteps
@@ -29,8 +29,9 @@ import torch
 
 from engine.colour import bt709_inverse_oetf, bt709_oetf
 from engine.dit.chunking import plan_windows, sample
-from engine.dit.incontext import Segment, in_context_forward
+from engine.dit.incontext import in_context_forward
 from engine.dit.rope import TEMPORAL_COMPRESSION, latent_frame
+from engine.dit.sequence import window_segments
 from engine.dit.vae import decode_frames, denormalise, encode_frames, pixels_per_latent
 from engine.interface import EngineInputError, FrameLayers, Progress, Reference, TwoPassEngine
 from engine.key.keyer import Keyer, KeyParams
@@ -83,7 +84,7 @@ def fit_reference(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return scaled[y:y + height, x:x + width]
 
 
-def _to_model(frames: list[np.ndarray], device, dtype, size: tuple[int, int] | None = None) -> torch.Tensor:
+def to_model(frames: list[np.ndarray], device, dtype, size: tuple[int, int] | None = None) -> torch.Tensor:
     """Linear float32 (H, W, 3|4) frames -> (1, 3, n, H', W') BT.709-encoded in [-1, 1],
     edge-extended at the bottom and right to ``size`` (H', W') when given."""
     arr = np.stack([bt709_oetf(np.clip(f[..., :3], 0.0, 1.0)) for f in frames])  # n, H, W, 3
@@ -135,26 +136,21 @@ class DitReplaceEngine(TwoPassEngine):
             plate = self._encode_all(frames, count, padded).to(p.dtype)  # the model's input from here on
             (height, width), size = self._size
             refs = [(latent_frame(r.anchor), next(encode_frames(
-                self.vae, [_to_model([fit_reference(r.image, height, width)], p.device, _vae_dtype(self.vae), size)],
+                self.vae, [to_model([fit_reference(r.image, height, width)], p.device, _vae_dtype(self.vae), size)],
                 p.tile, p.tile_overlap)).to(p.dtype)) for r in sorted(references, key=lambda r: r.anchor)]
             g = torch.Generator(device="cpu").manual_seed(p.seed)
             # the scheduler works on float32 latents and timesteps whatever the transformer's
             # dtype (as stock Wan does): bf16 would round UniPC's 999 to 1000 and its steps' sums
             noise = torch.randn(plate.shape, generator=g, dtype=torch.float32).to(p.device)
-            zero = torch.zeros(1, device=p.device, dtype=torch.float32)
             table = int(self.model.rope.max_seq_len)
             dropped: list[dict] = []
 
             def window_model(lat, span, t):
                 s, e = span
-                placed, shift = reference_positions([a for a, _ in refs], s, e, table)
-                for (a, _), at in zip(refs, placed):
-                    if at is None and {"anchor_latent": a, "window": [s, e]} not in dropped:
+                segments, left_out = window_segments(lat, plate, refs, s, e, t, table, p.dtype)
+                for a in left_out:
+                    if {"anchor_latent": a, "window": [s, e]} not in dropped:
                         dropped.append({"anchor_latent": a, "window": [s, e]})
-                frames = list(range(shift, shift + e - s))
-                segments = [Segment(lat.to(p.dtype), frames, t.float().reshape(-1), predict=True),
-                            Segment(plate[:, :, s:e], frames, zero)]
-                segments += [Segment(z, [at], zero) for (_, z), at in zip(refs, placed) if at is not None]
                 model = self.model
                 if self.low_noise is not None and float(t.reshape(-1)[0]) < self.low_noise[1]:
                     model = self.low_noise[0]
@@ -228,7 +224,7 @@ class DitReplaceEngine(TwoPassEngine):
                     self._size = (h, w), (-(-h // step) * step, -(-w // step) * step)
                 buf.append(last)
                 if len(buf) == (1 if i == 0 else TEMPORAL_COMPRESSION):
-                    yield _to_model(buf, self.p.device, _vae_dtype(self.vae), self._size[1])
+                    yield to_model(buf, self.p.device, _vae_dtype(self.vae), self._size[1])
                     buf = []
 
         return torch.cat(list(encode_frames(self.vae, chunks(), self.p.tile, self.p.tile_overlap)), 2)
@@ -237,29 +233,6 @@ class DitReplaceEngine(TwoPassEngine):
 def _vae_dtype(vae) -> torch.dtype:
     """The dtype the VAE's weights are in (the loader keeps them float32, as diffusers does)."""
     return next(vae.parameters()).dtype
-
-
-def reference_positions(anchors: list[int], start: int, end: int, table: int) -> tuple[list[int | None], int]:
-    """Temporal rotary positions for the window of latent frames [``start``, ``end``) and its
-    references (temporal PE cloning across windows): each reference sits at the position of
-    the latent frame it anchors, relative to the window (``anchor - start``: before the
-    window's first frame, inside it or after its last, as the frames it stands for are), and
-    the window's own frames at 0 .. n-1. Rotary attention depends only on differences of
-    positions, so everything is moved up together by the returned ``shift`` to start at 0 (the
-    tables have no negative rows). A reference that would put the span beyond the ``table``'s
-    rows is dropped (None), the nearest kept first. Returns (a position or None per anchor,
-    the shift of the window's frames)."""
-    n = end - start
-    if n > table:
-        raise ValueError(f"a window of {n} latent frames is longer than the rotary table ({table})")
-    low, high = 0, n - 1
-    placed: list[int | None] = [None] * len(anchors)
-    for i in sorted(range(len(anchors)), key=lambda i: max(start - anchors[i], anchors[i] - (end - 1), 0)):
-        rel = anchors[i] - start
-        lo, hi = min(low, rel), max(high, rel)
-        if hi - lo < table:
-            low, high, placed[i] = lo, hi, rel
-    return [None if r is None else r - low for r in placed], -low
 
 
 class _Foreground:

@@ -31,9 +31,11 @@ class Segment:
     predict: bool = False  # return the model's prediction for this segment
 
 
-def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states: torch.Tensor) -> list[torch.Tensor]:
+def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states: torch.Tensor,
+                       checkpoint: bool = False) -> list[torch.Tensor]:
     """The model's output for every segment with ``predict`` set, each shaped like its latents
-    (with the model's output channels)."""
+    (with the model's output channels). ``checkpoint``: recompute each block's activations in
+    the backward pass instead of keeping them (gradient checkpointing, for training)."""
     rope = install(model)
     p_t, p_h, p_w = model.config.patch_size
     tokens, positions, shapes = [], [], []
@@ -64,12 +66,16 @@ def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states
         proj.append(tp.unflatten(1, (6, -1)))
         context = ctx if context is None else context
     for block in model.blocks:
-        hidden = _block(block, hidden, context, proj, spans, rotary)
-    out = model.norm_out(hidden.float())
+        if checkpoint and torch.is_grad_enabled():
+            hidden = torch.utils.checkpoint.checkpoint(_block, block, hidden, context, proj, spans, rotary,
+                                                       use_reentrant=False)
+        else:
+            hidden = _block(block, hidden, context, proj, spans, rotary)
+    normed, parts = model.norm_out(hidden.float()), []
     for (a, b), te in zip(spans, temb):
         shift, scale = (model.scale_shift_table.to(te.device) + te.unsqueeze(1)).chunk(2, dim=1)
-        out[:, a:b] = out[:, a:b] * (1 + scale) + shift
-    hidden = model.proj_out(out.type_as(hidden))
+        parts.append(normed[:, a:b] * (1 + scale) + shift)
+    hidden = model.proj_out(torch.cat(parts, 1).type_as(hidden))
     outputs, start = [], 0
     for seg, (pf, ph, pw) in zip(segments, shapes):
         count = pf * ph * pw
@@ -82,22 +88,25 @@ def in_context_forward(model, segments: Sequence[Segment], encoder_hidden_states
 
 def _modulated(x: torch.Tensor, table: torch.Tensor, proj: list[torch.Tensor], spans, shift_i: int,
                scale_i: int) -> torch.Tensor:
-    """``x * (1 + scale) + shift`` with each segment's own modulation vectors (float32)."""
-    out = x.float()
+    """``x * (1 + scale) + shift`` with each segment's own modulation vectors (float32; a new
+    tensor, never ``x`` changed in place, which autograd keeps for the backward pass)."""
+    x = x.float()
+    parts = []
     for (a, b), p in zip(spans, proj):
         mod = table + p.float()  # (B, 6, D)
-        out[:, a:b] = out[:, a:b] * (1 + mod[:, scale_i:scale_i + 1]) + mod[:, shift_i:shift_i + 1]
-    return out
+        parts.append(x[:, a:b] * (1 + mod[:, scale_i:scale_i + 1]) + mod[:, shift_i:shift_i + 1])
+    return torch.cat(parts, 1)
 
 
 def _gated(h: torch.Tensor, y: torch.Tensor, table: torch.Tensor, proj: list[torch.Tensor], spans,
            gate_i: int) -> torch.Tensor:
-    """``h + y * gate`` with each segment's own gate (float32)."""
-    out = h.float()
+    """``h + y * gate`` with each segment's own gate (float32; a new tensor)."""
+    h = h.float()
+    parts = []
     for (a, b), p in zip(spans, proj):
         gate = (table + p.float())[:, gate_i:gate_i + 1]
-        out[:, a:b] = out[:, a:b] + y[:, a:b].float() * gate
-    return out
+        parts.append(h[:, a:b] + y[:, a:b].float() * gate)
+    return torch.cat(parts, 1)
 
 
 def _block(block, hidden: torch.Tensor, context: torch.Tensor, proj: list[torch.Tensor], spans, rotary) -> torch.Tensor:

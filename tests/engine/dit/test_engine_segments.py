@@ -14,7 +14,8 @@ import torch
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
 
 import engine.dit.engine as dit_engine
-from engine.dit.engine import DitParams, DitReplaceEngine, reference_positions
+from engine.dit.engine import DitParams, DitReplaceEngine
+from engine.dit.sequence import reference_positions
 from engine.interface import Reference
 
 Z = 4

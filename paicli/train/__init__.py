@@ -1,0 +1,1 @@
+"""Training the DiT engine: ``paicli model train`` (run.py)."""
