@@ -101,7 +101,7 @@ class DitLoader:
         self.experts = check_layout(model, self.weights)
         self.shift = shift
         self.steps, self.guidance, self.window, self.overlap, self.seed = steps, guidance, window, overlap, seed
-        self.device, self.dtype_name = _pick_device(device), dtype
+        self.device, self.dtype_name = pick_device(device), dtype
         self.tile = tile
         lora_dir = self.model / "lora"
         self.loras = [Path(p) for p in loras] or (sorted(lora_dir.glob("*.safetensors")) if lora_dir.is_dir() else [])
@@ -219,7 +219,8 @@ class DitLoader:
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
 
 
-def _pick_device(device: str) -> str:
+def pick_device(device: str) -> str:
+    """The device to run on: ``auto`` is a CUDA GPU when there is one; ``cuda`` without one is refused."""
     import torch
 
     if device == "auto":

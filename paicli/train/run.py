@@ -102,7 +102,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
     from engine.dit.engine import light_perturbation
     from engine.dit.rope import latent_frame
     from paicli.engines.checkpoints import cast, load_component
-    from paicli.engines.dit import _pick_device, check_layout
+    from paicli.engines.dit import pick_device, check_layout
     from paicli.media.atomic import atomic_output, write_text
 
     if s.steps < 1 or s.rank < 1 or s.window < 1 or s.save_every < 1 or not math.isfinite(s.learning_rate):
@@ -114,7 +114,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
     if check_layout(model):
         raise ConfigError(f"{model}: training a two-expert Wan 2.2 is not supported yet (train each expert's "
                           "checkpoint folder on its own)")
-    device = _pick_device(s.device)
+    device = pick_device(s.device)
     name = s.dtype if s.dtype != "auto" else ("bf16" if device == "cuda" else "fp32")
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
     out = Path(out)
@@ -152,7 +152,10 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
         T.load_optimizer_tensors(optimizer, names, load_file(str(out / CHECKPOINT / "optimizer.safetensors")))
         start, losses = int(state["step"]), [float(x) for x in state["losses"]]
         log(f"train: resuming at step {start} of {s.steps}")
-    autocast = torch.autocast("cuda", dtype=dtype) if device == "cuda" and dtype != torch.float32 else _nothing()
+
+    def autocast():
+        """bf16/fp16 autocast on a GPU; full precision elsewhere."""
+        return torch.autocast("cuda", dtype=dtype) if device == "cuda" and dtype != torch.float32 else _nothing()
 
     def save(step: int) -> None:
         meta = {"format": "pt", "lora_adapter_metadata": json.dumps({"r": s.rank, "lora_alpha": s.alpha,
@@ -168,7 +171,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
         """The mean loss over the same :data:`EVAL_DRAWS` draws at the start and at the end (the
         per-step loss swings with the drawn noise level; these do not)."""
         total = 0.0
-        with torch.no_grad(), autocast_again():
+        with torch.no_grad(), autocast():
             for k in range(EVAL_DRAWS):
                 item = data[k % len(data)]
                 d = T.draw(s.seed + 7919, k, item["target"].shape[2], s.window, len(item["references"]), s.shift)
@@ -176,9 +179,6 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
                                     [(a, z.to(device)) for a, z in item["references"]], item["text"].to(device))
                 total += float(T.flow_matching_loss(transformer, triplet, d, dtype))
         return total / EVAL_DRAWS
-
-    def autocast_again():
-        return torch.autocast("cuda", dtype=dtype) if device == "cuda" and dtype != torch.float32 else _nothing()
 
     before = fixed_loss() if start == 0 else None
     transformer.train()
@@ -193,7 +193,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
             d = T.draw(s.seed, step, item["target"].shape[2], s.window, len(item["references"]), s.shift)
             triplet = T.Triplet(item["target"].to(device), item["plates"][variant].to(device),
                                 [(a, z.to(device)) for a, z in item["references"]], item["text"].to(device))
-            with autocast:
+            with autocast():
                 loss = T.flow_matching_loss(transformer, triplet, d, dtype, checkpoint=s.checkpointing)
             if not torch.isfinite(loss):
                 raise ConfigError(f"training diverged at step {step + 1} (loss {float(loss)}): lower the "
