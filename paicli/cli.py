@@ -13,6 +13,7 @@ import typer
 
 from paicli import __version__
 from paicli.commands import convert as convert_cmd
+from paicli.commands import dataset as dataset_cmd
 from paicli.commands import example as example_cmd
 from paicli.commands import key as key_cmd
 from paicli.commands import model as model_cmd
@@ -53,6 +54,7 @@ app.command("probe", help=probe_cmd.HELP)(probe_cmd.probe)
 app.command("convert", help=convert_cmd.HELP)(convert_cmd.convert)
 app.command("example", help=example_cmd.HELP)(example_cmd.example)
 app.add_typer(model_cmd.app, name="model", help=model_cmd.HELP)
+app.add_typer(dataset_cmd.app, name="dataset", help=dataset_cmd.HELP)
 
 
 def _fail(message: str, code: int, json_for: str | None = None) -> int:
@@ -79,7 +81,7 @@ def _json_command(args: list[str]) -> str | None:
     if "--json" not in (args[:args.index("--")] if "--" in args else args):
         return None
     words = [a for a in args if not a.startswith("-")]
-    if words[:1] == ["model"]:
+    if words[:1] in (["model"], ["dataset"]):  # command groups: the group and its command
         return " ".join(words[:2])
     return words[0] if words else "paicli"
 

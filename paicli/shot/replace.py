@@ -68,7 +68,7 @@ def file_digest(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _source_digest(info: MediaInfo) -> str:
+def source_digest(info: MediaInfo) -> str:
     """The shot's content hash: the file, or every frame file of a sequence in order."""
     if not info.pattern:
         return file_digest(Path(info.path))
@@ -202,7 +202,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
     sidecar = {
         "schema": "paicli.replace.1",
         "engine": {"name": engine.name, "version": __version__, **engine.describe()},
-        "shot": {"path": str(info.path), "digest": _source_digest(info), "range": [start, start + count - 1],
+        "shot": {"path": str(info.path), "digest": source_digest(info), "range": [start, start + count - 1],
                  "colourspace": input_colourspace,
                  "rate": str(info.rate), "start_timecode": tc_text, "size": [info.width, info.height]},
         "references": [{"path": str(r.spec.path), "digest": file_digest(r.spec.path), "anchor": r.spec.anchor,
