@@ -5,11 +5,11 @@
 
 Makes synthetic triplets with moving cameras (a textured world the camera pans across at a
 random speed and direction, a subject that sways in front; the plate is the subject over a
-lit green screen, the target the subject over the world, the references the world at the
-triplet's first, middle and last frames), writes them as a dataset in the format `paicli
-dataset build` writes, trains a small in-context Wan (random weights, a real Wan layout) with
-`paicli model train`'s own code, and measures on held-out triplets, the same fixed draws for
-every model:
+lit green screen with tracking markers that pans with the camera, the target the subject
+over the world, the references the world at the triplet's first, middle and last frames),
+writes them as a dataset in the format `paicli dataset build` writes, trains a small
+in-context Wan (random weights, a real Wan layout) with `paicli model train`'s own code,
+and measures on held-out triplets, the same fixed draws for every model:
 
 - the flow-matching loss (fixed draws of window, noise level and noise) and the x0 error on
   background tokens (latent pixels the subject does not touch) of the target generated from
@@ -65,7 +65,14 @@ def triplet(rng: np.random.Generator) -> dict:
     speed = rng.uniform(2.0, 4.0) * rng.choice([-1, 1])  # px per frame, left or right: 32-64 px over the shot
     span = int(abs(speed) * FRAMES) + 4
     big = world(rng, h, w + span)
-    screen = np.float32([0.06, 0.45, 0.10]) * (0.85 + 0.15 * np.cos(np.linspace(-1, 1, w))[None, :, None])
+    # the screen is on the set: it moves with the camera, its tracking markers show the move
+    sw = w + span
+    screen_set = np.float32([0.06, 0.45, 0.10]) * (0.8 + 0.2 * np.cos(np.linspace(-3, 3, sw))[None, :, None])
+    screen_set = np.repeat(screen_set, h, 0).astype(np.float32)
+    for mx in range(int(rng.integers(4, 16)), sw, 20):
+        for my in (12, 40):
+            screen_set[my - 1:my + 2, mx - 4:mx + 5] = (0.02, 0.05, 0.02)
+            screen_set[my - 4:my + 5, mx - 1:mx + 2] = (0.02, 0.05, 0.02)
     colour = rng.uniform(0.2, 0.8, 3).astype(np.float32)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     cx, cy, ax, ay = w * rng.uniform(0.35, 0.65), h * rng.uniform(0.4, 0.6), w * 0.12, h * 0.25
@@ -73,6 +80,7 @@ def triplet(rng: np.random.Generator) -> dict:
     for i in range(FRAMES):
         x0 = int(round((span - 4) / 2 + speed * (i - FRAMES / 2))) + 2
         bg = big[:, x0:x0 + w]
+        screen = screen_set[:, x0:x0 + w]
         sway = 3.0 * np.sin(i / 3.0)
         a = np.clip(1.5 - np.sqrt(((x - cx - sway) / ax) ** 2 + ((y - cy) / ay) ** 2) * 1.5, 0, 1)[..., None]
         out["target"].append((a * colour + (1 - a) * bg).astype(np.float32))
