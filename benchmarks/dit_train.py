@@ -232,7 +232,6 @@ def main() -> None:
 
     import torch
 
-    from engine.dit import train as T
     from paicli.engines.checkpoints import load_component
     from paicli.engines.lora import apply_lora
     from paicli.train.run import TrainSettings, train
