@@ -254,6 +254,9 @@ def read_index(root: Path) -> list[str]:
     if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION or not isinstance(ids, list) \
             or not all(isinstance(i, str) for i in ids):
         raise BadDataError(f"{path}: not a version {FORMAT_VERSION} paicli dataset index")
+    for i in ids:  # each id names a folder beside the index, never a path out of it
+        if "/" in i or "\\" in i or i in ("", ".", ".."):
+            raise BadDataError(f"{path}: {i!r} is not a triplet folder name")
     return list(ids)
 
 

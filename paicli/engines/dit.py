@@ -122,10 +122,7 @@ class DitLoader:
 
     @property
     def dtype(self):
-        import torch
-
-        name = self.dtype_name if self.dtype_name != "auto" else ("bf16" if self.device == "cuda" else "fp32")
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+        return pick_dtype(self.dtype_name, self.device)
 
     def embeddings(self):
         """(prompt, negative) text embeddings, (1, L, text_dim) each (negative may be None).
@@ -134,16 +131,11 @@ class DitLoader:
         memory)."""
         from safetensors.torch import load_file
 
-        from engine.dit.text import encode_prompt
-
         if self.text == "text_encoder":
             text = prompt_text(self.prompt)
             key = (str(self.model), text, str(self.dtype), self.device)
             if key not in EMBEDDINGS:
-                tokenizer = load_tokenizer(self.model)
-                encoder = load_component(self.model, "text_encoder", self.dtype).to(self.device)
-                both = encode_prompt(tokenizer, encoder, [text, ""], MAX_TEXT_TOKENS)
-                del encoder
+                both = encode_texts(self.model, [text, ""], self.dtype, self.device)
                 EMBEDDINGS.clear()  # the last prompt's kept: a render's shots usually share it
                 EMBEDDINGS[key] = (both[:1], both[1:])
             return EMBEDDINGS[key]
@@ -217,6 +209,24 @@ class DitLoader:
                 "prompt": self.prompt, "prompt_text": prompt_text(self.prompt),
                 "text_embeddings": "text_encoder" if self.text == "text_encoder" else str(self.text),
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
+
+
+def encode_texts(model: Path, texts: list[str], dtype, device: str):
+    """The checkpoint ``model``'s text encoder run on ``texts`` as Wan encodes text:
+    (len(texts), L, text_dim). The encoder is loaded for the call and freed after it."""
+    from engine.dit.text import encode_prompt
+
+    tokenizer = load_tokenizer(model)
+    encoder = load_component(model, "text_encoder", dtype).to(device)
+    return encode_prompt(tokenizer, encoder, texts, MAX_TEXT_TOKENS)
+
+
+def pick_dtype(name: str, device: str):
+    """The torch dtype for ``--dtype`` ``name``: ``auto`` is bf16 on a GPU and fp32 elsewhere."""
+    import torch
+
+    name = name if name != "auto" else ("bf16" if device == "cuda" else "fp32")
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
 
 
 def pick_device(device: str) -> str:

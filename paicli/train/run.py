@@ -46,21 +46,16 @@ class TrainSettings:
 def read_dataset(folder: Path) -> list[dict]:
     """The dataset's triplet manifests (each with its ``folder``), checked: files present,
     frames and anchors consistent."""
+    from paicli.dataset.build import INDEX, read_index
+
     folder = Path(folder)
-    index_path = folder / "dataset.json"
-    if not index_path.is_file():
-        raise MissingInputError(f"no dataset at {folder} (no dataset.json; make one with `paicli dataset build`)")
-    try:
-        index = json.loads(index_path.read_text())
-    except (OSError, ValueError) as e:
-        raise BadDataError(f"{index_path}: not readable JSON ({e})") from None
-    names = index.get("triplets") if isinstance(index, dict) else None
-    if not isinstance(names, list) or not names:
-        raise BadDataError(f"{index_path}: lists no triplets")
+    if not (folder / INDEX).is_file():
+        raise MissingInputError(f"no dataset at {folder} (no {INDEX}; make one with `paicli dataset build`)")
+    names = read_index(folder)
+    if not names:
+        raise BadDataError(f"{folder / INDEX}: lists no triplets")
     triplets = []
     for name in names:
-        if not isinstance(name, str) or "/" in name or "\\" in name or name in (".", ".."):
-            raise BadDataError(f"{index_path}: {name!r} is not a triplet folder name")
         path = folder / name / "manifest.json"
         if not path.is_file():
             raise MissingInputError(f"{path}: missing")
@@ -102,7 +97,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
     from engine.dit.engine import light_perturbation
     from engine.dit.rope import latent_frame
     from paicli.engines.checkpoints import cast, load_component
-    from paicli.engines.dit import pick_device, check_layout
+    from paicli.engines.dit import check_layout, pick_device, pick_dtype
     from paicli.media.atomic import atomic_output, write_text
 
     if s.steps < 1 or s.rank < 1 or s.window < 1 or s.save_every < 1 or not math.isfinite(s.learning_rate):
@@ -115,8 +110,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
         raise ConfigError(f"{model}: training a two-expert Wan 2.2 is not supported yet (train each expert's "
                           "checkpoint folder on its own)")
     device = pick_device(s.device)
-    name = s.dtype if s.dtype != "auto" else ("bf16" if device == "cuda" else "fp32")
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[name]
+    dtype = pick_dtype(s.dtype, device)
     out = Path(out)
     try:
         (out / CHECKPOINT).mkdir(parents=True, exist_ok=True)
@@ -151,17 +145,26 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
         T.load_lora_state(transformer, load_file(str(out / CHECKPOINT / "lora.safetensors")))
         T.load_optimizer_tensors(optimizer, names, load_file(str(out / CHECKPOINT / "optimizer.safetensors")))
         start, losses = int(state["step"]), [float(x) for x in state["losses"]]
+        before = state.get("fixed_loss_before")
         log(f"train: resuming at step {start} of {s.steps}")
 
     def autocast():
         """bf16/fp16 autocast on a GPU; full precision elsewhere."""
         return torch.autocast("cuda", dtype=dtype) if device == "cuda" and dtype != torch.float32 else _nothing()
 
-    def save(step: int) -> None:
+    def write_lora(path: Path) -> None:
+        """The adapter as ``--lora`` loads it: diffusers names, its rank and alpha in the metadata."""
         meta = {"format": "pt", "lora_adapter_metadata": json.dumps({"r": s.rank, "lora_alpha": s.alpha,
                                                                      "target_modules": list(T.LORA_TARGETS)})}
-        with atomic_output(out / CHECKPOINT / "lora.safetensors") as tmp:
+        with atomic_output(path) as tmp:
             save_file(T.lora_state(transformer), str(tmp), metadata=meta)
+
+    def on_device(item: dict, variant: int) -> T.Triplet:
+        return T.Triplet(item["target"].to(device), item["plates"][variant].to(device),
+                         [(a, z.to(device)) for a, z in item["references"]], item["text"].to(device))
+
+    def save(step: int) -> None:
+        write_lora(out / CHECKPOINT / "lora.safetensors")
         with atomic_output(out / CHECKPOINT / "optimizer.safetensors") as tmp:
             save_file(T.optimizer_tensors(optimizer, names), str(tmp), metadata={"format": "pt"})
         write_text(state_path, json.dumps({"step": step, "losses": losses, "settings": _comparable(s),
@@ -175,12 +178,11 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
             for k in range(EVAL_DRAWS):
                 item = data[k % len(data)]
                 d = T.draw(s.seed + 7919, k, item["target"].shape[2], s.window, len(item["references"]), s.shift)
-                triplet = T.Triplet(item["target"].to(device), item["plates"][0].to(device),
-                                    [(a, z.to(device)) for a, z in item["references"]], item["text"].to(device))
-                total += float(T.flow_matching_loss(transformer, triplet, d, dtype))
+                total += float(T.flow_matching_loss(transformer, on_device(item, 0), d, dtype))
         return total / EVAL_DRAWS
 
-    before = fixed_loss() if start == 0 else None
+    if start == 0:
+        before = fixed_loss()
     transformer.train()
     task_cm = progress.task("train", total=s.steps) if progress is not None else _nothing()
     with task_cm as task:
@@ -191,10 +193,9 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
             item = data[int(pick.integers(len(data)))]
             variant = int(pick.integers(len(item["plates"])))
             d = T.draw(s.seed, step, item["target"].shape[2], s.window, len(item["references"]), s.shift)
-            triplet = T.Triplet(item["target"].to(device), item["plates"][variant].to(device),
-                                [(a, z.to(device)) for a, z in item["references"]], item["text"].to(device))
             with autocast():
-                loss = T.flow_matching_loss(transformer, triplet, d, dtype, checkpoint=s.checkpointing)
+                loss = T.flow_matching_loss(transformer, on_device(item, variant), d, dtype,
+                                            checkpoint=s.checkpointing)
             if not torch.isfinite(loss):
                 raise ConfigError(f"training diverged at step {step + 1} (loss {float(loss)}): lower the "
                                    "learning rate")
@@ -212,19 +213,13 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
                 save(step + 1)
     transformer.eval()
     after = fixed_loss()
-    if before is None and state_path.is_file():
-        before = json.loads(state_path.read_text()).get("fixed_loss_before")
-    write_text(state_path, json.dumps({"step": s.steps, "losses": losses, "settings": _comparable(s),
-                                       "fixed_loss_before": before}) + "\n")
-    meta = {"format": "pt", "lora_adapter_metadata": json.dumps({"r": s.rank, "lora_alpha": s.alpha,
-                                                                 "target_modules": list(T.LORA_TARGETS)})}
-    with atomic_output(out / "lora.safetensors") as tmp:
-        save_file(T.lora_state(transformer), str(tmp), metadata=meta)
+    write_lora(out / "lora.safetensors")
     summary = {"dataset": str(dataset), "model": str(model), "triplets": len(triplets), "steps": s.steps,
                "resumed_at": start or None, "first_loss": losses[0] if losses else None,
                "fixed_loss_before": before, "fixed_loss_after": after,
                "final_loss": float(np.mean(losses[-max(1, s.steps // 20):])) if losses else None,
-               "seconds": round(time.perf_counter() - t0, 2), "device": device, "dtype": name,
+               "seconds": round(time.perf_counter() - t0, 2), "device": device,
+               "dtype": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"),
                "settings": asdict(s)}
     write_text(out / "train.json", json.dumps({**summary, "losses": losses}, indent=1) + "\n")
     files = [("model", out / "lora.safetensors"), ("report", out / "train.json"),
@@ -251,14 +246,11 @@ def _captions(model: Path, captions: list[str], prompt_embeds: Path | None, devi
     caption encoded once), or one precomputed embedding for all."""
     from safetensors.torch import load_file
 
-    from engine.dit.text import encode_prompt
-    from paicli.engines.checkpoints import MAX_TEXT_TOKENS, load_component, load_tokenizer
+    from paicli.engines.dit import encode_texts
 
     if prompt_embeds is None and (model / "text_encoder").is_dir():
-        tokenizer = load_tokenizer(model)
-        encoder = load_component(model, "text_encoder", dtype).to(device)
         distinct = sorted(set(captions))
-        encoded = encode_prompt(tokenizer, encoder, distinct, MAX_TEXT_TOKENS)
+        encoded = encode_texts(model, distinct, dtype, device)
         by_caption = {c: encoded[i:i + 1].float().cpu() for i, c in enumerate(distinct)}
         return [by_caption[c] for c in captions]
     path = Path(prompt_embeds) if prompt_embeds is not None else model / "prompt_embeds.safetensors"

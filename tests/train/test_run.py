@@ -91,6 +91,7 @@ def test_a_killed_run_resumed_follows_the_uninterrupted_loss_curve(setup, tmp_pa
     again = train(setup / "data", setup / "tiny", tmp_path / "b", TrainSettings(**SETTINGS))
     got = json.loads((tmp_path / "b" / "train.json").read_text())["losses"]
     assert again["summary"]["resumed_at"] == 3
+    assert again["summary"]["fixed_loss_before"] == whole["summary"]["fixed_loss_before"]  # kept across the kill
     np.testing.assert_allclose(got, want, rtol=1e-5)
     a, b = load_file(str(tmp_path / "a" / "lora.safetensors")), load_file(str(tmp_path / "b" / "lora.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
