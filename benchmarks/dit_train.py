@@ -136,19 +136,13 @@ def calibrate_latents(folder: Path, seed: int) -> None:
     noise as much as a real VAE's does (a random tiny VAE's raw latents spread ~0.1)."""
     import torch
 
-    from engine.dit.engine import to_model
-    from engine.dit.vae import encode_frames
+    from engine.dit.engine import encode_clip
     from paicli.engines.checkpoints import load_component
 
     vae = load_component(folder, "vae")
     rng = np.random.default_rng(seed + 99)
-    with torch.no_grad():
-        raw = []
-        for _ in range(6):  # whole clips, chunked as training encodes them (1, then 4 frames per latent frame)
-            frames = triplet(rng)["target"]
-            chunks = [frames[:1]] + [frames[i:i + 4] for i in range(1, FRAMES, 4)]
-            raw += list(encode_frames(vae, [to_model(c, "cpu", torch.float32, SIZE) for c in chunks]))
-        raw = torch.cat(raw, 2)  # the config's mean 0 and std 1: the raw latents
+    with torch.no_grad():  # whole clips, encoded as training encodes them; the config's mean 0, std 1: raw
+        raw = torch.cat([encode_clip(vae, triplet(rng)["target"], "cpu", SIZE) for _ in range(6)], 2)
     config_path = folder / "vae" / "config.json"
     config = json.loads(config_path.read_text())
     config["latents_mean"] = [round(float(v), 6) for v in raw.mean((0, 2, 3, 4))]
@@ -195,8 +189,6 @@ def encoded(folder: Path, checkpoint: Path, triplets: list[dict]) -> list[dict]:
     latent grid (1 where the subject touches no pixel of the latent pixel's 8x8 block)."""
     import torch
 
-    from engine.dit.engine import light_perturbation
-    from engine.dit.rope import latent_frame
     from paicli.engines.checkpoints import load_component
     from paicli.train import run as R
 
@@ -207,7 +199,7 @@ def encoded(folder: Path, checkpoint: Path, triplets: list[dict]) -> list[dict]:
     s = R.TrainSettings(perturb_light=0.0, variants=1)
     out = []
     for manifest, t in zip(R.read_dataset(folder), triplets):
-        item = R._encode(manifest, vae, transformer, "cpu", s, light_perturbation, latent_frame, text)
+        item = R._encode(manifest, vae, transformer, "cpu", s, text)
         alpha = np.stack(t["alpha"])  # (F, h, w)
         chunks = [alpha[:1]] + [alpha[i:i + 4] for i in range(1, FRAMES, 4)]
         touched = np.stack([c.max(0) for c in chunks])  # per latent frame

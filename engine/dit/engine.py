@@ -94,6 +94,23 @@ def to_model(frames: list[np.ndarray], device, dtype, size: tuple[int, int] | No
     return (t * 2.0 - 1.0).to(device=device, dtype=dtype)
 
 
+def padded_size(vae, model, height: int, width: int) -> tuple[int, int]:
+    """(height, width) rounded up to a whole number of transformer patches in pixels (16 px
+    with Wan 2.1's VAE and 2x2 patches, 32 with 2.2's): the size frames are edge-extended to."""
+    step = pixels_per_latent(vae) * max(model.config.patch_size[1:])
+    return -(-height // step) * step, -(-width // step) * step
+
+
+def encode_clip(vae, frames: list[np.ndarray], device, size: tuple[int, int], tile: int | None = None,
+                overlap: int = 4) -> torch.Tensor:
+    """Latents (1, z, F, h, w) of a whole clip of linear frames (4k + 1 of them: the causal
+    VAE's length; one still gives one latent frame), encoded in its causal chunks (the first
+    frame alone, then 4 per latent frame) at ``size`` (:func:`padded_size`)."""
+    chunks = [frames[:1]] + [frames[i:i + TEMPORAL_COMPRESSION] for i in range(1, len(frames), TEMPORAL_COMPRESSION)]
+    dtype = _vae_dtype(vae)
+    return torch.cat(list(encode_frames(vae, (to_model(c, device, dtype, size) for c in chunks), tile, overlap)), 2)
+
+
 def _to_linear(pixels: torch.Tensor, height: int, width: int) -> list[np.ndarray]:
     """(1, 3, n, H', W') in [-1, 1] -> linear float32 (height, width, 3) frames (the top-left crop)."""
     enc = ((pixels[0, :, :, :height, :width].float().clamp(-1, 1) + 1.0) / 2.0).permute(1, 2, 3, 0).cpu().numpy()
@@ -206,7 +223,6 @@ class DitReplaceEngine(TwoPassEngine):
         """The plate's latents (1, z, F, h, w), encoded in causal chunks as frames arrive
         (padded to 4k+1 frames by repeating the last, and to a whole number of transformer
         patches by extending the edges; ``self._size`` keeps both sizes)."""
-        step = pixels_per_latent(self.vae) * max(self.model.config.patch_size[1:])
         def chunks():
             it = iter(frames())
             buf, last, gain = [], None, None
@@ -221,7 +237,7 @@ class DitReplaceEngine(TwoPassEngine):
                     raise EngineInputError("the shot has no frames")
                 if i == 0:
                     h, w = last.shape[:2]
-                    self._size = (h, w), (-(-h // step) * step, -(-w // step) * step)
+                    self._size = (h, w), padded_size(self.vae, self.model, h, w)
                 buf.append(last)
                 if len(buf) == (1 if i == 0 else TEMPORAL_COMPRESSION):
                     yield to_model(buf, self.p.device, _vae_dtype(self.vae), self._size[1])

@@ -94,8 +94,6 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
     from safetensors.torch import load_file, save_file
 
     from engine.dit import train as T
-    from engine.dit.engine import light_perturbation
-    from engine.dit.rope import latent_frame
     from paicli.engines.checkpoints import cast, load_component
     from paicli.engines.dit import check_layout, pick_device, pick_dtype
     from paicli.media.atomic import atomic_output, write_text
@@ -125,8 +123,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
     vae = load_component(model, "vae", torch.float32).to(device)
     texts = _captions(model, [t.get("caption", "") for t in triplets], prompt_embeds, device, dtype)
     log(f"train: encoding {len(triplets)} triplets ({s.variants} light variants of each plate)")
-    data = [_encode(t, vae, transformer, device, s, light_perturbation, latent_frame, texts[i])
-            for i, t in enumerate(triplets)]
+    data = [_encode(t, vae, transformer, device, s, texts[i]) for i, t in enumerate(triplets)]
     del vae
     with torch.random.fork_rng(devices=[]):  # the adapter's initial A from the seed, not the process's RNG
         torch.manual_seed(s.seed)
@@ -262,13 +259,13 @@ def _captions(model: Path, captions: list[str], prompt_embeds: Path | None, devi
     return [embeds.float()] * len(captions)
 
 
-def _encode(t: dict, vae, transformer, device: str, s: TrainSettings, light_perturbation, latent_frame, text) -> dict:
+def _encode(t: dict, vae, transformer, device: str, s: TrainSettings, text) -> dict:
     """One triplet's latents (CPU): the target, ``s.variants`` illumination-perturbed plates
     (variant 0 as shot when ``perturb_light`` is 0), the references at their anchors."""
     import torch
 
-    from engine.dit.engine import to_model
-    from engine.dit.vae import encode_frames, pixels_per_latent
+    from engine.dit.engine import encode_clip, light_perturbation, padded_size
+    from engine.dit.rope import latent_frame
 
     n = _clip_length(int(t["frames"]))
     folder = t["folder"]
@@ -277,14 +274,11 @@ def _encode(t: dict, vae, transformer, device: str, s: TrainSettings, light_pert
     h, w = target[0].shape[:2]
     if any(f.shape[:2] != (h, w) for f in target + plate):
         raise BadDataError(f"{folder}: plate and target frames differ in size")
-    step = pixels_per_latent(vae) * max(transformer.config.patch_size[1:])
-    size = (-(-h // step) * step, -(-w // step) * step)
+    size = padded_size(vae, transformer, h, w)
 
     def encode(frames: list[np.ndarray]):
-        chunks = [frames[:1]] + [frames[i:i + 4] for i in range(1, len(frames), 4)]
         with torch.no_grad():
-            parts = encode_frames(vae, (to_model(c, device, torch.float32, size) for c in chunks), None)
-            return torch.cat(list(parts), 2).cpu()
+            return encode_clip(vae, frames, device, size).cpu()
 
     plates = []
     for v in range(max(1, s.variants) if s.perturb_light > 0 else 1):
