@@ -19,7 +19,9 @@ and measures on held-out triplets, the same fixed draws for every model:
   model with every reference at temporal position 0 (the paper's position-encoding ablation),
   x0 error on background tokens. Bar: anchored <= 0.9x position 0.
 
-The tiny VAE is not trained to reconstruct pictures, so no composite PSNR is measured.
+The small model's VAE has random weights made to keep time as a trained one does (see
+:func:`frame_sampling_vae`: latent frame k encodes pixel frame 4k, as a still of that frame
+does); it is not trained to reconstruct pictures, so no composite PSNR is measured.
 Prints one table; ``--json`` writes the figures.
 """
 from __future__ import annotations
@@ -126,7 +128,37 @@ def small_checkpoint(folder: Path, seed: int) -> None:
         checkpoints.init_tiny(folder, seed=seed)
     finally:
         checkpoints.TINY["transformer"] = saved
+    frame_sampling_vae(folder)
     calibrate_latents(folder, seed)
+
+
+def frame_sampling_vae(folder: Path) -> None:
+    """Make the random tiny VAE keep time as a trained one does. A trained Wan VAE's latent
+    frame k holds the picture of pixel frames 4k-3..4k, so a still of frame 4k encodes close
+    to that latent frame; a random VAE's temporal convolutions scramble time instead (a still
+    of frame 8 correlates ~0 with latent frame 2), which leaves the references nothing to
+    match beyond latent frame 0. Here every causal convolution sees only its current frame
+    and each temporal downsampling keeps the last frame of its stride (upsampling repeats
+    it): latent frame k is the (random, spatial) encoding of pixel frame 4k exactly, the
+    encoding of a still of that frame. Rewrites the VAE's safetensors in place."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    for path in sorted((folder / "vae").glob("*.safetensors")):
+        state = load_file(path)
+        for name, w in state.items():
+            if w.dim() != 5 or w.shape[2] != 3:
+                continue
+            w = w.clone()
+            if name.endswith("time_conv.weight"):  # (out, in, 3, 1, 1): out = in (down) or 2 x in (up)
+                eye = torch.eye(w.shape[1], dtype=w.dtype)
+                w.zero_()
+                w[:, :, 2, 0, 0] = eye.repeat(w.shape[0] // w.shape[1], 1)
+                state[name[:-len("weight")] + "bias"] = torch.zeros(w.shape[0], dtype=w.dtype)
+            else:  # causal: tap 2 is the current frame, taps 0 and 1 the two before it
+                w[:, :, :2] = 0
+            state[name] = w
+        save_file(state, path)
 
 
 def calibrate_latents(folder: Path, seed: int) -> None:
