@@ -105,7 +105,20 @@ def extra_rows(args: argparse.Namespace) -> list[Row]:
         limits.right_message += len(r["stderr"]) == 1 and words in r["stderr"][0] and "Traceback" not in r["stderr"][0]
         limits.partial += bool(r.get("leftovers") or r.get("outputs"))
         limits.lost_or_changed += not r.get("finished_kept", True)
-    return [crash, limits]
+    return [crash, limits] + module_rows()
+
+
+def module_rows() -> list[Row]:
+    """Rows of checks that do not fit one command per case (signals, concurrent runs): every
+    ``tests/reliability/cases_*.py`` with an ``extra_rows()`` gives dicts in :class:`Row`'s fields."""
+    import importlib
+
+    rows = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "tests" / "reliability").glob("cases_*.py")):
+        module = importlib.import_module(path.stem)
+        if hasattr(module, "extra_rows"):
+            rows += [Row(**r) for r in module.extra_rows()]
+    return rows
 
 
 def table(rows: Sequence[Row], extra: Sequence[Row] = ()) -> str:

@@ -81,12 +81,26 @@ def debugging() -> bool:
 def from_environment(error: BaseException) -> PaicliError | None:
     """The domain error for a failure of the machine rather than of the input: a full disk or
     a file-size limit (73, naming the file), running out of host or GPU memory (75: a retry
-    with more memory, or on another machine, may pass). None for anything else."""
+    with more memory, or on another machine, may pass); and for names the system refuses
+    wherever they were met: too long or a symlink loop (66), permission denied (66 reading an
+    existing file, 73 creating one). None for anything else."""
     import errno
 
     if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":  # torch's CUDA OOM too
         return TemporaryFailure("out of memory; try a smaller chunk or tile size, or a machine with more memory")
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS):
-        where = f" {error.filename}" if error.filename else ""
+    if not isinstance(error, OSError):
+        return None
+    where = f" {str(error.filename)[:300]}" if error.filename else ""
+    if error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS):
         return OutputError(f"cannot write{where}: {error.strerror or error}")
+    if error.errno in (errno.ENAMETOOLONG, errno.ELOOP):  # a name the system cannot open: an input's
+        return MissingInputError(f"cannot open{where}: {error.strerror or error}")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        # an existing file that cannot be read is an input's fault (66); a name that cannot be
+        # created (in a read-only or locked folder) an output's (73)
+        import os
+
+        exists = bool(error.filename) and os.path.lexists(error.filename) and not os.path.isdir(error.filename)
+        what = "cannot read" if exists else "cannot create"
+        return (MissingInputError if exists else OutputError)(f"{what}{where}: permission denied")
     return None

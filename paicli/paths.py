@@ -8,6 +8,8 @@ from pathlib import Path
 from paicli.errors import OutputError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._#%@{}+=,-]+")
+MAX_COMPONENT = 200  # an output file or folder name, in characters (ASCII: bytes); a temporary
+# name adds ~35 (atomic.temp_path_for) and filesystems allow 255
 
 
 def sanitize_name(name: str, max_len: int = 120) -> str:
@@ -28,7 +30,7 @@ def safe_output_path(out_dir: str | os.PathLike, relative: str) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create output folder {root}: {e.strerror or e}") from None
-    parts = [sanitize_name(p) for p in Path(relative).parts if p not in ("", ".", "..", "/")]
+    parts = [sanitize_name(p, MAX_COMPONENT) for p in Path(relative).parts if p not in ("", ".", "..", "/")]
     if not parts:
         raise OutputError(f"empty output name {relative!r}")
     candidate = root.joinpath(*parts)

@@ -23,6 +23,17 @@ def gradient_frames(n: int, h: int = 48, w: int = 64, alpha: bool = False, seed:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _no_sources_from_other_tests():
+    """Each test starts with no registered sources (paicli.sources: a process-wide registry,
+    one command per process in use; tests run many commands in one process)."""
+    from paicli.sources import SOURCES
+
+    SOURCES.clear()
+    yield
+    SOURCES.clear()
+
+
 @pytest.fixture
 def frames():
     return gradient_frames

@@ -17,7 +17,7 @@ LAYERS = [
     ("engine", 0),
     ("paicli", 1), ("paicli.errors", 1), ("paicli.paths", 1), ("paicli.progress", 1),
     ("paicli.media", 2), ("paicli.timeline", 2), ("paicli.settings", 2), ("paicli.result", 2),
-    ("paicli.presets", 2),
+    ("paicli.presets", 2), ("paicli.sources", 2),
     ("paicli.engines", 3),
     ("paicli.shot", 4), ("paicli.train", 4), ("paicli.dataset", 4),
     ("paicli.check", 5),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from paicli.errors import OutputError
+from paicli.sources import SOURCES
 
 _TMP_MARK = ".paicli-tmp-"
 _TMP_RE = re.compile(r"^\..+\.paicli-tmp-(\d+)-([0-9a-f]+)(\.[^.]*)?$")
@@ -55,7 +56,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 def commit(tmp: Path, final: Path) -> None:
-    """fsync ``tmp`` and rename it onto ``final`` (atomic on one filesystem)."""
+    """fsync ``tmp`` and rename it onto ``final`` (atomic on one filesystem). A ``final``
+    that is one of the run's sources (:mod:`paicli.sources`) is refused, ``tmp`` removed."""
+    source = SOURCES.source_at(final)
+    if source is not None:
+        discard(tmp)
+        raise OutputError(f"{final} would overwrite the source {source}; nothing was replaced")
     try:
         _fsync_path(tmp)
         os.replace(tmp, final)
@@ -105,7 +111,10 @@ def temp_dir_for(final_pattern: Path) -> Path:
     final_pattern = Path(final_pattern)
     stem = final_pattern.name.split(".")[0] or "seq"
     d = final_pattern.parent / f".{stem}{_TMP_MARK}{_token()}"
-    d.mkdir()
+    try:
+        d.mkdir()
+    except OSError as e:
+        raise OutputError(f"cannot write in {final_pattern.parent}: {e.strerror or e}") from e
     return d
 
 

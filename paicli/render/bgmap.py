@@ -49,15 +49,19 @@ def load_bg_map(path: Path) -> dict[str, list[str]]:
                     data.setdefault(row["shot"], []).append(row["bg"])
         else:
             raise ConfigError(f"{path}: a --bg-map is .toml, .csv or .json")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not a valid {suffix[1:].upper()} map ({str(e).splitlines()[0]})") from None
+    except (ValueError, UnicodeDecodeError, csv.Error) as e:
+        raise ConfigError(f"{path}: not a valid {suffix[1:].upper()} map ({str(e).splitlines()[0][:200]})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a valid {suffix[1:].upper()} map (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the map must be a table of shot -> references")
     out: dict[str, list[str]] = {}
     for key, value in data.items():
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ConfigError(f"{path}: {key!r} must map to a path or a list of paths")
+            raise ConfigError(f"{path}: {str(key)[:80]!r} must map to a path or a list of paths")
+        if "\x00" in str(key) or any("\x00" in v for v in values):
+            raise ConfigError(f"{path}: {str(key)[:80]!r}: a name or path holds a NUL character")
         out[str(key).lower()] = [str(p if (p := Path(v)).is_absolute() else path.parent / p) for v in values]
     return out
 

@@ -14,6 +14,7 @@ from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved
+from paicli.sources import SOURCES
 
 
 def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, count: int,
@@ -50,6 +51,8 @@ def convert(source: str, s: Resolved, *, output: Path, name: str | None, frames:
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
     result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    SOURCES.add_media(info)
+    SOURCES.refuse([output / output_name(stem, spec)])
     if dry_run:
         result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
         return result

@@ -25,6 +25,7 @@ from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
+from paicli.sources import SOURCES
 _SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
 LOOKAHEAD = 2  # frames keyed ahead on the worker thread (memory: this many extra frames)
 
@@ -220,6 +221,9 @@ def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str |
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
     result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    SOURCES.add_media(info)
+    SOURCES.add(clean_plate, garbage_matte, core_matte)
+    SOURCES.refuse([output / output_name(stem, kind, outs.format) for kind in outs.kinds])
     if dry_run:
         for kind in outs.kinds:
             result.add_output(OutputFile(kind=result_kind(kind), path=str(output / output_name(stem, kind, outs.format))))

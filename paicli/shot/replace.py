@@ -33,6 +33,7 @@ from paicli.shot.camera_files import read_camera_json, write_camera_json, write_
 from paicli.shot.key import enclosed_screen_note, picked_screen_colour
 from paicli.shot.references import find_references, load_references
 from paicli.shot.settings import CAMERA_MODES
+from paicli.sources import SOURCES
 
 
 @dataclass
@@ -253,6 +254,10 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | 
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
     result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    SOURCES.add_media(info)
+    SOURCES.add(*bg, job.camera_file)
+    SOURCES.refuse([output / fname for _, fname in output_names(stem, job.outputs,
+                                                                 camera=job.engine.tracks_camera).values()])
     if dry_run:
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}

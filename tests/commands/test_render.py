@@ -173,7 +173,7 @@ def test_one_failed_shot_does_not_stop_the_others_and_the_exit_code_says_so(proj
     assert "002_A001C002 failed: corrupt frame" in _doc(capsys)["warnings"]
     error = PermissionError(13, "Permission denied", "/mnt/farm/cache/x.exr")  # the machine: named, 73
     assert _render(project, tmp_path / "o") == 73
-    assert "002_A001C002 failed: /mnt/farm/cache/x.exr: Permission denied" in _doc(capsys)["warnings"]
+    assert "002_A001C002 failed: cannot create /mnt/farm/cache/x.exr: permission denied" in _doc(capsys)["warnings"]
     error = RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")  # a bug or a driver: this shot only
     assert _render(project, tmp_path / "o") == 70
     doc = _doc(capsys)

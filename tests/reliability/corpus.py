@@ -39,7 +39,9 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-CATEGORIES = ("media", "references", "edit lists", "weights", "untrusted names")
+CATEGORIES = ("media", "references", "edit lists", "weights", "untrusted names", "output equals input",
+              "non-regular files", "huge headers", "name collisions", "non-finite values", "concurrency",
+              "farm variables", "signals", "clean errors")
 PAICLI = [sys.executable, "-m", "paicli.cli"]
 DEFAULT_TIMEOUT = 60.0
 # Each run may map at most this much memory, so a reader that allocates what a hostile header
@@ -75,6 +77,7 @@ class Case:
     needs: tuple[str, ...] = ("example",)
     slow: bool = False  # started first when cases run in parallel
     check_stdout: Callable[[bytes], str | None] | None = None  # a problem with what a successful run printed
+    env: tuple[tuple[str, str], ...] | dict | None = None  # variables added to the run's clean environment
 
     @property
     def id(self) -> str:
@@ -761,8 +764,18 @@ def _untrusted() -> list[Case]:
     ]
 
 
+def more_cases() -> list[Case]:
+    """The cases of every ``cases_*.py`` module beside this one (each holds a list ``CASES``)."""
+    import importlib
+
+    here = Path(__file__).resolve().parent
+    if str(here) not in sys.path:
+        sys.path.insert(0, str(here))
+    return [c for p in sorted(here.glob("cases_*.py")) for c in importlib.import_module(p.stem).CASES]
+
+
 def all_cases() -> list[Case]:
-    cases = _media() + _references() + _edit_lists() + _weights() + _untrusted()
+    cases = _media() + _references() + _edit_lists() + _weights() + _untrusted() + more_cases()
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
     assert all(c.category in CATEGORIES for c in cases)
@@ -825,12 +838,14 @@ def _command(argv: list[str]) -> list[str]:
     return ([limit, f"--as={MEMORY_LIMIT}", "--"] if limit else []) + PAICLI + argv
 
 
-def _execute(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, bytes, bytes, bool, float, float]:
+def _execute(cmd: list[str], cwd: Path, timeout: float, env: dict | None = None
+             ) -> tuple[int | None, bytes, bytes, bool, float, float]:
     """Run ``cmd`` in its own process group: (exit code, stdout, stderr, hung, seconds, peak RSS MiB).
-    A run past ``timeout`` is killed, with everything it started."""
+    A run past ``timeout`` is killed, with everything it started. ``env``: variables added to
+    :func:`child_env`."""
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=child_env(), start_new_session=True)
+                            env={**child_env(), **dict(env or {})}, start_new_session=True)
     chunks: dict[str, bytes] = {}
 
     def drain(name, pipe):
@@ -878,7 +893,7 @@ def run_case(case: Case, tmp: str | os.PathLike, assets: Assets | None = None, t
     ws = Workspace(root, assets or default_assets())
     argv = case.build(ws)
     before = snapshot(root)
-    code, stdout, stderr, hung, seconds, rss = _execute(_command(argv), ws.cwd, timeout or case.timeout)
+    code, stdout, stderr, hung, seconds, rss = _execute(_command(argv), ws.cwd, timeout or case.timeout, case.env)
     after = snapshot(root)
 
     err = stderr.decode("utf-8", errors="replace")
