@@ -24,7 +24,8 @@ ProgressOpt = Annotated[Optional[str], typer.Option(
     "Env: PAICLI_PROGRESS.", show_default=False)]
 
 
-OutputDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")]
+OutputDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).",
+                                            readable=False)]  # paicli reports an unwritable folder in one line
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Output name stem (default: the shot's name).",
                                                 show_default=False)]
 FramesOpt = Annotated[Optional[str], typer.Option(

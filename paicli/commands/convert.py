@@ -20,7 +20,8 @@ HELP = ("Transcode a movie or image sequence (or a range of it, with handles) to
 def convert(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="A movie, or an image sequence (shot.####.exr, a member file or a folder).",
                                           show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")] = Path("out"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).",
+                                         readable=False)] = Path("out"),
     name: Annotated[Optional[str], typer.Option(
         "--name", help="Output name stem (default: the source's name).", show_default=False)] = None,
     frames: Annotated[Optional[str], typer.Option(

@@ -30,7 +30,7 @@ def build(
         "footage with --matte, or green/blue-screen shots. E.g. shot_010.####.exr plate.mov", show_default=False)],
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="The dataset folder (created if missing; an existing dataset gets new triplet ids "
-        "appended). E.g. -o datasets/bgswap", show_default=False)],
+        "appended). E.g. -o datasets/bgswap", show_default=False, readable=False)],
     matte: Annotated[Optional[str], typer.Option(
         "--matte", help="Matte of the subject for a single source that has its own background (movie, sequence or "
         "one still; white = subject; alpha channel if it has one). Default: none. E.g. --matte shot_010_matte.mov",

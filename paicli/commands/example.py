@@ -13,7 +13,8 @@ HELP = ("Write a small synthetic green-screen shot (ProRes HQ plate with timecod
 
 
 def example(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to write the example shot into (created if missing).")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to write the example shot into (created if "
+                                              "missing).", readable=False)],
     frames: Annotated[int, typer.Option("--frames", min=2, max=2000, help="Length of the shot in frames.")] = 48,
     json_out: JsonOpt = False,
 ) -> int:

@@ -20,7 +20,8 @@ app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
                                 "tokenizer, scheduler) in the on-disk format real weights use, so the DiT path runs on a CPU "
                                 "in seconds. Its output is noise: it exercises the machinery, not the model.")
 def init_tiny(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to write (created if missing).")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to write (created if missing).",
+                                              readable=False)],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
     json_out: JsonOpt = False,
 ) -> int:
@@ -36,7 +37,7 @@ def init_tiny(
 @app.command("info", help="Describe a checkpoint: components, classes, sizes, dtypes, parameter counts, LoRA, "
                           "and a SHA-256 over its weights.")
 def info(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="A checkpoint folder.")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="A checkpoint folder.", readable=False)],
     json_out: JsonOpt = False,
 ) -> int:
     desc = describe(directory)
@@ -64,9 +65,11 @@ def info(
                            "for `paicli replace --engine dit --lora`.\n\n"
                            "Example: paicli model train data/ --model wan2.1-t2v-1.3b/ -o lora/ --steps 2000 --rank 32")
 def train(
-    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="A dataset folder (dataset.json, triplets).")],
-    model: Annotated[Path, typer.Option("--model", help="The checkpoint folder to fine-tune (diffusers layout).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="A dataset folder (dataset.json, triplets).",
+                                            readable=False)],
+    model: Annotated[Path, typer.Option("--model", help="The checkpoint folder to fine-tune (diffusers layout).",
+                                        readable=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).", readable=False)],
     steps: Annotated[int, typer.Option("--steps", help="Optimiser steps.", min=1)] = 1000,
     learning_rate: Annotated[float, typer.Option("--lr", help="AdamW learning rate.", min=0.0)] = 1e-4,
     rank: Annotated[int, typer.Option("--rank", help="LoRA rank.", min=1)] = 16,
@@ -89,7 +92,7 @@ def train(
                              ] = True,
     prompt_embeds: Annotated[Path | None, typer.Option("--prompt-embeds", help="Precomputed text embeddings for "
                                                        "every caption (default: the checkpoint's text encoder).",
-                                                       show_default=False)] = None,
+                                                       show_default=False, readable=False)] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     dtype: Annotated[str, typer.Option("--dtype", help="auto (bf16 autocast on a GPU, fp32 on a CPU), bf16, fp16, "
                                                        "fp32.")] = "auto",

@@ -30,7 +30,8 @@ def relight_check(
                                           "replace/render output folder holding its _replace.json sidecar.",
                                           show_default=False)],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Folder for the report (default: the "
-                                                   "result's render folder, else ./out).", show_default=False)] = None,
+                                                   "result's render folder, else ./out).", show_default=False,
+                                                   readable=False)] = None,
     matte: Annotated[Optional[str], typer.Option("--matte", help="The matte: still, movie or sequence (alpha, "
                                                  "or luminance). Default: the render's layers, the result's alpha, "
                                                  "or the plate keyed.", show_default=False)] = None,
