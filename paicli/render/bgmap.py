@@ -60,8 +60,8 @@ def load_bg_map(path: Path) -> dict[str, list[str]]:
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ConfigError(f"{path}: {str(key)[:80]!r} must map to a path or a list of paths")
-        if "\x00" in str(key) or any("\x00" in v for v in values):
-            raise ConfigError(f"{path}: {str(key)[:80]!r}: a name or path holds a NUL character")
+        if any("\x00" in v for v in values):  # a key is only matched against names; a value is opened
+            raise ConfigError(f"{path}: {str(key)[:80]!r}: a path holds a NUL character")
         out[str(key).lower()] = [str(p if (p := Path(v)).is_absolute() else path.parent / p) for v in values]
     return out
 
