@@ -60,7 +60,7 @@ class _Tabulated:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.size >= _COMPILED_FROM:
             return self._frame(x)
-        pos = np.clip(x, 0.0, 1.0)
+        pos = np.nan_to_num(np.clip(x, 0.0, 1.0))  # NaN -> 0: never an index
         pos *= np.float32(_LUT_SIZE - 1)
         idx = pos.astype(np.int32)
         pos -= idx

@@ -60,3 +60,22 @@ def test_an_atomic_rename_onto_a_registered_source_is_refused_and_leaves_no_temp
     assert src.read_bytes() == b"source"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plate.mov"]
     atomic.write_text(tmp_path / "other.txt", "fine")
+
+
+def test_an_exr_sequence_whose_frame_would_replace_a_source_moves_no_frame(tmp_path):
+    from fractions import Fraction
+
+    import numpy as np
+
+    from paicli.media.writers import OutputSpec, Writer
+
+    out = tmp_path / "out"
+    out.mkdir()
+    src = _file(out / "s.1002.exr")
+    SOURCES.add(src)
+    w = Writer(out / "s.####.exr", OutputSpec(format="exr", first_frame=1001), "media", 8, 4, Fraction(24), None, None)
+    for _ in range(3):
+        w.write(np.full((4, 8, 3), 0.5, np.float32))
+    with pytest.raises(OutputError, match="would overwrite the source"):
+        w.close()
+    assert sorted(p.name for p in out.iterdir()) == ["s.1002.exr"] and src.read_bytes() == b"source"

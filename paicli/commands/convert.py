@@ -47,6 +47,8 @@ def convert(
         d = out.to_dict()
         tc = f", {d['timecode']['start']}-{d['timecode']['end']}" if "timecode" in d else ""
         print(f"wrote {d.get('path') or d.get('sequence')}: {d.get('frame_count', 0)} frames at {d['rate']} fps{tc}")
+        for warning in result.warnings:
+            print(f"warning: {warning}")
 
     report(result, json_out, human)
     return 0

@@ -52,6 +52,8 @@ def key(
         note = job.enclosed_screen_note(quality.get("screen_inside_subject"))
         if note:
             print(note)
+        for warning in result.warnings:
+            print(f"warning: {warning}")
         for o in result.outputs:
             d = o.to_dict()
             print(f"wrote {d['kind']}: {d.get('path') or d.get('sequence')} ({d.get('frame_count', 0)} frames)")

@@ -64,6 +64,8 @@ def replace(
             print(f"relight gains r,g,b: {g[0]:.3f}, {g[1]:.3f}, {g[2]:.3f}")
         for note in summary.get("notes", []):
             print(f"note: {note}")
+        for warning in result.warnings:
+            print(f"warning: {warning}")
         note = job.enclosed_screen_note(summary.get("screen_inside_subject"))
         if note:
             print(note)

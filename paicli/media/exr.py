@@ -35,10 +35,12 @@ from typing import Any
 import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
+from paicli.media import nonfinite
 from paicli.media.atomic import atomic_output
 from paicli.media.formats import EXR_COMPRESSIONS
 from paicli.media.limits import check_size
 from paicli.media.quiet import c_stderr
+from paicli.media.regular import require_regular
 from paicli.media.sequence import SequencePattern
 from paicli.media.timing import Timecode, format_rate, nominal_fps, parse_rate
 
@@ -82,7 +84,8 @@ class ExrInfo:
     lists every channel in the file; ``pixel_type`` is that of the returned channels
     (``half``, ``float``, ``uint`` or ``mixed``; ``unknown`` from :func:`read_exr_info`, as
     the binding cannot tell without decoding); ``attributes`` holds the remaining header
-    attributes as JSON-safe values.
+    attributes as JSON-safe values; ``nonfinite`` counts the pixels whose NaN or +-Inf values
+    were replaced when the pixels were read (:mod:`paicli.media.nonfinite`).
     """
 
     width: int
@@ -96,6 +99,7 @@ class ExrInfo:
     display_window: tuple[tuple[int, int], tuple[int, int]]
     colour_interop_id: str | None
     attributes: dict[str, Any] = field(default_factory=dict)
+    nonfinite: int = 0
 
 
 # ---------------------------------------------------------------------------- writing
@@ -201,11 +205,13 @@ def _as_image(arr: np.ndarray, allowed: tuple[int, ...], what: str) -> np.ndarra
 def _planes(arr: np.ndarray, dtype) -> list[np.ndarray]:
     """One C-contiguous (H, W) plane per channel in ``dtype`` (half is clipped to its range).
 
-    Contiguity is not optional: the binding ignores strides. Clipping because inf in a comp
-    poisons every blur and grade after it; NaN is left alone.
+    Contiguity is not optional: the binding ignores strides. Non-finite values are replaced
+    (NaN -> 0, +Inf -> 65504, -Inf -> 0; :mod:`paicli.media.nonfinite`) and half is clipped
+    to +-65504, because a NaN or inf in a comp poisons every blur and grade after it; the
+    caller's array is not changed.
     """
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if dtype == np.float16 and not (-_HALF_MAX <= arr.min() and arr.max() <= _HALF_MAX):  # NaN also clips: harmless
+    arr, _ = nonfinite.replace(np.ascontiguousarray(arr, dtype=np.float32))
+    if dtype == np.float16 and not (-_HALF_MAX <= arr.min() and arr.max() <= _HALF_MAX):
         arr = np.clip(arr, -_HALF_MAX, _HALF_MAX)
     try:
         planes = _split_cv2(arr, dtype)
@@ -382,8 +388,11 @@ def _fields(text: str) -> tuple[int, int, int, int]:
 # ---------------------------------------------------------------------------- reading
 
 
-def read_exr(path: str | os.PathLike, *, layer: str | None = None) -> tuple[np.ndarray, ExrInfo]:
-    """Read the colour of an EXR as float32 (H, W, C) over its data window, values as stored.
+def read_exr(path: str | os.PathLike, *, layer: str | None = None,
+             what: str | None = None) -> tuple[np.ndarray, ExrInfo]:
+    """Read the colour of an EXR as float32 (H, W, C) over its data window, values as stored
+    except non-finite ones: NaN -> 0, +Inf -> 65504 (alpha: 1), -Inf -> 0, counted in
+    ``info.nonfinite`` and, under ``what`` when given, in :func:`paicli.media.nonfinite.tally`.
 
     Without ``layer``: R, G, B(, A) -> C = 3|4; a lone luminance channel Y -> C = 1 (Y with A
     -> C = 4, Y repeated into R, G, B); a file with a single channel of any name -> C = 1; a
@@ -391,8 +400,8 @@ def read_exr(path: str | os.PathLike, *, layer: str | None = None) -> tuple[np.n
     ``beauty.R``... (or ``beauty.red``..., as Nuke writes them) the same way. Colour is
     whatever the file holds (paicli writes scene-linear Rec.709, premultiplied).
 
-    Raises :class:`MissingInputError` if the file is missing and :class:`BadDataError` if it is
-    corrupt, truncated, or holds no such channels.
+    Raises :class:`MissingInputError` if the file is missing or not a regular file and
+    :class:`BadDataError` if it is corrupt, truncated, or holds no such channels.
     """
     f, info = _open(path)
     chans = f.channels()
@@ -401,14 +410,17 @@ def read_exr(path: str | os.PathLike, *, layer: str | None = None) -> tuple[np.n
         where = f"layer {layer!r}" if layer is not None else "R, G, B or Y channels"
         raise BadDataError(f"{path}: no {where}; its channels are {', '.join(info.channels)}")
     img, info.pixel_type = _stack(chans, names, info, path)
+    img, info.nonfinite = nonfinite.replace(img, inplace=True)
+    nonfinite.count(what, info.nonfinite, source=str(path))
     return img, info
 
 
-def read_layers(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], ExrInfo]:
+def read_layers(path: str | os.PathLike, *, what: str | None = None) -> tuple[dict[str, np.ndarray], ExrInfo]:
     """Every layer of an EXR as float32 (H, W, C) arrays keyed by layer name (``rgba`` for the top level).
 
     The inverse of :func:`write_layers`: R, G, B(, A) -> C = 3|4, Y -> C = 1; a top-level lone
     ``A`` comes back as layer ``alpha``; other channel sets are stacked in file order.
+    Non-finite values are replaced and counted as by :func:`read_exr` (summed over layers).
     """
     f, info = _open(path)
     chans = f.channels()
@@ -426,8 +438,11 @@ def read_layers(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], ExrInfo
         if names is None:
             names = members
         out[key], t = _stack(chans, names, info, path)
+        out[key], bad = nonfinite.replace(out[key], inplace=True, alpha_last=key == "alpha" or None)
+        info.nonfinite += bad
         types.add(t)
     info.pixel_type = types.pop() if len(types) == 1 else "mixed"
+    nonfinite.count(what, info.nonfinite, source=str(path))
     return out, info
 
 
@@ -439,8 +454,7 @@ def read_exr_info(path: str | os.PathLike) -> ExrInfo:
 def _open(path: str | os.PathLike, header_only: bool = False):
     OpenEXR = _openexr()
     p = Path(path)
-    if not p.is_file():
-        raise MissingInputError(f"no such file: {p}")
+    require_regular(p)  # a FIFO would block the library's open() forever
     if not os.access(p, os.R_OK):
         raise MissingInputError(f"cannot read {p}: permission denied")
     # The binding reports damaged pixel data with print() to stdout, where it would corrupt
@@ -452,7 +466,10 @@ def _open(path: str | os.PathLike, header_only: bool = False):
             f = OpenEXR.File(str(p), separate_channels=True, header_only=True)
             header = f.header()
             info = _info(header, p)
-            check_size(info.width, info.height, p)  # before the pixels are read and allocated
+            # before the pixels are read and allocated; the file's own size needs no check here:
+            # the library reads chunks through the offset table, never the whole file, and
+            # multi-part and deep files rightly hold more than part 0's pixels
+            check_size(info.width, info.height, p)
             if not header_only:
                 f = OpenEXR.File(str(p), separate_channels=True, header_only=False)
     except (RuntimeError, ValueError, OSError, IndexError) as e:

@@ -2,6 +2,8 @@
 
 Movies are probed with PyAV (demuxing packet timestamps, never trusting a header's frame
 rate alone); image sequences from their first frame's header and the frame numbers on disk.
+Only regular files are probed (:mod:`paicli.media.regular`): a FIFO or a device named as
+media is refused (66) before it is opened, where it would block or never end.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from paicli.errors import BadDataError, MissingInputError, UsageError
 from paicli.media.exr import read_exr
+from paicli.media.regular import require_regular
 from paicli.media.sequence import SequencePattern, find_sequence
 from paicli.media.stills import read_still
 from paicli.media.timing import Timecode, format_rate, parse_rate
@@ -111,8 +114,6 @@ def probe(path: str | os.PathLike, *, rate: Fraction | str | None = None) -> Med
     """
     kind = classify(path)
     if kind == "movie":
-        if not os.path.exists(path):
-            raise MissingInputError(f"no such file: {path}")
         return probe_movie(path)
     return probe_images(path, rate=parse_rate(rate) if rate is not None else None)
 
@@ -121,6 +122,7 @@ def probe_movie(path: str | os.PathLike) -> MediaInfo:
     import av
 
     path = str(path)
+    require_regular(path)  # FFmpeg would block on a FIFO and read /dev/zero for ever
     try:
         container = av.open(path)
     except FileNotFoundError:
@@ -241,8 +243,7 @@ def probe_images(path: str | os.PathLike, *, rate: Fraction | None = None) -> Me
     """Probe an image sequence (or a single still, as a one-frame sequence)."""
     s = str(path)
     if classify(s) == "still":
-        if not os.path.exists(s):
-            raise MissingInputError(f"no such file: {s}")
+        require_regular(s)
         pattern, numbers, first = None, [0], s
     else:
         pat, numbers = find_sequence(s)

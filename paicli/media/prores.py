@@ -4,7 +4,9 @@ Frames come in as float32 (H, W, 3|4) scene-linear Rec.709, RGBA premultiplied. 
 are encoded with the output colour space's transfer (BT.709 by default), converted to
 10-bit limited-range Y'CbCr with the BT.709 matrix *here* (no implicit swscale matrix),
 and tagged BT.709 on the container and on every frame. ProRes 4444 carries straight
-(unpremultiplied) alpha, as Apple's applications expect.
+(unpremultiplied) alpha, as Apple's applications expect. A NaN or +-Inf sample never fails a
+frame: NaN colour or alpha encodes as 0 and +-Inf clips (the compiled conversion's rule);
+:class:`paicli.media.writers.Writer` makes frames finite before they get here.
 """
 from __future__ import annotations
 

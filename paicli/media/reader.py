@@ -4,7 +4,9 @@ Every reader yields frames as float32 (H, W, 3|4) arrays in scene-linear Rec.709
 RGBA frames are premultiplied. Frames are indexed from 0 = the first frame of the media
 (for sequences: its first frame number), so a source range is ``(start, count)`` whatever
 the file numbering. Memory holds one decoded frame at a time (plus the codec's own
-reorder buffer), however long the range.
+reorder buffer), however long the range. Frames are finite: NaN and +-Inf in float files
+(EXR, float TIFF) are replaced as they are read and counted (:attr:`FrameSource.nonfinite`,
+and in :func:`paicli.media.nonfinite.tally` under the source's label).
 """
 from __future__ import annotations
 
@@ -18,18 +20,26 @@ from paicli.errors import BadDataError, UsageError
 from paicli.media import colourspace
 from paicli.media.exr import read_exr
 from paicli.media.probe import MediaInfo, probe
+from paicli.media.regular import require_regular
 from paicli.media.sequence import SequencePattern
 from paicli.media.stills import read_still
 from paicli.media.ycbcr import ycbcr_to_rgb
 
 
 class FrameSource:
-    """A media file opened for reading; use :meth:`frames` for a range, close when done."""
+    """A media file opened for reading; use :meth:`frames` for a range, close when done.
 
-    def __init__(self, info: MediaInfo, colourspace_name: str | None = None):
+    ``what`` labels the source in :func:`paicli.media.nonfinite.tally` (default: its path as
+    given; the tally counts each file once); ``nonfinite`` counts the pixels whose NaN or
+    +-Inf values were replaced in the frames this source has read so far.
+    """
+
+    def __init__(self, info: MediaInfo, colourspace_name: str | None = None, what: str | None = None):
         self.info = info
         self.colourspace = source_colourspace(info, colourspace_name)
         self._to_linear = colourspace.to_linear(self.colourspace)
+        self.what = what or info.path
+        self.nonfinite = 0
 
     def frames(self, start: int = 0, count: int | None = None) -> Iterator[np.ndarray]:
         """Yield ``count`` frames (default: to the end) from frame index ``start``."""
@@ -70,11 +80,13 @@ def source_colourspace(info: MediaInfo, name: str | None = None) -> str:
 
 
 def open_source(path, *, colourspace_name: str | None = None, rate: Fraction | str | None = None,
-                info: MediaInfo | None = None, allow_vfr: bool = False) -> FrameSource:
+                info: MediaInfo | None = None, allow_vfr: bool = False, what: str | None = None) -> FrameSource:
     """Open a movie or image sequence for frame-accurate streaming reads.
 
     Variable-frame-rate movies are refused (exit 65) unless ``allow_vfr``, in which case
-    frames are taken in order as if constant-rate at the measured average rate.
+    frames are taken in order as if constant-rate at the measured average rate. ``what``:
+    the label replaced non-finite pixels are tallied under (``"plate"``, ``"clean plate"``;
+    default the path).
     """
     info = info or probe(path, rate=rate)
     if info.vfr and not allow_vfr:
@@ -82,18 +94,20 @@ def open_source(path, *, colourspace_name: str | None = None, rate: Fraction | s
             f"{info.path}: variable frame rate (frame durations differ); conform it first or pass --conform-vfr"
         )
     if info.kind == "movie":
-        return MovieSource(info, colourspace_name)
-    return SequenceSource(info, colourspace_name)
+        return MovieSource(info, colourspace_name, what=what)
+    return SequenceSource(info, colourspace_name, what=what)
 
 
 class MovieSource(FrameSource):
     """Seek to the keyframe before the range, then decode forward; indices come from pts."""
 
-    def __init__(self, info: MediaInfo, colourspace_name: str | None = None, threads: int = 0):
-        super().__init__(info, colourspace_name)
+    def __init__(self, info: MediaInfo, colourspace_name: str | None = None, threads: int = 0,
+                 what: str | None = None):
+        super().__init__(info, colourspace_name, what)
         import av
 
         self._av = av
+        require_regular(info.path)  # again: the path may have changed since it was probed
         self._container = av.open(info.path)
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
@@ -217,12 +231,14 @@ class SequenceSource(FrameSource):
 
     def _read(self, path: str) -> np.ndarray:
         if path.lower().endswith(".exr"):
-            img, _ = read_exr(path)
+            img, exr = read_exr(path, what=self.what)
+            self.nonfinite += exr.nonfinite
             if img.shape[-1] == 1:
                 img = np.repeat(img, 3, axis=-1)
             # EXR stores premultiplied colour; encodings apply to straight colour
             return self._finish(colourspace.unpremultiply(img)) if img.shape[-1] == 4 else self._finish(img)
-        img, _ = read_still(path)
+        img, still = read_still(path, what=self.what)
+        self.nonfinite += still.nonfinite
         if img.shape[-1] == 1:
             img = np.repeat(img, 3, axis=-1)
         elif img.shape[-1] == 2:

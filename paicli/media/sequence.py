@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paicli.errors import BadDataError, MissingInputError, UsageError
+from paicli.media.regular import exists, require_regular
 
 # The frame token must sit right before a plain extension: ``.exr``, ``.tif``, ``.dpx``.
 _EXT = r"\.[A-Za-z0-9]+"
@@ -87,15 +88,27 @@ class SequencePattern:
         return int(digits)
 
     def glob_frames(self) -> list[int]:
-        """Sorted frame numbers whose files exist in ``folder`` (hidden temp files ignored)."""
+        """Sorted frame numbers whose files exist in ``folder`` (hidden temp files ignored).
+
+        A member name that is not a regular file (a FIFO, a device, a folder, a broken
+        symlink) is a :class:`MissingInputError` naming it: reading it would block or fail,
+        and leaving it out would shorten the sequence without a word."""
         try:
             with os.scandir(self.folder) as it:
-                names = [e.name for e in it if not e.name.startswith(".") and e.is_file()]
+                entries = [(e.name, e) for e in it if not e.name.startswith(".")]
         except FileNotFoundError:
             return []
         except OSError as e:
             raise MissingInputError(f"cannot list {self.folder}: {e.strerror or e}") from e
-        return sorted(n for n in map(self.match, names) if n is not None)
+        frames = []
+        for name, entry in entries:
+            number = self.match(name)
+            if number is None:
+                continue
+            if not entry.is_file():  # DirEntry.is_file stats (following links), never opens
+                require_regular(entry.path, "frame")
+            frames.append(number)
+        return sorted(frames)
 
     def printf(self) -> str:
         """The ``%04d`` spelling (ffmpeg, OpenTimelineIO ImageSequenceReference)."""
@@ -130,6 +143,8 @@ def find_sequence(path: str | os.PathLike, *, allow_gaps: bool = False) -> tuple
     elif p.is_file():
         pattern = _pattern_of_member(p)
     else:
+        if exists(p):
+            require_regular(p)  # a FIFO, a socket, a device: refused, never opened
         raise MissingInputError(f"no such file or folder: {text}")
     frames = pattern.glob_frames()
     if not frames:

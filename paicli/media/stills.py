@@ -9,6 +9,12 @@ alpha (C = 2); alpha is straight, as these formats store it. EXR files are deleg
 
 Decoders: OpenCV for PNG, TIFF and JPEG (JPEG EXIF orientation is applied, as viewers do);
 PyAV (FFmpeg's ``dpx`` decoder) for DPX, which OpenCV cannot read.
+
+Before a decoder sees a file: it must be a regular file (:mod:`paicli.media.regular`; a FIFO
+or a device would block or never end), and its header's size and the file's size must be
+within :mod:`paicli.media.limits` (a decoder reads the whole file, so a 10 GiB file behind a
+small header is refused before it is read, as bad data). Float samples (float TIFFs, EXRs)
+come back finite: NaN and +-Inf are replaced and counted (:mod:`paicli.media.nonfinite`).
 """
 from __future__ import annotations
 
@@ -20,10 +26,12 @@ import numpy as np
 
 from engine.colour import bt709_oetf
 from paicli.errors import BadDataError, MissingInputError, OutputError, UsageError
+from paicli.media import nonfinite
 from paicli.media.atomic import atomic_output
 from paicli.media.exr import read_exr
-from paicli.media.limits import check_size
+from paicli.media.limits import check_file
 from paicli.media.quiet import c_stderr
+from paicli.media.regular import require_regular
 
 FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg", ".dpx": "dpx",
            ".exr": "exr"}
@@ -41,31 +49,42 @@ class StillInfo:
     bit_depth: int
     format: str  # png | tiff | jpeg | dpx | exr
     has_alpha: bool
+    nonfinite: int = 0  # pixels whose NaN or +-Inf samples were replaced (float files only)
 
 
-def read_still(path: str | os.PathLike) -> tuple[np.ndarray, StillInfo]:
+def read_still(path: str | os.PathLike, *, what: str | None = None) -> tuple[np.ndarray, StillInfo]:
     """Read a PNG, TIFF, JPEG, DPX or EXR file as float32 (H, W, C); see the module notes.
 
-    Raises :class:`MissingInputError` if it does not exist, :class:`UsageError` for other
-    extensions, and :class:`BadDataError` if it cannot be decoded.
+    ``what``: the label under which replaced non-finite pixels are added to the process-wide
+    tally (:func:`paicli.media.nonfinite.tally`); None counts them only in the returned
+    :attr:`StillInfo.nonfinite`.
+
+    Raises :class:`MissingInputError` if it does not exist or is not a regular file (a FIFO,
+    a device, a folder), :class:`UsageError` for other extensions, and :class:`BadDataError`
+    if it cannot be decoded, its header claims too many pixels or the file is far larger
+    than its header's picture.
     """
     p = Path(path)
     fmt = FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise UsageError(f"unsupported still format {p.suffix or '(no extension)'!r} for {p} "
                          f"(use {', '.join(sorted(set(FORMATS.values())))})")
-    if not p.is_file():
-        raise MissingInputError(f"no such file: {p}")
+    st = require_regular(p)
     if fmt == "exr":
-        img, info = read_exr(p)
+        img, info = read_exr(p, what=what)
         depth = {"half": 16, "float": 32, "uint": 32}.get(info.pixel_type, 32)
-        return img, StillInfo(img.shape[1], img.shape[0], img.shape[2], depth, "exr", img.shape[2] in (2, 4))
+        return img, StillInfo(img.shape[1], img.shape[0], img.shape[2], depth, "exr", img.shape[2] in (2, 4),
+                              info.nonfinite)
+    try:
+        check_file(p, fmt, st.st_size)  # before a decoder reads the whole file
+    except OSError as e:
+        raise MissingInputError(f"cannot read {p}: {e.strerror or e}") from e
     if fmt == "dpx":
         return _read_dpx(p)
-    return _read_cv2(p, fmt)
+    return _read_cv2(p, fmt, what)
 
 
-def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
+def _read_cv2(path: Path, fmt: str, what: str | None) -> tuple[np.ndarray, StillInfo]:
     cv2 = _cv2()
     try:
         # bytes + imdecode rather than imread: the same one-line error for unreadable and
@@ -74,8 +93,6 @@ def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
     except OSError as e:
         raise MissingInputError(f"cannot read {path}: {e.strerror or e}") from e
     flags = cv2.IMREAD_COLOR if fmt == "jpeg" else cv2.IMREAD_UNCHANGED  # COLOR applies EXIF orientation
-    if fmt == "png" and data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and data[12:16].tobytes() == b"IHDR":
-        check_size(int.from_bytes(data[16:20].tobytes(), "big"), int.from_bytes(data[20:24].tobytes(), "big"), path)
     try:
         with c_stderr() as said:
             arr = cv2.imdecode(data, flags) if data.size else None
@@ -102,7 +119,11 @@ def _read_cv2(path: Path, fmt: str) -> tuple[np.ndarray, StillInfo]:
     else:
         raise BadDataError(f"{path}: unsupported sample type {arr.dtype}")
     out = np.ascontiguousarray(out)
-    return out, StillInfo(out.shape[1], out.shape[0], c, depth, fmt, c in (2, 4))
+    bad = 0
+    if arr.dtype.kind == "f":
+        out, bad = nonfinite.replace(out, inplace=True)
+        nonfinite.count(what, bad, source=str(path))
+    return out, StillInfo(out.shape[1], out.shape[0], c, depth, fmt, c in (2, 4), bad)
 
 
 def _read_dpx(path: Path) -> tuple[np.ndarray, StillInfo]:

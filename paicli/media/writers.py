@@ -2,7 +2,10 @@
 
 A writer takes float32 (H, W, 3|4) scene-linear frames (RGBA premultiplied), carries the
 source's exact rate, timecode and reel, and reports what it wrote as an
-:class:`~paicli.media.written.OutputFile`.
+:class:`~paicli.media.written.OutputFile`. A non-finite value that reaches a writer (an
+engine's NaN) is replaced before any colour conversion (:mod:`paicli.media.nonfinite`: NaN
+-> 0, +Inf -> 65504, alpha +Inf -> 1, -Inf -> 0) and counted in :attr:`Writer.nonfinite`
+and in the process tally under the output's path: no output file holds a NaN.
 """
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from paicli.errors import OutputError, UsageError
-from paicli.media import atomic
+from paicli.media import atomic, nonfinite
 from paicli.media.colourspace import from_linear, premultiply, unpremultiply
 from paicli.media.exr import ExrSequenceWriter
 from paicli.media.prores import ProResWriter
 from paicli.media.timing import Timecode
 from paicli.media.written import OutputFile
+from paicli.sources import SOURCES
 
 FORMATS = ("prores", "exr")
 REEL_ATTRIBUTE = "reelName"  # EXR has no standard reel attribute; this string attribute carries it
@@ -62,6 +66,7 @@ class Writer:
         self.path, self.spec, self.kind = Path(path), spec, kind
         self.rate, self.start_timecode = Fraction(rate), start_timecode
         self.frames_written = 0
+        self.nonfinite = 0  # pixels whose NaN or +-Inf values were replaced before writing
         if spec.format == "prores":
             self._w = ProResWriter(self.path, width, height, rate, profile=spec.prores_profile, alpha=spec.alpha,
                                    start_timecode=start_timecode, reel=reel,
@@ -92,7 +97,12 @@ class Writer:
             raise UsageError(f"unknown output format {spec.format!r} (choose from {', '.join(FORMATS)})")
 
     def write(self, frame: np.ndarray | dict[str, np.ndarray]) -> None:
-        """Write the next frame; EXR also takes a dict of layers (scene-linear, written as is)."""
+        """Write the next frame; EXR also takes a dict of layers (scene-linear, written as is
+        but for non-finite values). The caller's arrays are not changed."""
+        if isinstance(frame, dict):
+            frame = {k: self._finite(v, alpha_last=True if k == "alpha" else None) for k, v in frame.items()}
+        else:
+            frame = self._finite(frame)
         if self.spec.format == "exr" and not isinstance(frame, dict):
             if self.spec.alpha is False and frame.shape[-1] == 4:
                 frame = frame[..., :3]
@@ -105,10 +115,18 @@ class Writer:
         """Write the next frame given as straight scene-linear colour (H, W, 3) and alpha
         (H, W): ProRes stores exactly that; EXR gets it premultiplied, as EXR holds colour."""
         if self.spec.format == "prores":
-            self._w.write_straight(colour, alpha)
+            self._w.write_straight(self._finite(colour, alpha_last=False), self._finite(alpha, alpha_last=False))
             self.frames_written += 1
         else:
             self.write(premultiply(np.concatenate([colour, alpha[..., None]], axis=-1)))
+
+    def _finite(self, image: np.ndarray, alpha_last: bool | None = None) -> np.ndarray:
+        """``image`` with non-finite values replaced (a copy only if it held one), counted."""
+        image, bad = nonfinite.replace(image, alpha_last=alpha_last)
+        if bad:
+            self.nonfinite += bad
+            nonfinite.count(str(self.path), bad)
+        return image
 
     def close(self) -> OutputFile:
         self._w.close()
@@ -122,8 +140,15 @@ class Writer:
             shutil.rmtree(self._tmp_dir, ignore_errors=True)
 
     def _publish_sequence(self) -> None:
+        frames = sorted(self._tmp_dir.iterdir())
+        for src in frames:  # every frame checked before any moves: a sequence lands whole or not at all
+            source = SOURCES.source_at(self.path.parent / src.name)
+            if source is not None:
+                shutil.rmtree(self._tmp_dir, ignore_errors=True)
+                raise OutputError(f"{self.path.parent / src.name} would overwrite the source {source}; "
+                                  "nothing was replaced")
         try:
-            for src in sorted(self._tmp_dir.iterdir()):
+            for src in frames:
                 os.replace(src, self.path.parent / src.name)
             self._tmp_dir.rmdir()
         except OSError as e:

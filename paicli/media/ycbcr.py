@@ -60,11 +60,13 @@ def rgb_to_ycbcr(rgb: np.ndarray, bits: int, *, matrix: str = "bt709", full_rang
                  subsampling: str = "422") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Encoded R'G'B' float32 (H, W, 3) -> (Y, Cb, Cr) uint16 code-value planes.
 
-    ``subsampling``: ``444``, ``422`` (chroma width ceil(W/2)) or ``420``.
+    ``subsampling``: ``444``, ``422`` (chroma width ceil(W/2)) or ``420``. Values are clipped
+    to [0, 1]; NaN counts as 0.
     """
     kr, kb = MATRICES[matrix]
     kg = 1.0 - kr - kb
-    rgb = np.clip(rgb, 0.0, 1.0)
+    # NaN -> 0 as the compiled pass does (a NaN cast to uint16 is undefined), +-Inf clip
+    rgb = np.nan_to_num(np.clip(rgb, 0.0, 1.0), nan=0.0)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     y = kr * r + kg * g + kb * b
     cb = (b - y) / (2.0 * (1.0 - kb))
@@ -95,7 +97,7 @@ def frame_to_planes(rgb: np.ndarray, bits: int, *, alpha: np.ndarray | None = No
     ``srgb``), or already encoded (``transfer`` None or ``linear``); either way clipped to
     [0, 1] after encoding. ``alpha`` (H, W), when given, is quantised to A (else A is None);
     with ``premultiplied`` the colour is divided by it first. Colour is 0 where alpha is not
-    above 1e-8. Same results as :func:`rgb_to_ycbcr` on the encoded, straight colour (code
+    above 1e-8. Non-finite values never fail: NaN colour or alpha counts as 0, +-Inf clips. Same results as :func:`rgb_to_ycbcr` on the encoded, straight colour (code
     values within 1).
     """
     from engine import pixels  # numba: loaded to convert a frame

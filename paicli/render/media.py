@@ -6,7 +6,9 @@ the list's folder), then a search of ``--media-root`` folders by clip name, by r
 EDL keeps only 8 characters of it, so a reel matches any file name it begins) and by source
 timecode: a candidate must cover the shot's source span (media without timecode start at
 the time the list gives their first frame, else at 00:00:00:00). Every file is probed once.
-A shot that cannot be resolved says why; nothing is guessed.
+A shot that cannot be resolved says why; nothing is guessed. Probing never opens anything but
+a regular file (:mod:`paicli.media.regular`): a FIFO or a device named by the list or found
+under a root is a candidate refused with its reason, and the search goes on to the others.
 """
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, UsageError
 from paicli.media.atomic import write_text
+from paicli.media.regular import require_regular
 
 SCHEMA = "paicli.camera.1"
 _MAX_COND = 1e12  # beyond this a 3x3 homography is numerically singular (pixel-scale tracks stay below ~1e10)
@@ -169,6 +170,8 @@ def read_camera_json(path: str | os.PathLike, *, frame_count: int | None = None,
     """
     p = Path(path)
     try:
+        if p.exists():
+            require_regular(p, "camera track")  # a FIFO would block the read below
         raw = p.read_bytes()
     except FileNotFoundError:
         raise MissingInputError(f"no such camera track: {p}") from None

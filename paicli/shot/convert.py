@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paicli.media import atomic
+from paicli.media import atomic, nonfinite
 from paicli.media.colourspace import canonical
 from paicli.media.frame_range import source_range
 from paicli.media.probe import MediaInfo, probe
@@ -25,7 +25,9 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
     start_tc = info.start_timecode + start if info.start_timecode else None
     path = safe_output_path(out_dir, output_name(stem, spec))
     atomic.sweep_stale_temps(path.parent)
-    with open_source(info.path, info=info, colourspace_name=input_colourspace, allow_vfr=allow_vfr) as src:
+    nonfinite.reset()
+    with open_source(info.path, info=info, colourspace_name=input_colourspace, allow_vfr=allow_vfr,
+                     what="source") as src:
         with Writer(path, spec, "media", info.width, info.height, info.rate, start_tc, info.reel,
                     source_first_frame=info.first_frame + start) as writer:
             with progress.task(f"convert {Path(info.path).name}", total=count) as task:
@@ -35,6 +37,10 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
     out = writer.output()
     out.extra["source_range"] = [start, start + count - 1]
     result.add_output(out)
+    line = nonfinite.warning(nonfinite.tally())
+    if line:
+        result.summary["nonfinite_pixels"] = nonfinite.tally()
+        result.warnings.append(line)
     return out
 
 

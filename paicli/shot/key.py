@@ -15,7 +15,7 @@ import numpy as np
 from engine.key.keyer import Keyer, KeyParams, enclosed_screen_summary
 from engine.key.screen import find_screen, picked_kind, screen_mask, screen_quality
 from paicli.errors import BadDataError, UsageError
-from paicli.media import atomic
+from paicli.media import atomic, nonfinite
 from paicli.media.colourspace import canonical, to_linear
 from paicli.media.frame_range import source_range
 from paicli.media.probe import MediaInfo, probe
@@ -52,7 +52,7 @@ class KeyOutputs:
 
 
 def _read_image(path: str, what: str, width: int, height: int) -> np.ndarray:
-    with open_source(path) as src:
+    with open_source(path, what=what) as src:
         if (src.info.width, src.info.height) != (width, height):
             raise BadDataError(f"{what} {path} is {src.info.width}x{src.info.height}, the shot is {width}x{height}")
         return next(iter(src.frames(0, 1)))
@@ -71,7 +71,7 @@ class MatteSource:
                                "(give one still or one frame per frame)")
         self._per_frame = m.frame_count > 1
         self._offset_all = m.frame_count == info.frame_count
-        self._src = open_source(path, info=m, colourspace_name="linear")
+        self._src = open_source(path, info=m, colourspace_name="linear", what=what)
         self._still = None if self._per_frame else self._to_matte(next(iter(self._src.frames(0, 1))))
 
     @staticmethod
@@ -97,6 +97,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
     """Key media frames ``start``.. (``count`` of them, 0-based) of ``info`` into ``out_dir``;
     adds every output to ``result`` and returns the screen report."""
     start_tc = info.start_timecode + start if info.start_timecode else None
+    nonfinite.reset()
     user_plate = _read_image(clean_plate, "clean plate", info.width, info.height)[..., :3] if clean_plate else None
     mattes = [MatteSource(p, w, info, count) if p else None
               for p, w in ((garbage_matte, "garbage matte"), (core_matte, "core matte"))]
@@ -104,7 +105,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
     writers: list[tuple[str, Writer]] = []
     report: dict = {}
     try:
-        with open_source(info.path, info=info, colourspace_name=input_colourspace) as src:
+        with open_source(info.path, info=info, colourspace_name=input_colourspace, what="plate") as src:
             keyer = None
             for kind in outputs.kinds:
                 spec = OutputSpec(format=outputs.format, exr_compression=outputs.exr_compression, first_frame=outputs.first_frame,
@@ -181,7 +182,18 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
         result.add_output(out)
     if inside:
         report["screen_inside_subject"] = enclosed_screen_summary(inside)
+    note_nonfinite(result.summary, result)
     return report
+
+
+def note_nonfinite(summary: dict, result: CommandResult) -> None:
+    """Non-finite pixels replaced since the job began (:mod:`paicli.media.nonfinite`): counts
+    by input or output in ``summary["nonfinite_pixels"]`` and one warning line."""
+    counts = nonfinite.tally()
+    line = nonfinite.warning(counts)
+    if line:
+        summary["nonfinite_pixels"] = counts
+        result.warnings.append(line)
 
 
 def enclosed_screen_note(inside: dict | None) -> str | None:

@@ -10,8 +10,11 @@ pixels. Loaded images are float32 (H, W, 3) scene-linear Rec.709, fitted to the 
 width x height: exact, scaled (same aspect within 1%) or scaled to cover and centre-cropped
 (aspect within 2/3 .. 3/2 of the shot's). Stills are decoded from sRGB unless told otherwise;
 EXRs are taken as already scene-linear. Alpha is dropped (a reference is an opaque
-background) and gray images are repeated into R, G and B. Nothing here writes files, and
-every error is raised before the caller writes anything.
+background) and gray images are repeated into R, G and B. Pixels come back finite: NaN and
++-Inf are replaced as they are read and counted (:attr:`Reference.nonfinite` and the process
+tally of :mod:`paicli.media.nonfinite`). Only regular files are references: a FIFO, a device
+or a socket, named or in a ``--bg`` folder, is refused (66) before it is opened. Nothing here
+writes files, and every error is raised before the caller writes anything.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import numpy as np
 
 from paicli.errors import BadDataError, MissingInputError, PaicliError, UsageError
 from paicli.media.colourspace import canonical, to_linear
+from paicli.media.regular import exists, require_regular
 from paicli.media.stills import read_still
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".dpx")
@@ -52,6 +56,7 @@ class Reference:
     image: np.ndarray
     source_size: tuple[int, int]  # width, height of the file
     fitted: str  # "exact", "scaled" or "cropped"
+    nonfinite: int = 0  # pixels of the file whose NaN or +-Inf values were replaced
 
 
 # ---------------------------------------------------------------------------- finding
@@ -117,6 +122,8 @@ def _reference_files(bg: Sequence[str | os.PathLike]) -> list[Path]:
                 raise UsageError(f"{p} is not a reference image (use {', '.join(EXTENSIONS)})")
             images = [p]
         else:
+            if exists(p):
+                require_regular(p, "reference")  # a FIFO or a device: refused, never opened
             raise MissingInputError(f"no such reference: {p}")
         for img in images:
             found.setdefault(img.resolve(), img)
@@ -124,11 +131,20 @@ def _reference_files(bg: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def _images_in(folder: Path) -> list[Path]:
+    """The image files in ``folder`` (not its subfolders). An image name that is not a regular
+    file (a FIFO, a device, a broken link) is refused rather than left out, so a reference
+    never goes missing without a word."""
     try:
         with os.scandir(folder) as it:
-            names = [e.name for e in it
-                     if not e.name.startswith(".")  # .DS_Store, macOS ._ resource forks
-                     and os.path.splitext(e.name)[1].lower() in EXTENSIONS and e.is_file()]
+            entries = [e for e in it
+                       if not e.name.startswith(".")  # .DS_Store, macOS ._ resource forks
+                       and os.path.splitext(e.name)[1].lower() in EXTENSIONS]
+            names = []
+            for e in entries:
+                if e.is_file():  # stats (following links), never opens
+                    names.append(e.name)
+                elif not e.is_dir():
+                    require_regular(e.path, "reference")
     except OSError as e:
         raise MissingInputError(f"cannot list {folder}: {e.strerror or e}") from None
     return [folder / n for n in names]
@@ -211,11 +227,13 @@ def _count(n: int, word: str) -> str:
 
 
 def load_references(specs: Sequence[RefSpec], width: int, height: int, *,
-                    colourspace: str | None = None) -> list[Reference]:
+                    colourspace: str | None = None, what: str | None = "references") -> list[Reference]:
     """Read each reference as float32 (H, W, 3) scene-linear Rec.709 fitted to ``width`` x ``height``.
 
     ``colourspace`` names how the files are encoded (``srgb``, ``bt709``, ``linear`` or an
     OpenColorIO name); by default sRGB for PNG, JPEG, TIFF and DPX, and linear for EXR.
+    ``what``: the label non-finite pixels replaced in the files are tallied under
+    (:func:`paicli.media.nonfinite.tally`; None: only in each :attr:`Reference.nonfinite`).
 
     Raises :class:`BadDataError` (naming the file) for an unreadable file or one whose
     aspect is too far from the shot's, :class:`MissingInputError` if a file has gone, and
@@ -224,12 +242,12 @@ def load_references(specs: Sequence[RefSpec], width: int, height: int, *,
     if width < 1 or height < 1:
         raise ValueError(f"shot size must be positive, got {width}x{height}")
     declared = canonical(colourspace) if colourspace is not None else None
-    return [_load_one(spec, width, height, declared) for spec in specs]
+    return [_load_one(spec, width, height, declared, what) for spec in specs]
 
 
-def _load_one(spec: RefSpec, width: int, height: int, declared: str | None) -> Reference:
+def _load_one(spec: RefSpec, width: int, height: int, declared: str | None, what: str | None) -> Reference:
     try:
-        encoded, info = read_still(spec.path)
+        encoded, info = read_still(spec.path, what=what)
     except PaicliError as e:
         msg = " ".join(e.message.split())  # one line, whatever the decoder said
         if str(spec.path) not in msg:
@@ -239,7 +257,8 @@ def _load_one(spec: RefSpec, width: int, height: int, declared: str | None) -> R
     rgb = _rgb(encoded)
     linear = np.asarray(to_linear(space)(rgb), dtype=np.float32)
     image, fitted = _fit(linear, width, height, spec.path)
-    return Reference(spec, np.ascontiguousarray(image, dtype=np.float32), (info.width, info.height), fitted)
+    return Reference(spec, np.ascontiguousarray(image, dtype=np.float32), (info.width, info.height), fitted,
+                     info.nonfinite)
 
 
 def _rgb(img: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from engine.interface import EngineInputError, Reference
 from engine.key.keyer import KeyParams
 from paicli import __version__, engines
 from paicli.errors import BadDataError
-from paicli.media import atomic
+from paicli.media import atomic, nonfinite
 from paicli.media.colourspace import canonical
 from paicli.media.frame_range import source_range
 from paicli.media.probe import MediaInfo, probe
@@ -30,7 +30,7 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
-from paicli.shot.key import enclosed_screen_note, picked_screen_colour
+from paicli.shot.key import enclosed_screen_note, note_nonfinite, picked_screen_colour
 from paicli.shot.references import find_references, load_references
 from paicli.shot.settings import CAMERA_MODES
 from paicli.sources import SOURCES
@@ -125,6 +125,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
     outputs, camera_file = job.outputs, job.camera_file
     job.key.screen_colour = picked_screen_colour(job.picked_colour, job.key.screen, info, input_colourspace)
     job.key.chroma_subsampling = info.chroma_subsampling
+    nonfinite.reset()
     specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
     refs = load_references(specs, info.width, info.height, colourspace=bg_colourspace)
     engine_refs, notes = [], []
@@ -139,7 +140,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
     start_tc = info.start_timecode + start if info.start_timecode else None
 
     def open_frames():
-        src = open_source(info.path, info=info, colourspace_name=input_colourspace)
+        src = open_source(info.path, info=info, colourspace_name=input_colourspace, what="plate")
         try:
             yield from src.frames(start, count)
         finally:
@@ -212,6 +213,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
         "camera_file": {"path": camera_file, "digest": file_digest(Path(camera_file))} if camera_file else None,
         "settings": job.settings,
         "report": report,
+        "nonfinite_pixels": nonfinite.tally(),
         "notes": notes,
         "outputs": [o.to_dict() for o in result.outputs],
     }
@@ -222,6 +224,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
                "grain_sigma": report.get("grain_sigma"), "timing": report.get("timing"), "notes": notes}
     if report.get("screen_inside_subject"):
         summary["screen_inside_subject"] = report["screen_inside_subject"]
+    note_nonfinite(summary, result)
     if report.get("timing", {}).get("frames"):
         t = report["timing"]
         summary["engine_ms_per_frame"] = round(1000 * (t["analysis_s"] + t["render_s"]) / t["frames"], 1)

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from paicli.errors import BadDataError, EngineUnavailableError, MissingInputError, UsageError
+from paicli.media.regular import require_regular
 from paicli.media.timing import parse_rate
 from paicli.timeline import cmx3600
 
@@ -49,6 +50,8 @@ def read_edit_list(path: str | Path, rate: str | Fraction | None = None, sequenc
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"no such edit list: {path}")
+    if not path.is_dir():  # a bundle (.fcpxmld) is a folder; anything else must be a regular file
+        require_regular(path, "edit list")
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None and path.is_file():
         fmt = format_by_content(path)

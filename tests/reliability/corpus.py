@@ -806,6 +806,8 @@ def snapshot(root: Path) -> dict[str, str]:
             elif e.is_dir():
                 out[rel] = "dir"
                 stack.append(Path(e.path))
+            elif not e.is_file(follow_symlinks=False):  # a FIFO, socket or device: never opened
+                out[rel] = "special"
             else:
                 h = hashlib.sha256()
                 try:
