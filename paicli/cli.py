@@ -2,7 +2,9 @@
 
 Every :class:`~paicli.errors.PaicliError` becomes one line on stderr and its sysexits
 code; any other exception is a bug and exits 70 with one line (``PAICLI_DEBUG=1`` shows
-the traceback). Command modules import their heavy dependencies lazily, so ``--help``
+the traceback). SIGINT, SIGTERM and SIGHUP stop a run through its cleanup (temporary files
+and staging removed) with one line, ``interrupted (SIGTERM)``, and exit 128 + the signal
+number (130, 143, 129). Command modules import their heavy dependencies lazily, so ``--help``
 stays fast.
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ from paicli.commands import relight_check as relight_check_cmd
 from paicli.commands import render as render_cmd
 from paicli.commands import replace as replace_cmd
 from paicli.errors import ExitCode, PaicliError, debugging, from_environment
+from paicli.progress import Interrupted, StopSignals
+from paicli.sources import SOURCES
 
 app = typer.Typer(
     name="paicli",
@@ -94,11 +98,18 @@ def run(argv: list[str] | None = None) -> int:
         from click import ClickException
 
     debug = debugging()
+    SOURCES.clear()  # one command's sources (tests run many commands in one process)
     command = typer.main.get_command(app)
     as_json = _json_command(list(sys.argv[1:] if argv is None else argv))
+    stop = StopSignals()  # our own handlers: Click turns a KeyboardInterrupt into a silent exit 130
     try:
-        rv = command.main(args=argv, prog_name="paicli", standalone_mode=False)
+        with stop:
+            rv = command.main(args=argv, prog_name="paicli", standalone_mode=False)
+        if stop.signum is not None:  # its exception was swallowed (a C callback) and the command ran on
+            raise Interrupted(stop.signum)
         return int(rv) if isinstance(rv, int) else 0
+    except Interrupted as e:
+        return _fail(str(e), e.exit_code, as_json)
     except PaicliError as e:
         if debug:
             raise
@@ -124,6 +135,8 @@ def run(argv: list[str] | None = None) -> int:
             return _fail(known.message, known.exit_code, as_json)
         return _fail(f"internal error: {type(e).__name__}: {e} (set PAICLI_DEBUG=1 for a traceback)", ExitCode.SOFTWARE,
                      as_json)
+    finally:
+        stop.restore()
 
 
 def main() -> None:

@@ -3,12 +3,20 @@
 Library code reports through a :class:`Progress` (``task`` / ``advance`` / ``log``); it
 never prints. Mode ``auto`` picks ``rich`` when stderr is a TTY and ``plain`` otherwise.
 Plain and JSON modes throttle per-frame updates (``interval`` seconds) so logs stay short.
+
+Stop signals: while :class:`StopSignals` is active (the CLI's ``run``), SIGINT, SIGTERM and
+SIGHUP raise :class:`Interrupted` in the main thread, so ``finally`` blocks, staging and
+atomic writers clean up on the way out. A signal that lands inside a C callback (llvmlite's
+JIT cache hook, a ``__del__``) has its exception printed and dropped by Python; every
+:meth:`Task.advance` raises it again, so a run stops at its next frame at the latest.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -37,6 +45,7 @@ class Task:
         self._rich_id = None
 
     def advance(self, n: int = 1) -> None:
+        raise_if_stopped()
         self.done += n
         self.progress._update(self)
 
@@ -151,3 +160,89 @@ def _isatty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+# ------------------------------------------------------------------------------ stop signals
+
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C; a farm's stop (before SIGKILL); a closed terminal
+
+
+class Interrupted(BaseException):
+    """A stop signal, raised through the running code. A BaseException like KeyboardInterrupt
+    (and not one, so that Click does not turn it into a silent exit 130): the ``except
+    Exception`` that makes one shot's failure a report lets it through."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+    @property
+    def signal_name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process a signal ended: 130, 143, 129."""
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        return f"interrupted ({self.signal_name})"
+
+
+class StopSignals:
+    """``with StopSignals() as stop``: SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`
+    in the main thread; ``stop.signum`` is the first one received. Leaving the block stops
+    raising (a signal is then only recorded, so the error report stays one line); call
+    :meth:`restore` at the very end to put the previous handlers back. A signal ignored when
+    it starts stays ignored; outside the main thread it installs nothing."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._raising = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopSignals":
+        global _active
+        if threading.current_thread() is threading.main_thread():
+            for name in STOP_SIGNALS:
+                sig = getattr(signal, name, None)
+                if sig is None or sig in self._previous or signal.getsignal(sig) is signal.SIG_IGN:
+                    continue  # an ignored signal stays ignored: ``nohup`` (SIGHUP), a background job (SIGINT)
+                self._previous[sig] = signal.signal(sig, self._handle)
+        self._raising = True
+        _active = self
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._raising = False
+        return False
+
+    def restore(self) -> None:
+        global _active
+        self._raising = False
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+        if _active is self:
+            _active = None
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if self._raising:
+            raise Interrupted(signum)
+
+
+_active: StopSignals | None = None
+
+
+def raise_if_stopped() -> None:
+    """Raise :class:`Interrupted` (main thread, inside an active :class:`StopSignals`) when a
+    stop signal was received: again, if its first exception was swallowed."""
+    stop = _active
+    if stop is not None and stop._raising and stop.signum is not None \
+            and threading.current_thread() is threading.main_thread():
+        raise Interrupted(stop.signum)

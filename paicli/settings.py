@@ -13,7 +13,9 @@ override the top-level ones. Every resolved value remembers where it came from, 
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,11 @@ else:  # pragma: no cover
 
 ENV_PREFIX = "PAICLI_"
 PROJECT_FILE = "paicli.toml"
+# Output frame numbers stay below 10**9 (nine digits; the ``####`` of the EXR names widens
+# as needed): the first frame is at most this, which leaves room for any shot's frames.
+MAX_FIRST_FRAME = 10**8 - 1
+MAX_TOML_BYTES = 1 << 20  # a preset or project file holds settings: a few hundred bytes
+MAX_TOML_NESTING = 32  # arrays and tables inside each other, or the parts of one dotted key
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class Setting:
         if self.choices is not None:
             text = str(value).strip().lower()
             if text not in self.choices:
-                raise UsageError(f"{value!r} is not one of {', '.join(self.choices)}")
+                raise UsageError(f"{shown(value)} is not one of {', '.join(self.choices)}")
             value = text
         return self.parse(value)
 
@@ -125,27 +132,46 @@ def parse_bool(v: Any) -> bool:
 
 
 def parse_int(lo: int | None = None, hi: int | None = None) -> Callable[[Any], int]:
+    """A whole number in ``lo..hi``, from text or a TOML integer (not a boolean)."""
     def parse(v: Any) -> int:
+        if isinstance(v, bool):  # TOML ``true`` is not 1
+            raise UsageError(f"not a whole number: {v!r}")
         try:
             n = int(str(v).strip()) if not isinstance(v, int) else v
-        except ValueError:
-            raise UsageError(f"not a whole number: {v!r}") from None
+        except ValueError:  # also past int()'s 4,300 digits
+            raise UsageError(f"not a whole number: {shown(v)}") from None
         if (lo is not None and n < lo) or (hi is not None and n > hi):
-            raise UsageError(f"{n} is out of range ({lo}..{hi})")
+            raise UsageError(f"{shown(n)} is out of range ({lo}..{hi})")
         return n
     return parse
 
 
 def parse_float(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
+    """A finite number in ``lo..hi``, from text or a TOML number (not a boolean, nan or inf)."""
     def parse(v: Any) -> float:
         try:
-            x = float(v)
-        except (TypeError, ValueError):
-            raise UsageError(f"not a number: {v!r}") from None
+            x = finite_float(v)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if (lo is not None and x < lo) or (hi is not None and x > hi):
             raise UsageError(f"{x} is out of range ({lo}..{hi})")
         return x
     return parse
+
+
+def finite_float(v: Any) -> float:
+    """``v`` (a number, or its text) as a finite float; ValueError naming it for anything else:
+    booleans, text that is not a number, nan, inf and -inf (also as ``1e400``), integers too
+    large for a float."""
+    if isinstance(v, bool):
+        raise ValueError(f"not a number: {v!r}")
+    try:
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"not a number: {shown(v)}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite number: {shown(v)}")
+    return x
 
 
 def parse_str(v: Any) -> str:
@@ -153,17 +179,34 @@ def parse_str(v: Any) -> str:
 
 
 def parse_first_frame(value: Any) -> int | str:
-    """The first output frame number: a number, ``timecode`` or ``source``."""
+    """The first output frame number (0..MAX_FIRST_FRAME), ``timecode`` or ``source``."""
+    if isinstance(value, bool):
+        raise UsageError(f"first frame must be a number, 'timecode' or 'source', not {value!r}")
     text = str(value).strip().lower()
     if text in ("timecode", "source"):
         return text
-    try:
-        n = int(text)
-    except ValueError:
-        raise UsageError(f"first frame must be a number, 'timecode' or 'source', not {value!r}") from None
-    if n < 0:
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise UsageError(f"first frame must be a number, 'timecode' or 'source', not {shown(value)}")
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if text.startswith("-") and digits != "0":
         raise UsageError("first frame must be 0 or more")
-    return n
+    if len(digits) > len(str(MAX_FIRST_FRAME)) or int(digits) > MAX_FIRST_FRAME:  # length first: int() stops at 4,300
+        raise UsageError(f"first frame {text[:24]}{'...' if len(text) > 24 else ''} is too large (at most "
+                         f"{MAX_FIRST_FRAME:,}, so that every frame number stays below 10^9)")
+    return int(digits)
+
+
+def shown(v: Any, limit: int = 60) -> str:
+    """``repr(v)`` for an error line, shortened when long (a value may be a megabyte)."""
+    if isinstance(v, str) and len(v) > limit:
+        return f"{v[:limit]!r}... ({len(v):,} characters)"
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 200:
+        return f"a number of about {int(v.bit_length() * 0.30103) + 1:,} digits"
+    try:
+        text = repr(v)
+    except (RecursionError, ValueError):  # a list nested too deep, or holding an int past 4,300 digits
+        text = f"<a {type(v).__name__} too large to show>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def parse_path(v: Any) -> str | None:
@@ -189,13 +232,62 @@ def list_presets() -> list[str]:
 
 
 def load_toml(path: Path, what: str) -> dict[str, Any]:
+    """A preset or project file's tables; any fault of the file (missing, unreadable, not
+    UTF-8 or TOML, over MAX_TOML_BYTES, nested deeper than MAX_TOML_NESTING) is a
+    :class:`ConfigError` naming it."""
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {path}") from None
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{what} {path} cannot be read: {e.strerror or e}") from None
+    if len(data) > MAX_TOML_BYTES:
+        raise ConfigError(f"{what} {path} is over {MAX_TOML_BYTES >> 20} MiB; a settings file is a few lines")
+    try:
+        text = data.decode("utf-8")
+        # tomllib recurses once per level (RecursionError) and keeps every prefix of a dotted
+        # key (memory grows with the square of its length): refuse deep nesting first
+        if _toml_nesting(text) > MAX_TOML_NESTING:
+            raise ConfigError(f"{what} {path} nests arrays, tables or dotted keys deeper than "
+                              f"{MAX_TOML_NESTING} levels")
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as e:  # TOMLDecodeError, UnicodeDecodeError, int()'s digit limit
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"{what} {path} is not valid TOML: {first[:200]}") from None
+
+
+_TOML_TOKEN = re.compile("|".join((
+    r'"""(?:[^\\]|\\.)*?"""',  # multi-line basic string
+    r"'''.*?'''",  # multi-line literal string
+    r'"(?:[^"\\\n]|\\.)*"',  # basic string
+    r"'[^'\n]*'",  # literal string
+    r"#[^\n]*",  # comment
+    r"[\[\]{}.]",
+    r"[A-Za-z0-9_\- \t]+",  # bare key characters (and spaces between the parts of a key)
+    r".",  # anything else, line ends too
+)), re.S)
+
+
+def _toml_nesting(text: str) -> int:
+    """The deepest nesting of TOML ``text``, outside strings and comments: arrays and inline
+    tables inside each other, or the parts of one dotted key (``a.b.c`` is 3). A quick
+    over-estimate is fine (``1.5`` counts as a two-part key): only absurd depths matter."""
+    depth = deepest = parts = 0
+    for m in _TOML_TOKEN.finditer(text):
+        t = m.group()
+        if t == "[" or t == "{":
+            depth, parts = depth + 1, 0
+        elif t == "]" or t == "}":
+            depth, parts = max(depth - 1, 0), 0
+        elif t == ".":
+            parts += 1
+        elif not (t[0] in "\"'" or t[0].isalnum() or t[0] in "_- \t"):
+            parts = 0  # '=', ',', a line end: the key, if any, is over
+        deepest = max(deepest, depth, parts + 1)
+        if deepest > MAX_TOML_NESTING:
+            break
+    return deepest
 
 
 def find_preset(name: str) -> tuple[Path, str]:

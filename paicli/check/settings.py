@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engine.qc.verdict import BY_NAME, METRICS, Limit
 from paicli.errors import UsageError
-from paicli.settings import Schema, Setting, builtin_presets_dir, load_toml, parse_float, parse_str
+from paicli.settings import Schema, Setting, builtin_presets_dir, finite_float, load_toml, parse_float, parse_str
 
 SCHEMA_NAME = "relight-check"
 
@@ -14,9 +14,9 @@ def _limit_value(v):
     if v is None or str(v).strip().lower() in ("none", ""):
         return None
     try:
-        return float(v)
+        return finite_float(v)
     except (TypeError, ValueError):
-        raise UsageError(f"a limit is a number or 'none', not {v!r}") from None
+        raise UsageError(f"a limit is a number or 'none', not {str(v)[:40]!r}") from None
 
 
 def _schema() -> Schema:

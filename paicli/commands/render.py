@@ -24,16 +24,18 @@ HELP = ("Render every shot of an edit list (EDL, FCP7/FCPX XML, OTIO, AAF): find
                         "seed"], before="lora")
 def render(
     edit_list: Annotated[Path, typer.Argument(metavar="EDIT_LIST", help="EDL, FCP7 .xml, .fcpxml, .otio/.otioz or "
-                                             ".aaf.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).")] = Path(
+                                             ".aaf.", show_default=False, readable=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).",
+                                         readable=False)] = Path(
         "renders"),
     bg_map: Annotated[Optional[Path], typer.Option("--bg-map", help="Shot -> reference stills map (TOML, CSV or "
-                                                   "JSON).", show_default=False)] = None,
+                                                   "JSON).", show_default=False, readable=False)] = None,
     refs_root: Annotated[Optional[Path], typer.Option("--refs-root", help="Folder of refs/<shot>/ folders "
-                                                      "(default: refs/ beside the list).", show_default=False)] = None,
+                                                      "(default: refs/ beside the list).", show_default=False,
+                                                      readable=False)] = None,
     media_root: Annotated[Optional[List[Path]], typer.Option(
         "--media-root", help="Folder to search for media by clip name, reel and timecode (repeatable).",
-        show_default=False)] = None,
+        show_default=False, readable=False)] = None,
     rate: Annotated[Optional[str], typer.Option("--rate", help="The list's frame rate (EDL; default: inferred "
                                                 "from its timecodes, else 24).", show_default=False)] = None,
     sequence: Annotated[Optional[str], typer.Option("--sequence", help="Which sequence of a file that holds "
@@ -73,6 +75,7 @@ def render(
     s = resolve(RENDER, settings, preset=preset)
     if executor not in ("local", "ray"):
         raise UsageError(f"--executor: {executor!r} is not one of local, ray")
+    output = batch.absolute(output)  # once, for every executor and every worker
     plan, result = batch.plan_list(edit_list, s, output=output, bg_map=bg_map, refs_root=refs_root,
                                    media_root=media_root or [], rate=rate, sequence=sequence, shard=shard, force=force)
     blocked = plan.blocked()
@@ -91,7 +94,7 @@ def render(
             _print_plan(plan, blocked)
         run = batch.render_plan(plan, output, s, result, executor=executor, address=address, workers=workers,
                                 loras=loras, input_colourspace=input_colorspace, progress=mode)
-    report(result, json_out, lambda: _print_results(run.outcomes, run.timelines, run.why_not))
+    report(result, json_out, lambda: _print_results(run.outcomes, run.timelines, run.why_not, plan.notes))
     if run.code != 0:
         sys.stderr.write(batch.failure_line(run.outcomes))
     return run.code
@@ -121,7 +124,9 @@ def aligned(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def _print_results(outcomes, timelines, why_not) -> None:
+def _print_results(outcomes, timelines, why_not, notes=()) -> None:
+    """The outcomes as a table, the timelines written, and the plan's notes on shots that
+    took a later version because the name template gave them an earlier shot's name."""
     from rich.console import Console
     from rich.table import Table
 
@@ -134,5 +139,9 @@ def _print_results(outcomes, timelines, why_not) -> None:
     Console(file=sys.stdout).print(table)
     for t in timelines:
         print(f"wrote timeline: {t['path']} ({t['clips']} clips)")
+    renamed = {o.shot.shot.id for o in outcomes if getattr(o.shot, "name_of", None)}
+    for note in notes:
+        if note.split(":", 1)[0] in renamed:
+            print(f"note: {note}")
     if why_not:
         print(f"note: {why_not}")

@@ -10,6 +10,14 @@ created under the output folder. Versions: a finished render of the shot whose k
 settings, engine and version) matches is *done* and skipped; finished renders with another
 key are never overwritten, the shot gets the next version; an unfinished one is redone
 under its own number.
+
+Two shots of one plan never share an output name. Where the template leaves them the same
+filled (folder, stem) (a template without ``{shot}`` or ``{index}`` and a clip or reel used
+twice, or clip names that sanitise alike, such as ``.`` and ``..``), the later shot in list
+order takes the next version no earlier shot holds, and the plan says so in a note. Names
+are compared case-insensitively (an output folder may be on a case-insensitive share). The
+rule depends only on the list's order and the finished renders on disk, so a resumed run
+and every farm shard (each plans the whole list) give every shot the same name.
 """
 from __future__ import annotations
 
@@ -76,13 +84,14 @@ class ShotPlan:
     key: str = ""
     shard: int = 0  # 0-based shard this shot belongs to
     own_folder: bool = False  # the template gives this version a folder of its own
+    name_of: str | None = None  # the earlier shot whose name the template gave this one (it took a later version)
 
     def to_dict(self) -> dict:
         return {**self.shot.to_dict(), "status": self.status, "reason": self.reason, "media": {
             **self.shot.to_dict()["media"], **self.media.to_dict()}, "references": self.refs,
             "references_from": self.refs_how, "version": self.version, "folder": self.folder, "stem": self.stem,
             "render_range": [self.start, self.start + self.count - 1] if self.count else None, "key": self.key,
-            "shard": self.shard}
+            "shard": self.shard, "name_of": self.name_of}
 
 
 BLOCKED = ("unresolved", "no-refs")  # statuses of shots that cannot render
@@ -150,18 +159,41 @@ def finished(out_root: Path, folder: str, stem: str) -> dict | None:
         return None
 
 
-def choose_version(out_root: Path, template: str, ps: ShotPlan, reuse: bool = True) -> tuple[int, bool]:
+def name_key(folder: str, stem: str) -> tuple[str, str]:
+    """How two outputs' (folder, stem) compare: case-insensitively, as on a case-insensitive share."""
+    return folder.casefold(), stem.casefold()
+
+
+def choose_version(out_root: Path, template: str, ps: ShotPlan, reuse: bool = True,
+                   taken: dict | None = None) -> tuple[int, bool]:
     """(version, done): the finished version with this key (unless not ``reuse``), else the
-    first never finished."""
+    first never finished; versions whose name (:func:`name_key`) is in ``taken`` (the names
+    of the plan's earlier shots) are passed over whatever is on disk."""
     version = 1
     while True:
         folder, stem = fill(template, ps.shot, version)
+        if taken and name_key(folder, stem) in taken:
+            version += 1
+            continue
         side = finished(out_root, folder, stem)
         if side is None:
             return version, False
         if reuse and side.get("key") == ps.key:
             return version, True
         version += 1
+
+
+def _shared_name(template: str, shot, version: int, taken: dict) -> tuple[str | None, str | None]:
+    """(the earlier shot, the plan's note) when ``shot`` took ``version`` because an earlier
+    shot of the plan holds the name of a version below it; (None, None) when it did not."""
+    for v in range(1, version):
+        folder, stem = fill(template, shot, v)
+        holder = taken.get(name_key(folder, stem))
+        if holder is not None and holder != shot.id:
+            return holder, (f"{shot.id}: --name-template {template!r} gives it the name "
+                            f"{'/'.join(filter(None, (folder, stem)))} of {holder}; it renders as v{version:03d} "
+                            "(add {shot} or {index} to the template to keep the names apart)")
+    return None, None
 
 
 def make_plan(edit_list, out_root: Path, *, template: str, handles: int, settings: dict, engine: str,
@@ -177,6 +209,7 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
     resolver = resolver or MediaResolver(list_dir, media_roots)
     refs = ShotReferences(bg_map, refs_root, list_dir)
     planned = []
+    taken: dict[tuple[str, str], str] = {}  # name_key of every version given so far -> its shot id
     for shot in shots:
         media = resolver.resolve(shot)
         paths, how = refs.for_shot(shot)
@@ -193,9 +226,12 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
             ps.start = max(0, media.start - handles)
             ps.count = min(info.frame_count, media.start + media.count + handles) - ps.start
             ps.key = shot_key(ps, settings, engine, __version__)
-            version, done = choose_version(out_root, template, ps, reuse=not force)
+            version, done = choose_version(out_root, template, ps, reuse=not force, taken=taken)
             ps.version = version
             ps.folder, ps.stem = fill(template, shot, version)
+            taken[name_key(ps.folder, ps.stem)] = shot.id
+            ps.name_of, note = _shared_name(template, shot, version, taken)
+            notes += [note] if note else []
             ps.own_folder = bool(ps.folder) and ps.folder != fill(template, shot, version + 1)[0]
             if done:
                 ps.status = "done"

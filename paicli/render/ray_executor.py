@@ -6,9 +6,14 @@ load once per worker, not once per shot. Workers take the next shot as they come
 each shot renders exactly as it does locally (staging folder, render sidecar last), so the
 output folder must be on storage every node sees. The driver gathers the outcomes; a
 worker that dies costs its shot (reported as failed, retryable) and the others go on.
+Workers are given the driver's absolute output path as it is (never resolved again on their
+side), and each takes its shot's lock as a local run does (:mod:`paicli.render.lock`; across
+nodes only where the shared storage honours ``flock``). The driver holds the output folder
+and has refused, before any shot was sent, a plan whose outputs would replace a source.
 """
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -34,15 +39,23 @@ class _Worker:
 
 def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: int | None, loras: tuple = (),
                input_colourspace: str | None = None, progress=None) -> list:
-    """Outcomes of this shard's shots, in plan order (see the module notes)."""
+    """Outcomes of this shard's shots, in plan order (see the module notes). ``out_root`` is
+    made absolute here, once (``batch.render_plan`` already does): workers do not share the
+    driver's working folder, and every outcome must name files as the driver does."""
+    out_root = Path(os.path.abspath(out_root))
     try:
         import ray
     except ImportError:
         raise EngineUnavailableError("--executor ray needs Ray (pip install 'paicli[ray]')") from None
 
+    import signal
+
+    ours = signal.getsignal(signal.SIGTERM)  # ray.init installs its own (sys.exit(15), no line): keep paicli's
     try:
         ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
                  configure_logging=False)
+        if ours is not None:
+            signal.signal(signal.SIGTERM, ours)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise EngineUnavailableError(f"cannot reach the Ray cluster at {address or 'a new local instance'}: "
                                      f"{str(e).splitlines()[0][:160]}") from None
@@ -51,7 +64,8 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
     on_gpu = engines.uses_gpu(settings.engine) and gpus > 0
     count = workers or (gpus if on_gpu else max(1, int(resources.get("CPU", 1))))
     actor = ray.remote(num_gpus=1 if on_gpu else 0, num_cpus=0 if on_gpu else 1, max_restarts=0)(_Worker)
-    idle = [actor.remote(str(Path(out_root).resolve()), settings, loras, input_colourspace) for _ in range(count)]
+    # the driver's absolute path, as it is: outcomes name files exactly as the local executor does
+    idle = [actor.remote(str(out_root), settings, loras, input_colourspace) for _ in range(count)]
     mine = plan.mine()
     outcomes: dict[str, ShotOutcome] = {}
     todo = [ps for ps in mine if ps.status == "ready"]

@@ -5,7 +5,8 @@ result below, at the shot's first, middle and last frame (handles left out), 120
 display-encoded (BT.709). ``report.html`` in the output folder lists every shot of the plan
 with its status, version, frames, times and camera figures, a link to its relight-check
 report (``<stem>_qc.html``, verdict and score) and its strip inlined, so the file is
-self-contained; it is rewritten at the end of every run.
+self-contained; it is rewritten at the end of every run. A shot that took a later version
+because the name template gave it an earlier shot's name says so in its problem column.
 """
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def write_report(plan, out_root: Path, outcomes: list) -> Path:
 <html lang="en"><head><meta charset="utf-8"><title>paicli render: {html.escape(Path(el.path).name)}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:1.5em;background:#111;color:#ddd}}
 table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #333;padding:4px 8px;text-align:left;vertical-align:middle}}
-tr.failed td,tr.unresolved td,tr.no-refs td,tr.not-renderable td{{color:#f77}}img{{display:block;height:120px}}
+tr.failed td,tr.unresolved td,tr.no-refs td,tr.not-renderable td{{color:#f77}}tr.busy td{{color:#e3b341}}img{{display:block;height:120px}}
 a{{color:#58a6ff}}a.qc.fail{{color:#f77}}a.qc.warn{{color:#e3b341}}</style>
 </head><body><h1>{html.escape(Path(el.path).name)}</h1>
 <p>{len(plan.shots)} shots at {html.escape(str(el.rate))} fps ({html.escape(el.format)}); written
@@ -117,6 +118,8 @@ def _row(ps, out_root: Path, o) -> str:
     if o is not None and o.seconds:
         figures["seconds"] = round(o.seconds, 1)
     err = (o.error if o is not None and o.error else ps.reason) or ""
+    if getattr(ps, "name_of", None):  # the template gave it an earlier shot's name: it took a later version
+        err = "; ".join(filter(None, (f"name template gave it {ps.name_of}'s name: next version", err)))
     return (f"<tr class=\"{html.escape(status)}\"><td>{html.escape(ps.shot.id)}</td>"
             f"<td>{html.escape(ps.shot.record_tc)}</td><td>{html.escape(ps.shot.source_tc)}</td>"
             f"<td>{'v%03d' % ps.version if ps.version else '-'}</td><td>{html.escape(status)}</td>"

@@ -9,6 +9,13 @@ and restarts an unfinished one from scratch.
 
 A shot that fails is reported and the others go on; the run's exit code says whether any
 failed and whether retrying may help (75) or not.
+
+Every shot (or chunk) renders under its lock (:mod:`paicli.render.lock`,
+``.paicli-partial/<id>_v<NNN>.lock``), taken before its staging folder is touched: a shot
+another live process holds is left to it (status ``busy``, 75: a rerun finds it finished),
+and a shot that another run finished while this one was planning is not rendered again (its
+key matches) or not replaced (it does not: 75, a rerun takes the next version). Nothing
+moves into place over a source of the run (:mod:`paicli.sources`).
 """
 from __future__ import annotations
 
@@ -26,22 +33,33 @@ from paicli.check.inputs import resolve_inputs
 from paicli.check.runner import check_into
 from paicli.check.settings import SCHEMA as CHECK_SETTINGS
 from paicli.check.settings import limits_from
-from paicli.errors import ExitCode, OutputError, PaicliError, UsageError, debugging, from_environment
+from paicli.errors import (ExitCode, OutputError, PaicliError, TemporaryFailure, UsageError, debugging,
+                           from_environment)
 from paicli.media import atomic
 from paicli.progress import Progress
-from paicli.render.plan import RENDER_SIDECAR, Plan, ShotPlan
+from paicli.render import lock
+from paicli.render.plan import RENDER_SIDECAR, Plan, ShotPlan, finished
 from paicli.render.report import thumb_strip
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import resolve
 from paicli.shot import replace as replace_job
+from paicli.sources import SOURCES
 
 PARTIAL = ".paicli-partial"
+
+
+class ShotBusy(TemporaryFailure):
+    """Another live process holds the shot's lock: it is rendering the shot (75)."""
+
+
+class FinishedMeanwhile(TemporaryFailure):
+    """Another run finished this version of the shot, with another key, after this run planned it (75)."""
 
 
 @dataclass
 class ShotOutcome:
     shot: ShotPlan
-    status: str  # rendered, skipped (done), failed, not-renderable
+    status: str  # rendered, skipped (done), failed, not-renderable, busy (left to the process rendering it)
     seconds: float = 0.0
     error: str | None = None
     code: int = 0
@@ -87,8 +105,8 @@ def render_shot(ps: ShotPlan, out_root: Path, settings, *, loras: tuple, input_c
     shot_folder(out_root, ps)  # before any work
     try:
         return _finish_shot(ps, out_root, staging, settings, loras, input_colourspace, progress)
-    except Exception:
-        shutil.rmtree(staging, ignore_errors=True)  # a failed shot gives its space back (a full disk)
+    except BaseException:  # a failure or a stop signal: the shot gives its space back (a full disk)
+        shutil.rmtree(staging, ignore_errors=True)  # (under the shot's lock: no one else writes it)
         raise
 
 
@@ -101,6 +119,23 @@ def staging_folder(out_root: Path, ps: ShotPlan, chunk: str = "") -> Path:
     if partial.is_symlink() or (partial.exists() and root not in partial.resolve().parents):
         raise OutputError(f"refusing to stage renders in {partial}: it is a symlink or leads outside {out_root}")
     return partial / (f"{ps.shot.id}_v{ps.version:03d}" + (f"_{chunk}" if chunk else ""))
+
+
+def lock_path(staging: Path) -> Path:
+    """The lock file of the staging folder ``staging``: beside it, ``<name>.lock``."""
+    return staging.with_name(staging.name + ".lock")
+
+
+@contextlib.contextmanager
+def shot_lock(out_root: Path, ps: ShotPlan, chunk: str = ""):
+    """Hold the lock of ``ps`` (or of its frames ``chunk``) while the block runs; yields the
+    staging folder. :class:`ShotBusy` (75) naming the holder when another process holds it."""
+    staging = staging_folder(out_root, ps, chunk)
+    held = lock.try_lock(lock_path(staging), shot=ps.shot.id)
+    if isinstance(held, lock.Busy):
+        raise ShotBusy(f"left to {held}, which is rendering it")
+    with held:
+        yield staging
 
 
 def shot_folder(out_root: Path, ps: ShotPlan) -> Path:
@@ -137,6 +172,7 @@ def _finish_shot(ps: ShotPlan, out_root: Path, staging: Path, settings, loras: t
     _retarget_sidecar(staging, final)
     side_path = staging / f"{ps.stem}{RENDER_SIDECAR}"
     _write_sidecar(side_path, ps, outputs)
+    _refuse_finished_meanwhile(out_root, ps)
     _move_into_place(staging, final, side_path.name, whole=ps.own_folder)
     return outputs + [OutputFile(kind="sidecar", path=str(final / side_path.name), format="json",
                                  extra={"shot": ps.shot.id, "render": True})]
@@ -167,16 +203,35 @@ def _retarget_sidecar(staging: Path, final: Path) -> None:
             atomic.write_text(p, p.read_text(encoding="utf-8").replace(escape(staging), escape(final)))
 
 
+def _refuse_finished_meanwhile(out_root: Path, ps: ShotPlan) -> None:
+    """:class:`FinishedMeanwhile` when another run finished ``ps``'s version with another key
+    after this run planned it (another list or settings into the same folder): never replaced."""
+    side = finished(out_root, ps.folder, ps.stem)
+    if side is not None and side.get("key") != ps.key:
+        raise FinishedMeanwhile(f"v{ps.version:03d} ({ps.stem}) was finished by another run meanwhile, with other "
+                                "inputs or settings; it is kept, and a rerun renders this shot as the next version")
+
+
+def refuse_moves_over_sources(final: Path, names) -> None:
+    """:class:`OutputError` (73) when moving ``names`` into ``final`` would replace a source of the run."""
+    for name in names:
+        source = SOURCES.source_at(final / name)
+        if source is not None:
+            raise OutputError(f"{final / name} would overwrite the source {source}; nothing was moved into place")
+
+
 def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> None:
     try:
         if whole and not final.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging, final)
+            os.replace(staging, final)  # a folder that did not exist holds no source
             return
         final.mkdir(parents=True, exist_ok=True)
-        for p in sorted(staging.iterdir()):
-            if p.name != sidecar:
-                os.replace(p, final / p.name)
+        names = sorted(p.name for p in staging.iterdir())
+        refuse_moves_over_sources(final, names)
+        for name in names:
+            if name != sidecar:
+                os.replace(staging / name, final / name)
         os.replace(staging / sidecar, final / sidecar)  # last: the shot is finished
         with contextlib.suppress(FileNotFoundError):  # a run that found it finished took the folder
             staging.rmdir()
@@ -190,35 +245,43 @@ def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_c
     outcomes = []
     mine = plan.mine()
     bar = progress.task("shots", total=len(mine)) if progress is not None else contextlib.nullcontext()
-    with bar as shots_task:
-        for n, ps in enumerate(mine, 1):
-            outcomes.append(shot_outcome(ps, f"{n}/{len(mine)}", out_root, settings, loras, input_colourspace, progress))
-            if shots_task is not None:
-                shots_task.advance()
-            if on_shot is not None:
-                on_shot(outcomes[-1])
     try:
-        (out_root / PARTIAL).rmdir()  # only when empty: a concurrent shard may be using it
-    except OSError:
-        pass
+        with bar as shots_task:
+            for n, ps in enumerate(mine, 1):
+                outcomes.append(shot_outcome(ps, f"{n}/{len(mine)}", out_root, settings, loras, input_colourspace,
+                                             progress))
+                if shots_task is not None:
+                    shots_task.advance()
+                if on_shot is not None:
+                    on_shot(outcomes[-1])
+    finally:  # a stop signal too
+        tidy_partial(out_root)
     return outcomes
 
 
 def shot_outcome(ps: ShotPlan, label: str, out_root: Path, settings, loras, input_colourspace, progress) -> ShotOutcome:
-    """One shot's outcome: skipped, not renderable, rendered or failed (never raises for a
-    failure a shot can have, so the others go on)."""
+    """One shot's outcome: skipped, not renderable, busy, rendered or failed (never raises for
+    a failure a shot can have, so the others go on). A ready shot renders under its lock, and
+    not at all when another run finished it meanwhile (see the module notes)."""
     if ps.status == "done":
         _drop_stale_staging(out_root, ps)
         return ShotOutcome(ps, "skipped")
     if ps.status != "ready":
         return ShotOutcome(ps, "not-renderable", error=ps.reason, code=int(ExitCode.NOINPUT))
     t0 = time.perf_counter()
-    if progress is not None:
-        progress.log(f"shot {label}: {ps.shot.id} v{ps.version:03d} ({ps.count} frames)")
     try:
-        outputs = render_shot(ps, out_root, settings, loras=loras, input_colourspace=input_colourspace,
-                              progress=progress)
+        with shot_lock(out_root, ps):
+            side = finished(out_root, ps.folder, ps.stem)
+            if side is not None and side.get("key") == ps.key:  # finished by another run since this one planned
+                return ShotOutcome(ps, "skipped")
+            _refuse_finished_meanwhile(out_root, ps)
+            if progress is not None:
+                progress.log(f"shot {label}: {ps.shot.id} v{ps.version:03d} ({ps.count} frames)")
+            outputs = render_shot(ps, out_root, settings, loras=loras, input_colourspace=input_colourspace,
+                                  progress=progress)
         return ShotOutcome(ps, "rendered", time.perf_counter() - t0, outputs=outputs)
+    except ShotBusy as e:
+        return ShotOutcome(ps, "busy", 0.0, str(e), int(e.exit_code))
     except PaicliError as e:
         return ShotOutcome(ps, "failed", time.perf_counter() - t0, str(e), int(e.exit_code))
     except Exception as e:  # the machine (full disk, out of memory), else a bug: this shot only
@@ -234,20 +297,35 @@ def shot_outcome(ps: ShotPlan, label: str, out_root: Path, settings, loras, inpu
 
 
 def _drop_stale_staging(out_root: Path, ps: ShotPlan) -> None:
-    """A finished shot's staging folder can only be left by a run killed between moving the
-    shot into place and removing the emptied folder: remove it."""
+    """A finished shot's staging folder (or lock file) can only be left by a run killed
+    between moving the shot into place and tidying up: remove it, under the shot's lock, and
+    leave it where another live process holds the lock."""
     try:
         staging = staging_folder(out_root, ps)
     except PaicliError:
         return  # a planted symlink: the next shot that needs staging refuses it
-    if staging.is_dir() and not staging.is_symlink():
-        shutil.rmtree(staging, ignore_errors=True)
+    if not (staging.exists() or staging.is_symlink() or lock_path(staging).exists()):
+        return
+    try:
+        with shot_lock(out_root, ps):
+            if staging.is_dir() and not staging.is_symlink():
+                shutil.rmtree(staging, ignore_errors=True)
+    except PaicliError:
+        return  # busy, or a lock that cannot be taken: nothing is removed
+
+
+def tidy_partial(out_root: Path) -> None:
+    """Remove ``OUT/.paicli-partial`` when it is empty (a concurrent shard may be using it)."""
+    try:
+        (out_root / PARTIAL).rmdir()
+    except OSError:
+        pass
 
 
 def exit_code(outcomes: list[ShotOutcome]) -> int:
-    """0 when no shot failed; 75 when every failure may pass on a retry; else the first
-    fatal failure's code."""
-    failed = [o for o in outcomes if o.status == "failed"]
+    """0 when no shot failed or was left to another process; 75 when every failure may pass
+    on a retry (a shot left to another process is one); else the first fatal failure's code."""
+    failed = [o for o in outcomes if o.status in ("failed", "busy")]
     if not failed:
         return 0
     fatal = [o for o in failed if o.code != int(ExitCode.TEMPFAIL)]
@@ -270,26 +348,29 @@ def render_chunk(ps: ShotPlan, out_root: Path, settings, first: int, last: int, 
     base = seq_first + ps.start if settings.first_frame == "source" else int(settings.first_frame)
     if not base <= first <= last < base + ps.count:
         raise UsageError(f"--frames {first}-{last} is outside {ps.shot.id}'s frames {base}-{base + ps.count - 1}")
-    staging = staging_folder(out_root, ps, f"{first}-{last}")
-    shot_folder(out_root, ps)  # before any work
-    try:
-        result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,
-                              count=last - first + 1, first_frame=first)
-    except Exception:
-        shutil.rmtree(staging, ignore_errors=True)  # a failed chunk gives its space back
-        raise
-    final = shot_folder(out_root, ps)
-    final.mkdir(parents=True, exist_ok=True)
-    tag = f"{first}-{last}"
-    _retarget_sidecar(staging, final)
-    for p in sorted(staging.iterdir()):
-        frame = "_comp." in p.name or "_layers." in p.name  # frames keep their names: the sequence grows
-        name = p.name if frame else p.name.replace(ps.stem, f"{ps.stem}_chunk.{tag}", 1)
-        os.replace(p, final / name)
-    staging.rmdir()
-    marker = final / f"{ps.stem}_chunk.{tag}.json"
-    atomic.write_text(marker, json.dumps({"schema": "paicli.render-chunk.1", "key": ps.key, "frames": [first, last],
-                                          "paicli": __version__}, indent=1) + "\n")
+    with shot_lock(out_root, ps, f"{first}-{last}") as staging:
+        shot_folder(out_root, ps)  # before any work
+        try:
+            result = _render_into(ps, staging, settings, loras, input_colourspace, progress, first=first - base,
+                                  count=last - first + 1, first_frame=first)
+        except BaseException:  # a failure or a stop signal
+            shutil.rmtree(staging, ignore_errors=True)  # a failed chunk gives its space back
+            raise
+        final = shot_folder(out_root, ps)
+        final.mkdir(parents=True, exist_ok=True)
+        tag = f"{first}-{last}"
+        _retarget_sidecar(staging, final)
+        moves = []
+        for p in sorted(staging.iterdir()):
+            frame = "_comp." in p.name or "_layers." in p.name  # frames keep their names: the sequence grows
+            moves.append((p, p.name if frame else p.name.replace(ps.stem, f"{ps.stem}_chunk.{tag}", 1)))
+        refuse_moves_over_sources(final, [name for _, name in moves])
+        for p, name in moves:
+            os.replace(p, final / name)
+        staging.rmdir()
+        marker = final / f"{ps.stem}_chunk.{tag}.json"
+        atomic.write_text(marker, json.dumps({"schema": "paicli.render-chunk.1", "key": ps.key,
+                                              "frames": [first, last], "paicli": __version__}, indent=1) + "\n")
     outputs = [OutputFile(kind="comp", path=str(final / Path(o.path).name), frames=(first, last), rate=info.rate,
                           format=o.format, extra={"shot": ps.shot.id, "chunk": tag})
                for o in result.outputs if o.kind == "comp"]

@@ -5,7 +5,8 @@ Array-job variables understood, first found wins: SLURM (``SLURM_ARRAY_TASK_ID``
 (``JOB_COMPLETION_INDEX`` with ``PAICLI_SHARD_COUNT``), Grid Engine / PBS
 (``SGE_TASK_ID`` / ``PBS_ARRAY_INDEX`` with ``PAICLI_SHARD_COUNT``), OpenCue
 (``CUE_IFRAME`` with ``PAICLI_SHARD_COUNT``), AWS Batch (``AWS_BATCH_JOB_ARRAY_INDEX`` with
-``PAICLI_SHARD_COUNT``). Returned 0-based: (index, count).
+``PAICLI_SHARD_COUNT``). Returned 0-based: (index, count). A variable that is set but is
+not a whole number (``abc``, ``1.5``, ``-1``), or a count below 1, is a configuration error.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from paicli.errors import ConfigError, UsageError
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
+    m = re.fullmatch(r"\s*([0-9]{1,9})\s*/\s*([0-9]{1,9})\s*", text or "")
     if not m:
-        raise UsageError(f"--shard: expected I/N (e.g. 3/8), got {text!r}")
+        raise UsageError(f"--shard: expected I/N (e.g. 3/8), got {_shown(text or '')}")
     i, n = int(m.group(1)), int(m.group(2))
     if n < 1 or not 1 <= i <= n:
         raise UsageError(f"--shard {text}: I must be 1..N")
@@ -26,30 +27,69 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shard_from_env(env: Mapping[str, str]) -> tuple[tuple[int, int], str] | None:
-    """((index, count), source) from array-job variables, or None."""
-    def count(default_var: str | None = None) -> int | None:
-        raw = env.get("PAICLI_SHARD_COUNT") or (env.get(default_var) if default_var else None)
-        return int(raw) if raw and raw.isdigit() else None
+    """((index, count), source) from array-job variables, or None when none is set.
 
-    if env.get("SLURM_ARRAY_TASK_ID", "").isdigit():
-        tid = int(env["SLURM_ARRAY_TASK_ID"])
-        lo = int(env.get("SLURM_ARRAY_TASK_MIN", "0") or 0)
-        n = count("SLURM_ARRAY_TASK_COUNT")
-        if n is None and env.get("SLURM_ARRAY_TASK_MAX", "").isdigit():
-            n = int(env["SLURM_ARRAY_TASK_MAX"]) - lo + 1
-        return _checked(tid - lo, n, "SLURM_ARRAY_TASK_ID")
-    for var, base in (("JOB_COMPLETION_INDEX", 0), ("CUE_IFRAME", None), ("SGE_TASK_ID", 1),
-                      ("PBS_ARRAY_INDEX", 0), ("AWS_BATCH_JOB_ARRAY_INDEX", 0)):
-        raw = env.get(var, "")
-        if raw.isdigit():
-            first = base if base is not None else int(env.get("PAICLI_SHARD_FIRST", "1") or 1)
-            return _checked(int(raw) - first, count(), var)
-    return None
+    A variable that is set (not empty) but is not a whole number 0 or more (spaces around
+    the digits are fine) is a :class:`ConfigError` naming it and its value: a farm task that
+    cannot tell which slice is its own must not render every shot.
+    """
+    shard_count = _whole(env, "PAICLI_SHARD_COUNT")
+    first = _whole(env, "PAICLI_SHARD_FIRST")
+    source = next((var for var in _FIRST_INDEX if env.get(var, "").strip()), None)
+    if source is None:
+        return None
+    index = _whole(env, source)
+    count = (shard_count, f"PAICLI_SHARD_COUNT={shard_count}")
+    if source == "SLURM_ARRAY_TASK_ID":
+        lo, hi, n = (_whole(env, f"SLURM_ARRAY_TASK_{v}") for v in ("MIN", "MAX", "COUNT"))
+        first = 0 if lo is None else lo
+        if shard_count is None and n is not None:
+            count = (n, f"SLURM_ARRAY_TASK_COUNT={n}")
+        elif shard_count is None and hi is not None:
+            count = (hi - first + 1, f"SLURM_ARRAY_TASK_MAX={hi} with SLURM_ARRAY_TASK_MIN={first}")
+    elif _FIRST_INDEX[source] is not None:
+        first = _FIRST_INDEX[source]
+    elif first is None:  # OpenCue numbers frames from the job's first frame: PAICLI_SHARD_FIRST, default 1
+        first = 1
+    return _checked(index - first, count, source)
 
 
-def _checked(index: int, n: int | None, var: str) -> tuple[tuple[int, int], str]:
+# The array index variables, first found wins, and the number each one gives its first task
+# (None: PAICLI_SHARD_FIRST says).
+_FIRST_INDEX = {"SLURM_ARRAY_TASK_ID": 0, "JOB_COMPLETION_INDEX": 0, "CUE_IFRAME": None, "SGE_TASK_ID": 1,
+                "PBS_ARRAY_INDEX": 0, "AWS_BATCH_JOB_ARRAY_INDEX": 0}
+MAX_NUMBER = 10**9 - 1  # far beyond any farm's array (SLURM's MaxArraySize is at most 4,000,001)
+
+
+def _whole(env: Mapping[str, str], var: str) -> int | None:
+    """The whole number 0..MAX_NUMBER in ``env[var]`` (ASCII digits, spaces around them
+    allowed); None when the variable is unset or empty."""
+    raw = env.get(var)
+    if raw is None or not raw.strip():
+        return None
+    digits = raw.strip()
+    if not re.fullmatch(r"[0-9]+", digits):
+        raise ConfigError(f"{var}={_shown(raw)} is not a whole number 0 or more")
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER:  # length first: int() refuses 4,300 digits
+        raise ConfigError(f"{var}={_shown(raw)} is too large (at most {MAX_NUMBER})")
+    return int(digits)
+
+
+def _shown(raw: str, limit: int = 40) -> str:
+    """``raw`` quoted for an error line, shortened when long."""
+    if len(raw) <= limit:
+        return repr(raw)
+    return f"{raw[:limit]!r}... ({len(raw)} characters)"
+
+
+def _checked(index: int, count: tuple[int | None, str], var: str) -> tuple[tuple[int, int], str]:
+    """``count``: (number of shards or None, what gave it)."""
+    n, count_from = count
     if n is None:
         raise ConfigError(f"{var} is set but the number of shards is not (set PAICLI_SHARD_COUNT)")
+    if n < 1:
+        raise ConfigError(f"{count_from} gives {n} shards; there must be 1 or more")
     if not 0 <= index < n:
         raise ConfigError(f"{var} gives shard {index + 1}, outside 1..{n}")
     return (index, n), var

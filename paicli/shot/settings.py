@@ -12,8 +12,8 @@ from typing import List
 from paicli.engines import parse_engine
 from paicli.errors import UsageError
 from paicli.media.formats import exr_compression, profile_name
-from paicli.settings import (Schema, Setting, parse_bool, parse_first_frame, parse_float, parse_int, parse_path,
-                             parse_str)
+from paicli.settings import (Schema, Setting, finite_float, parse_bool, parse_first_frame, parse_float, parse_int,
+                             parse_path, parse_str, shown)
 
 KEY_OUTPUTS = ("rgba", "matte", "fg")
 CAMERA_MODES = ("auto", "track", "static")  # as engine.classic.replace's (not imported: that loads OpenCV)
@@ -46,20 +46,20 @@ def parse_picked_colour(v) -> tuple[float, float, float] | None:
     if v in (None, "", "none", "auto"):
         return None
     try:
-        parts = [float(t) for t in (v if isinstance(v, (list, tuple)) else str(v).split(","))]
+        parts = [finite_float(t) for t in (v if isinstance(v, (list, tuple)) else str(v).split(","))]
     except ValueError:
         parts = []
     if len(parts) != 3 or min(parts) < 0 or max(parts) > 255:
-        raise UsageError(f"a picked colour is R,G,B as 0-1 values or 0-255 code values, not {v!r}")
+        raise UsageError(f"a picked colour is R,G,B as 0-1 values or 0-255 code values, not {shown(v)}")
     scale = 255.0 if max(parts) > 1.0 else 1.0
     return tuple(p / scale for p in parts)
 
 
 def _box(v) -> tuple[int, int, int, int]:
     try:
-        x0, y0, x1, y1 = (int(float(t)) for t in str(v).split(","))
+        x0, y0, x1, y1 = (int(finite_float(t)) for t in str(v).split(","))
     except ValueError:
-        raise UsageError(f"a box is x0,y0,x1,y1 in pixels, not {v!r}") from None
+        raise UsageError(f"a box is x0,y0,x1,y1 in pixels, not {shown(v)}") from None
     if x1 <= x0 or y1 <= y0:
         raise UsageError(f"box {v!r} is empty")
     return x0, y0, x1, y1
@@ -77,11 +77,11 @@ def _colour(v):
     if v in (None, "", "none"):
         return None
     try:
-        parts = [float(t) for t in (v if isinstance(v, (list, tuple)) else str(v).split(","))]
+        parts = [finite_float(t) for t in (v if isinstance(v, (list, tuple)) else str(v).split(","))]
     except ValueError:
         parts = []
     if len(parts) != 3:
-        raise UsageError(f"a colour is r,g,b in linear light, not {v!r}")
+        raise UsageError(f"a colour is r,g,b in linear light, not {shown(v)}")
     return tuple(parts)
 
 
