@@ -117,7 +117,7 @@ def module_rows() -> list[Row]:
     for path in sorted((Path(__file__).resolve().parent.parent / "tests" / "reliability").glob("cases_*.py")):
         module = importlib.import_module(path.stem)
         if hasattr(module, "extra_rows"):
-            rows += [Row(**r) for r in module.extra_rows()]
+            rows += [Row(**{k: v for k, v in r.items() if k in Row.__dataclass_fields__}) for r in module.extra_rows()]
     return rows
 
 

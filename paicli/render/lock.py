@@ -163,8 +163,11 @@ def _open(path: Path) -> int:
         try:
             try:
                 return os.open(path, flags | os.O_RDWR, 0o664)
-            except PermissionError:  # another user's lock file: it still locks, read-only
-                return os.open(path, (flags & ~os.O_CREAT) | os.O_RDONLY)
+            except PermissionError as denied:  # another user's lock file: it still locks, read-only
+                try:
+                    return os.open(path, (flags & ~os.O_CREAT) | os.O_RDONLY)
+                except FileNotFoundError:  # no lock file, and none may be made: a read-only folder
+                    raise denied from None
         except FileNotFoundError:  # the folder (staging) was removed by a run that just finished
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:

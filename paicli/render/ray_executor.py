@@ -19,6 +19,7 @@ from pathlib import Path
 
 from paicli import engines
 from paicli.errors import EngineUnavailableError, ExitCode
+from paicli.media.quiet import c_stderr
 from paicli.progress import Progress
 from paicli.render.run import ShotOutcome, shot_outcome
 from paicli.render.settings import RENDER  # noqa: F401 (a worker unpickles render settings: params_from reads them)
@@ -52,8 +53,11 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
 
     ours = signal.getsignal(signal.SIGTERM)  # ray.init installs its own (sys.exit(15), no line): keep paicli's
     try:
-        ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-                 configure_logging=False)
+        # Ray's own notices (and those of the processes it starts, which inherit this stderr) are
+        # not paicli's lines: captured, so a run still ends in its one result or one error line
+        with c_stderr():
+            ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True,
+                     log_to_driver=False, configure_logging=False)
         if ours is not None:
             signal.signal(signal.SIGTERM, ours)
     except (ConnectionError, RuntimeError, ValueError) as e:

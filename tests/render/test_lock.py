@@ -167,3 +167,25 @@ def test_a_filesystem_without_locks_renders_unlocked_and_says_so(edl, tmp_path, 
 def test_concurrent_renders_into_one_folder(trial, tmp_path):
     row = trial(tmp_path)
     assert row["ok"], row["problems"]
+
+
+def test_a_folder_where_no_lock_file_may_be_made_is_one_clear_error(tmp_path, monkeypatch):
+    """A read-only output folder (as a user without write permission meets it): no lock file
+    exists and none may be created; one OutputError, not a loop that blames the folder."""
+    import errno
+
+    from paicli.errors import OutputError
+    from paicli.render import lock
+
+    real = os.open
+
+    def read_only_folder(path, flags, *a):
+        if str(path).endswith(".paicli-lock"):
+            if flags & os.O_CREAT:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+        return real(path, flags, *a)
+
+    monkeypatch.setattr(os, "open", read_only_folder)
+    with pytest.raises(OutputError, match="cannot create the lock file .*Permission denied"):
+        lock._open(tmp_path / ".paicli-lock")

@@ -42,3 +42,21 @@ def test_a_relative_output_folder_renders_and_conforms_on_ray_as_it_does_locally
     assert (tmp_path / "ray" / "report.html").is_file()
     assert _frames(tmp_path / "ray") == _frames(tmp_path / "local") and len(_frames(tmp_path / "ray")) == 8
     assert edl.is_file()
+
+
+def test_a_ray_render_prints_nothing_of_rays_own_on_stderr(tmp_path):
+    """Ray's notices (token authentication, from the driver or the processes it starts) are
+    not paicli's lines: a successful run leaves stderr empty, a failing one its one line."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    lock_trials.project(tmp_path / "p")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAICLI_", "RAY_"))}
+    done = subprocess.run([sys.executable, "-m", "paicli.cli", "render", "p/cut.edl", "--bg-map", "p/map.json",
+                           "--format", "exr", "--no-qc", "--handles", "0", "--progress", "none", "-o", "out",
+                           "--executor", "ray", "--workers", "1"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
