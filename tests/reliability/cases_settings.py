@@ -160,6 +160,14 @@ def _frames_started(line: str, command: str) -> bool:
     return rec.get("event") == "start" and task.startswith("replace " if command == "render" else "key ")
 
 
+def _default_signals() -> None:
+    """In the trial's process: every stop signal at its default, as a farm job or a terminal
+    gives it (a test run started in the background inherits SIGINT ignored, which paicli rightly
+    keeps ignored)."""
+    for name in SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def signal_trial(root: str | os.PathLike, shot: Path, command: str, sig_name: str,
                  timeout: float = TRIAL_TIMEOUT, delay: float = 0.0) -> dict:
     """Run ``paicli COMMAND`` on ``shot`` in the empty folder ``root``, send ``sig_name`` to it
@@ -173,7 +181,8 @@ def signal_trial(root: str | os.PathLike, shot: Path, command: str, sig_name: st
     before_shot, before_root = corpus.snapshot(shot), corpus.snapshot(root)
     signum = int(getattr(signal, sig_name))
     proc = subprocess.Popen(PAICLI + argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=child_env(), start_new_session=True)
+                            stderr=subprocess.PIPE, env=child_env(), start_new_session=True,
+                            preexec_fn=_default_signals)
     lines: list[str] = []
     started = threading.Event()
 
