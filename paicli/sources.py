@@ -109,13 +109,14 @@ class Sources:
                 return self._files[ident]
         return None
 
-    def refuse(self, outputs: Iterable[str | os.PathLike], what: str = "output") -> None:
-        """:class:`OutputError` (73) when any of ``outputs`` is, or would replace, a source."""
+    def refuse(self, outputs: Iterable[str | os.PathLike], what: str = "the output",
+               then: str = "choose another output folder (-o) or name (--name)") -> None:
+        """:class:`OutputError` (73) when any of ``outputs`` is, or would replace, a source:
+        ``"<what> <output> would overwrite the source <source>; <then>"`` (``what`` may be empty)."""
         for out in outputs:
             src = self.source_at(out)
             if src is not None:
-                raise OutputError(f"the {what} {out} would overwrite the source {src}; "
-                                  "choose another output folder (-o) or name (--name)")
+                raise OutputError(f"{what} {out}".strip() + f" would overwrite the source {src}; {then}")
 
 
 SOURCES = Sources()  # the running command's sources; commands register, outputs are checked against it

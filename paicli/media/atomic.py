@@ -58,10 +58,11 @@ def _fsync_dir(path: Path) -> None:
 def commit(tmp: Path, final: Path) -> None:
     """fsync ``tmp`` and rename it onto ``final`` (atomic on one filesystem). A ``final``
     that is one of the run's sources (:mod:`paicli.sources`) is refused, ``tmp`` removed."""
-    source = SOURCES.source_at(final)
-    if source is not None:
+    try:
+        SOURCES.refuse([final], "", "nothing was replaced")
+    except OutputError:
         discard(tmp)
-        raise OutputError(f"{final} would overwrite the source {source}; nothing was replaced")
+        raise
     try:
         _fsync_path(tmp)
         os.replace(tmp, final)

@@ -118,6 +118,16 @@ def reset() -> dict[str, int]:
     return held
 
 
+def note(summary: dict, warnings: list[str]) -> None:
+    """Pixels replaced since the last :func:`reset` (a job's start), if any: the counts by input
+    or output into ``summary["nonfinite_pixels"]`` and one line (:func:`warning`) into ``warnings``."""
+    counts = tally()
+    line = warning(counts)
+    if line:
+        summary["nonfinite_pixels"] = counts
+        warnings.append(line)
+
+
 def warning(counts: dict[str, int]) -> str | None:
     """The one line a command prints for ``counts`` (:func:`tally`), or None when empty."""
     if not counts:

@@ -141,12 +141,11 @@ class Writer:
 
     def _publish_sequence(self) -> None:
         frames = sorted(self._tmp_dir.iterdir())
-        for src in frames:  # every frame checked before any moves: a sequence lands whole or not at all
-            source = SOURCES.source_at(self.path.parent / src.name)
-            if source is not None:
-                shutil.rmtree(self._tmp_dir, ignore_errors=True)
-                raise OutputError(f"{self.path.parent / src.name} would overwrite the source {source}; "
-                                  "nothing was replaced")
+        try:  # every frame checked before any moves: a sequence lands whole or not at all
+            SOURCES.refuse([self.path.parent / src.name for src in frames], "", "nothing was replaced")
+        except OutputError:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            raise
         try:
             for src in frames:
                 os.replace(src, self.path.parent / src.name)

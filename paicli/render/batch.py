@@ -33,6 +33,9 @@ from paicli.sources import SOURCES
 from paicli.timeline.read import read_edit_list
 
 
+_RENDER_ELSEWHERE = "render into another folder (-o) or change --name-template"  # how to avoid a source
+
+
 def absolute(path: Path | None) -> Path | None:
     """``path`` made absolute against the working folder, symlinks kept as the user named them
     (a share's mount path stays the path other machines know it by)."""
@@ -79,7 +82,6 @@ def plan_list(edit_list: Path, s: Resolved, *, output: Path, bg_map: Path | None
         result.summary["shard"]["from"] = shard_from
     blocked = plan.blocked()
     result.warnings += plan.notes + [f"{ps.shot.id}: {ps.status}: {ps.reason}" for ps in blocked]
-    SOURCES.clear()  # this command's sources only (an earlier command of this process read others)
     SOURCES.add(edit_list, bg_map)
     register_sources(plan)
     refuse_sources(plan, output)
@@ -113,22 +115,15 @@ def refuse_sources(plan: Plan, output: Path) -> None:
             except OSError:  # not there yet (or not a folder: the render says so)
                 folders[final] = []
         prefix = f"{ps.stem}_".casefold()
-        _refuse([final / n for n in folders[final] if n.casefold().startswith(prefix)], f"{ps.shot.id}'s output")
+        SOURCES.refuse([final / n for n in folders[final] if n.casefold().startswith(prefix)],
+                       f"{ps.shot.id}'s output", _RENDER_ELSEWHERE)
     try:
         top = sorted(os.listdir(output))
     except OSError:
         return
     conformed = f"{Path(plan.edit_list.path).stem}_conform.".casefold()
-    _refuse([output / n for n in top if n.casefold() == "report.html" or n.casefold().startswith(conformed)],
-            "run's report or timeline")
-
-
-def _refuse(outputs: list[Path], what: str) -> None:
-    for out in outputs:
-        source = SOURCES.source_at(out)
-        if source is not None:
-            raise OutputError(f"{what} {out} would overwrite the source {source}; render into another folder (-o) "
-                              "or change --name-template")
+    run_files = [n for n in top if n.casefold() == "report.html" or n.casefold().startswith(conformed)]
+    SOURCES.refuse([output / n for n in run_files], "run's report or timeline", _RENDER_ELSEWHERE)
 
 
 def refuse_blocked(plan: Plan) -> None:

@@ -214,10 +214,7 @@ def _refuse_finished_meanwhile(out_root: Path, ps: ShotPlan) -> None:
 
 def refuse_moves_over_sources(final: Path, names) -> None:
     """:class:`OutputError` (73) when moving ``names`` into ``final`` would replace a source of the run."""
-    for name in names:
-        source = SOURCES.source_at(final / name)
-        if source is not None:
-            raise OutputError(f"{final / name} would overwrite the source {source}; nothing was moved into place")
+    SOURCES.refuse([final / name for name in names], "", "nothing was moved into place")
 
 
 def _move_into_place(staging: Path, final: Path, sidecar: str, whole: bool) -> None:

@@ -37,10 +37,7 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
     out = writer.output()
     out.extra["source_range"] = [start, start + count - 1]
     result.add_output(out)
-    line = nonfinite.warning(nonfinite.tally())
-    if line:
-        result.summary["nonfinite_pixels"] = nonfinite.tally()
-        result.warnings.append(line)
+    nonfinite.note(result.summary, result.warnings)
     return out
 
 

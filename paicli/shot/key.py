@@ -182,18 +182,8 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
         result.add_output(out)
     if inside:
         report["screen_inside_subject"] = enclosed_screen_summary(inside)
-    note_nonfinite(result.summary, result)
+    nonfinite.note(result.summary, result.warnings)
     return report
-
-
-def note_nonfinite(summary: dict, result: CommandResult) -> None:
-    """Non-finite pixels replaced since the job began (:mod:`paicli.media.nonfinite`): counts
-    by input or output in ``summary["nonfinite_pixels"]`` and one warning line."""
-    counts = nonfinite.tally()
-    line = nonfinite.warning(counts)
-    if line:
-        summary["nonfinite_pixels"] = counts
-        result.warnings.append(line)
 
 
 def enclosed_screen_note(inside: dict | None) -> str | None:

@@ -30,7 +30,7 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
-from paicli.shot.key import enclosed_screen_note, note_nonfinite, picked_screen_colour
+from paicli.shot.key import enclosed_screen_note, picked_screen_colour
 from paicli.shot.references import find_references, load_references
 from paicli.shot.settings import CAMERA_MODES
 from paicli.sources import SOURCES
@@ -224,7 +224,7 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
                "grain_sigma": report.get("grain_sigma"), "timing": report.get("timing"), "notes": notes}
     if report.get("screen_inside_subject"):
         summary["screen_inside_subject"] = report["screen_inside_subject"]
-    note_nonfinite(summary, result)
+    nonfinite.note(summary, result.warnings)
     if report.get("timing", {}).get("frames"):
         t = report["timing"]
         summary["engine_ms_per_frame"] = round(1000 * (t["analysis_s"] + t["render_s"]) / t["frames"], 1)

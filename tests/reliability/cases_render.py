@@ -21,10 +21,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from corpus import Case, Workspace, _bg_map, _decoded, _edl, _render
+from corpus import Case, Workspace, _bg_map, _decoded, _edl, _render, run_trials
 
 COLLIDE = "name collisions"
 SAME = "output equals input"
@@ -103,14 +102,8 @@ def concurrency_row(trials: list[dict]) -> dict:
 
 def extra_rows() -> list[dict]:
     """Rows the one-command case runner cannot make: the concurrency trials."""
-    folder = tempfile.mkdtemp(prefix="paicli-concurrency-")
-    try:
-        return [concurrency_row(run_concurrency_trials(folder))]
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return [concurrency_row(run_trials(run_concurrency_trials, "paicli-concurrency-"))]
 
 
 if __name__ == "__main__":  # python tests/reliability/cases_render.py: the concurrency trials, one JSON line each
-    with tempfile.TemporaryDirectory(prefix="paicli-concurrency-") as tmp:
-        for t in run_concurrency_trials(tmp):
-            print(json.dumps(t), flush=True)
+    run_trials(run_concurrency_trials, "paicli-concurrency-", show=True)

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from fractions import Fraction
 from pathlib import Path
 
 import corpus
-from corpus import PAICLI, Case, Workspace, _bg_map, _edl, _render, _replace, child_env
+from corpus import PAICLI, Case, Workspace, _bg_map, _edl, _render, _replace, child_env, run_trials
 
 # ------------------------------------------------------------------------------ farm variables
 
@@ -257,14 +255,8 @@ def signals_row(trials: list[dict]) -> dict:
 
 def extra_rows() -> list[dict]:
     """Rows the one-command case runner cannot make: the stop-signal trials."""
-    folder = tempfile.mkdtemp(prefix="paicli-signals-")
-    try:
-        return [signals_row(run_signal_trials(folder))]
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return [signals_row(run_trials(run_signal_trials, "paicli-signals-"))]
 
 
 if __name__ == "__main__":  # python tests/reliability/cases_settings.py: the signal trials, one JSON line each
-    with tempfile.TemporaryDirectory(prefix="paicli-signals-") as tmp:
-        for trial in run_signal_trials(tmp):
-            print(json.dumps(trial), flush=True)
+    run_trials(run_signal_trials, "paicli-signals-", show=True)

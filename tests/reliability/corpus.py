@@ -764,6 +764,17 @@ def _untrusted() -> list[Case]:
     ]
 
 
+def run_trials(trials: Callable[[str], list[dict]], prefix: str, *, show: bool = False) -> list[dict]:
+    """``trials(folder)`` (checks that are not one command per case: signals, concurrent runs)
+    in a fresh temporary folder, removed afterwards; with ``show``, each trial printed as one
+    JSON line (``python tests/reliability/cases_*.py``)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        done = trials(tmp)
+    for t in done if show else ():
+        print(json.dumps(t, default=str), flush=True)
+    return done
+
+
 def more_cases() -> list[Case]:
     """The cases of every ``cases_*.py`` module beside this one (each holds a list ``CASES``)."""
     import importlib
