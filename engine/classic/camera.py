@@ -94,7 +94,7 @@ def anchor_path(path: list[np.ndarray], anchors: dict[int, np.ndarray], width: i
     worst = max(report.disagreement_px)
     if worst > max_disagreement_px:
         report.reason = (f"the references disagree with the tracked camera by up to {worst:.1f} px "
-                         f"(limit {max_disagreement_px:g}): not pinned to them")
+                         f"(limit {max_disagreement_px:.1f}): not pinned to them")
         return path, report
     corr = {f: normalised(anchors[f] @ np.linalg.inv(path[f])) for f in frames}
     out = []

@@ -49,6 +49,7 @@ class Gains:
     fg_white: tuple[float, float, float]
     bg_white: tuple[float, float, float]
     confidence: float = 0.0  # how far the grey-world estimate was trusted (0-1)
+    why: str | None = None  # why the white balance was kept (in part), in words; None: fully corrected
 
 
 def relight_gains(fg: WhitePoint, bg: WhitePoint, p: HarmoniseParams) -> Gains:
@@ -58,11 +59,20 @@ def relight_gains(fg: WhitePoint, bg: WhitePoint, p: HarmoniseParams) -> Gains:
     as its colours are varied: a subject of one flat colour says nothing about the light, so
     its cast is left alone (``confidence`` 0). The correction is capped at :data:`MAX_CAST`.
     """
-    if fg.mean is None or bg.mean is None or p.strength <= 0:
-        return Gains((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0))
+    if p.strength <= 0:
+        return Gains((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), why="relighting is off (strength 0)")
+    if fg.mean is None or bg.mean is None:
+        what = "solid foreground" if fg.mean is None else "background"
+        return Gains((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0), why=f"no {what} to measure")
     fw, bw = _white(fg.mean[None]), _white(bg.mean[None])
     lo, hi = SPREAD_TRUSTED
     confidence = float(np.clip((fg.spread - lo) / (hi - lo), 0.0, 1.0))
+    why = None
+    if confidence < 1.0:
+        why = (f"the subject's colours are too uniform (spread {fg.spread:.2f}; grey world needs {lo:g}) to tell "
+               "the colour of its light" if confidence == 0 else
+               f"grey world trusted {confidence:.0%}, the subject's colours being only partly varied (spread "
+               f"{fg.spread:.2f}; fully trusted from {hi:g})")
     target = np.exp(p.adapt * np.log(np.clip(bw, 1e-4, None)))  # neutral (1, 1, 1) -> bg white, geometric
     target /= float(LUMA @ target)
     log_g = np.log(target / np.clip(fw, 1e-4, None))
@@ -76,7 +86,8 @@ def relight_gains(fg: WhitePoint, bg: WhitePoint, p: HarmoniseParams) -> Gains:
         ratio = float(LUMA @ bg.mean) / max(float(LUMA @ fg.mean), 1e-6)
         g *= ratio ** p.tone
     g = g ** p.strength
-    return Gains(tuple(float(x) for x in g), tuple(float(x) for x in fw), tuple(float(x) for x in bw), confidence)
+    return Gains(tuple(float(x) for x in g), tuple(float(x) for x in fw), tuple(float(x) for x in bw), confidence,
+                 why)
 
 
 def measure_grain(img: np.ndarray, screen_weight: np.ndarray) -> float:

@@ -174,7 +174,7 @@ class ClassicReplaceEngine(TwoPassEngine):
                            screen=None if screen is None else {"kind": screen.kind,
                                                                "colour": [round(c, 4) for c in screen.colour]},
                            relight={"gains": [round(g, 4) for g in gains.rgb],
-                                    "confidence": round(gains.confidence, 3),
+                                    "confidence": round(gains.confidence, 3), "why": gains.why,
                                     "foreground_white": [round(g, 4) for g in gains.fg_white],
                                     "background_white": [round(g, 4) for g in gains.bg_white]})
         self.timing["analysis_s"] += time.perf_counter() - t_start - waited

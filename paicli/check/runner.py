@@ -11,10 +11,7 @@ from paicli.media.atomic import sweep_stale_temps
 from paicli.paths import safe_output_path
 from paicli.progress import Progress
 from paicli.result import OutputFile
-
-
-def report_names(stem: str) -> dict[str, str]:
-    return {"html": f"{stem}_qc.html", "json": f"{stem}_qc.json"}
+from paicli.shot.replace import qc_report_names as report_names
 
 
 def check_into(out_dir: Path, inputs: CheckInputs, limits: dict, *, adapt: float, settings: dict,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Optional
 
@@ -24,8 +23,12 @@ ProgressOpt = Annotated[Optional[str], typer.Option(
     "Env: PAICLI_PROGRESS.", show_default=False)]
 
 
-OutputDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).",
-                                            readable=False)]  # paicli reports an unwritable folder in one line
+OutputDirOpt = Annotated[Optional[Path], typer.Option(
+    "-o", "--output", help="Output folder, created if missing (default: paicli/ beside the shot).", show_default=False,
+    readable=False)]  # paicli reports an unwritable folder in one line
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace the results of an earlier run in the output folder (default: refuse, so old and new "
+    "never mix); its files this run does not write again are removed.")]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="Output name stem (default: the shot's name).",
                                                 show_default=False)]
 FramesOpt = Annotated[Optional[str], typer.Option(
@@ -37,10 +40,17 @@ InputColorspaceOpt = Annotated[Optional[str], typer.Option(
 def setting_option(schema: Schema, name: str) -> inspect.Parameter:
     """The command-line option of the schema's setting ``name``: its flag, type and help as the
     setting declares them (``None`` when not given, so the setting resolves from the other
-    sources)."""
+    sources; ``--help`` shows the setting's built-in default instead: paicli.commands.helptext).
+    Shell completion offers the setting's choices, when it has some."""
     setting = schema.settings[name]
+    choices = setting.choices or ()
+
+    def complete(incomplete: str) -> list[str]:
+        return [c for c in choices if c.startswith(incomplete.lower())]
+
     annotation = Annotated[Optional[setting.cli_type],
-                           typer.Option(setting.option, help=setting.help, show_default=False)]
+                           typer.Option(setting.option, help=setting.help, show_default=False,
+                                        autocompletion=complete if choices else None)]
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
 
 
@@ -78,15 +88,13 @@ def print_settings(result: CommandResult, resolved: Resolved, json_out: bool) ->
     if json_out:
         result.print_json()
         return
-    from rich.console import Console
-    from rich.table import Table
+    from paicli.commands.tables import print_table
 
-    table = Table(title=f"paicli {result.command}: resolved settings", title_justify="left")
-    table.add_column("setting")
-    table.add_column("value")
-    table.add_column("from")
-    for name, entry in result.settings.items():
-        table.add_row(name, str(entry["value"]), entry["source"])
-    Console(file=sys.stdout).print(table)
+    print_table(f"paicli {result.command}: resolved settings", ("setting", "value", "from"),
+                [(name, entry["value"], entry["source"]) for name, entry in result.settings.items()])
     for o in result.outputs:
         print(f"would write {o.kind}: {o.path}")
+    earlier = result.summary.get("earlier_outputs")
+    if earlier:
+        print(f"{result.summary['output_folder']} holds results of an earlier run ({', '.join(earlier[:3])}"
+              + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "") + "): the run needs --force to replace them")

@@ -1,13 +1,12 @@
 """``paicli convert SOURCE -o OUT``: ProRes or EXR with the source's exact rate, timecode and reel."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from paicli.commands.common import (DryRunOpt, JsonOpt, PresetOpt, ProgressOpt, print_settings, report,
-                                    with_settings)
+from paicli.commands.common import (DryRunOpt, ForceOpt, JsonOpt, OutputDirOpt, PresetOpt, ProgressOpt,
+                                    print_settings, report, with_settings)
 from paicli.settings import resolve
 from paicli.shot.settings import CONVERT
 
@@ -20,8 +19,7 @@ HELP = ("Transcode a movie or image sequence (or a range of it, with handles) to
 def convert(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="A movie, or an image sequence (shot.####.exr, a member file or a folder).",
                                           show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).",
-                                         readable=False)] = Path("out"),
+    output: OutputDirOpt = None,
     name: Annotated[Optional[str], typer.Option(
         "--name", help="Output name stem (default: the source's name).", show_default=False)] = None,
     frames: Annotated[Optional[str], typer.Option(
@@ -29,6 +27,7 @@ def convert(
         show_default=False)] = None,
     preset: PresetOpt = None,
     progress: ProgressOpt = None,
+    force: ForceOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     **settings,
@@ -36,7 +35,7 @@ def convert(
     from paicli.shot import convert as job  # the media libraries load when something is converted, not for --help
 
     s = resolve(CONVERT, settings, preset=preset)
-    result = job.convert(source, s, output=output, name=name, frames=frames, dry_run=dry_run,
+    result = job.convert(source, s, output=output, force=force, name=name, frames=frames, dry_run=dry_run,
                          progress=progress)
     if dry_run:
         print_settings(result, s, json_out)

@@ -1,13 +1,12 @@
 """``paicli key SHOT -o OUT``: a clean foreground and matte from a green- or blue-screen shot."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt, OutputDirOpt, PresetOpt,
-                                    ProgressOpt, print_settings, report, with_settings)
+from paicli.commands.common import (DryRunOpt, ForceOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt,
+                                    OutputDirOpt, PresetOpt, ProgressOpt, print_settings, report, with_settings)
 from paicli.settings import resolve
 from paicli.shot.settings import KEY
 
@@ -20,7 +19,7 @@ HELP = ("Key a green- or blue-screen shot: automatic screen detection, per-pixel
 def key(
     shot: Annotated[str, typer.Argument(metavar="SHOT", help="A screen shot: movie or image sequence.",
                                         show_default=False)],
-    output: OutputDirOpt = Path("out"),
+    output: OutputDirOpt = None,
     name: NameOpt = None,
     frames: FramesOpt = None,
     clean_plate: Annotated[Optional[str], typer.Option(
@@ -32,6 +31,7 @@ def key(
     input_colorspace: InputColorspaceOpt = None,
     preset: PresetOpt = None,
     progress: ProgressOpt = None,
+    force: ForceOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     **settings,
@@ -39,7 +39,7 @@ def key(
     from paicli.shot import key as job  # the keying libraries load when a shot is keyed, not for --help
 
     s = resolve(KEY, settings, preset=preset)
-    result = job.key(shot, s, output=output, name=name, frames=frames, clean_plate=clean_plate,
+    result = job.key(shot, s, output=output, force=force, name=name, frames=frames, clean_plate=clean_plate,
                      garbage_matte=garbage_matte, core_matte=core_matte, input_colourspace=input_colorspace,
                      dry_run=dry_run, progress=progress)
     if dry_run:
@@ -48,10 +48,12 @@ def key(
     quality = result.summary["screen_report"]
 
     def human() -> None:
-        print("screen: " + ", ".join(f"{k} {v}" for k, v in quality.items() if k != "screen_inside_subject"))
+        print(job.screen_line(quality))
         note = job.enclosed_screen_note(quality.get("screen_inside_subject"))
         if note:
             print(note)
+        if result.summary.get("removed_earlier"):
+            print("removed from the earlier run (not made again): " + ", ".join(result.summary["removed_earlier"]))
         for warning in result.warnings:
             print(f"warning: {warning}")
         for o in result.outputs:

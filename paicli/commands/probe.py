@@ -53,15 +53,12 @@ def probe(
 
 
 def _print_table(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from paicli.commands.tables import print_table
 
     ok = [r for r in rows if "error" not in r]
     if not ok:
         return
-    table = Table(show_lines=False)
-    for col in ("file", "size", "rate", "frames", "start TC", "end TC", "reel", "codec", "bits", "alpha", "colour", "note"):
-        table.add_column(col, overflow="fold")
+    body = []
     for r in ok:
         colour = "/".join(str(r.get(k) or "?") for k in ("primaries", "transfer", "matrix"))
         colour += " full" if r.get("full_range") else " limited" if r["kind"] == "movie" else ""
@@ -69,9 +66,8 @@ def _print_table(rows: list[dict]) -> None:
         if r.get("profile"):
             codec += f" {r['profile']}"
         note = "VFR" if r.get("vfr") else ("rate: default 24, use --rate" if r.get("rate_from") == "default" else "")
-        table.add_row(
-            r["path"], f"{r['width']}x{r['height']}", f"{r['rate']} ({r['fps']})", str(r["frame_count"]),
-            r.get("start_timecode") or "-", r.get("end_timecode") or "-", r.get("reel") or "-", codec,
-            str(r["bit_depth"]), "yes" if r["has_alpha"] else "no", colour, note,
-        )
-    Console(file=sys.stdout, width=max(160, Console().width)).print(table)
+        body.append((r["path"], f"{r['width']}x{r['height']}", f"{r['rate']} ({r['fps']})", r["frame_count"],
+                     r.get("start_timecode") or "-", r.get("end_timecode") or "-", r.get("reel") or "-", codec,
+                     r["bit_depth"], "yes" if r["has_alpha"] else "no", colour, note or "-"))
+    print_table(None, ("file", "size", "rate", "frames", "start TC", "end TC", "reel", "codec", "bits", "alpha",
+                       "colour", "note"), body)

@@ -70,19 +70,12 @@ def relight_check(
         return 0
 
     def human() -> None:
-        from rich.console import Console
-        from rich.table import Table
+        from paicli.commands.tables import print_table
 
-        colour = {"pass": "green", "warn": "yellow", "fail": "red", "n/a": "dim"}
-        table = Table(title=f"relight-check {inputs.stem}: {doc['verdict']} (score {doc['score']})",
-                      title_justify="left")
-        for col in ("metric", "value", "unit", "warn", "fail", "verdict"):
-            table.add_column(col)
-        for name, m in doc["metrics"].items():
-            val = "-" if m["value"] is None else f"{m['value']:.4g}"
-            table.add_row(m["label"], val, m["unit"], f"{m['warn']:g}", "-" if m["fail"] is None else f"{m['fail']:g}",
-                          f"[{colour[m['verdict']]}]{m['verdict']}[/]")
-        Console().print(table)
+        rows = [(m["label"], "-" if m["value"] is None else f"{m['value']:.4g}", m["unit"], f"{m['warn']:g}",
+                 "-" if m["fail"] is None else f"{m['fail']:g}", m["verdict"]) for m in doc["metrics"].values()]
+        print_table(f"relight-check {inputs.stem}: {doc['verdict']} (score {doc['score']})",
+                    ("metric", "value", "unit", "warn", "fail", "verdict"), rows)
         for n in doc["notes"]:
             print(f"note: {n}")
         for o in res.outputs:

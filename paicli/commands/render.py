@@ -8,6 +8,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from paicli.commands.common import InputColorspaceOpt, JsonOpt, PresetOpt, ProgressOpt, report, with_settings
+from paicli.commands.tables import aligned, print_table
 from paicli.errors import UsageError
 from paicli.media.timing import format_rate
 from paicli.progress import mode_from
@@ -25,9 +26,9 @@ HELP = ("Render every shot of an edit list (EDL, FCP7/FCPX XML, OTIO, AAF): find
 def render(
     edit_list: Annotated[Path, typer.Argument(metavar="EDIT_LIST", help="EDL, FCP7 .xml, .fcpxml, .otio/.otioz or "
                                              ".aaf.", show_default=False, readable=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder (created if missing).",
-                                         readable=False)] = Path(
-        "renders"),
+    output: Annotated[Optional[Path], typer.Option(
+        "-o", "--output", help="Output folder, created if missing (default: NAME_renders/ beside the edit list, "
+        "NAME being the list's name).", show_default=False, readable=False)] = None,
     bg_map: Annotated[Optional[Path], typer.Option("--bg-map", help="Shot -> reference stills map (TOML, CSV or "
                                                    "JSON).", show_default=False, readable=False)] = None,
     refs_root: Annotated[Optional[Path], typer.Option("--refs-root", help="Folder of refs/<shot>/ folders "
@@ -75,13 +76,16 @@ def render(
     s = resolve(RENDER, settings, preset=preset)
     if executor not in ("local", "ray"):
         raise UsageError(f"--executor: {executor!r} is not one of local, ray")
+    if output is None:
+        output = default_output(edit_list)
     output = batch.absolute(output)  # once, for every executor and every worker
     plan, result = batch.plan_list(edit_list, s, output=output, bg_map=bg_map, refs_root=refs_root,
                                    media_root=media_root or [], rate=rate, sequence=sequence, shard=shard, force=force)
+    result.summary["output_folder"] = str(output)
     blocked = plan.blocked()
     mode = mode_from(progress or log_format)
     if plan_only or (s.strict and blocked):
-        report(result, json_out, lambda: _print_plan(plan))
+        report(result, json_out, lambda: _print_plan(plan, into=output))
         if s.strict and blocked and not plan_only:
             batch.refuse_blocked(plan)
         return 0
@@ -100,7 +104,15 @@ def render(
     return run.code
 
 
-def _print_plan(plan, only: list | None = None) -> None:
+def default_output(edit_list: Path) -> Path:
+    """Where a list renders without ``-o``: ``NAME_renders/`` beside it (one folder per list,
+    whatever the working directory, so a rerun finds the shots it finished)."""
+    from paicli.paths import sanitize_name
+
+    return edit_list.parent / f"{sanitize_name(edit_list.name.split('.')[0])}_renders"
+
+
+def _print_plan(plan, only: list | None = None, into: Path | None = None) -> None:
     """The plan as a table: every shot, or ``only`` these (the shots that cannot render).
     Plain aligned columns, never truncated or wrapped, so it reads the same piped to a file
     or a farm log as on a terminal; record and source out are exclusive, as lists write them."""
@@ -112,36 +124,23 @@ def _print_plan(plan, only: list | None = None) -> None:
     body = [(ps.shot.id, ps.shot.record_tc, ps.shot.record_out_tc, ps.shot.timecode_of(ps.shot.source_in),
              ps.shot.timecode_of(ps.shot.source_out), ps.shot.retime or "-", ", ".join(ps.shot.transitions) or "-",
              ps.status, f"v{ps.version:03d}" if ps.version else "-", ps.reason or str(ps.media.path)) for ps in rows]
-    print(title)
+    print(title + (f", rendering into {into}" if into is not None else ""))
     print(aligned([head, *body]))
-    for note in plan.notes:
-        print(f"note: {note}")
-
-
-def aligned(rows: list[tuple[str, ...]]) -> str:
-    """Rows as left-aligned columns two spaces apart, each as wide as its widest cell."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    if only is None:  # a render prints the notes with its results
+        for note in plan.notes:
+            print(f"note: {note}")
 
 
 def _print_results(outcomes, timelines, why_not, notes=()) -> None:
-    """The outcomes as a table, the timelines written, and the plan's notes on shots that
-    took a later version because the name template gave them an earlier shot's name."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="render", title_justify="left")
-    for col in ("shot", "version", "status", "seconds", "error"):
-        table.add_column(col)
-    for o in outcomes:
-        table.add_row(o.shot.shot.id, f"v{o.shot.version:03d}" if o.shot.version else "-", o.status,
-                      f"{o.seconds:.1f}", o.error or "")
-    Console(file=sys.stdout).print(table)
+    """The outcomes as a table, the timelines written, and the plan's notes (each a decision
+    that changed the result: a list rate unlike its media's, a retimed shot, a later version
+    taken because the name template gave a shot an earlier shot's name)."""
+    print_table("render", ("shot", "version", "status", "seconds", "error"),
+                [(o.shot.shot.id, f"v{o.shot.version:03d}" if o.shot.version else "-", o.status, f"{o.seconds:.1f}",
+                  o.error or "-") for o in outcomes])
     for t in timelines:
         print(f"wrote timeline: {t['path']} ({t['clips']} clips)")
-    renamed = {o.shot.shot.id for o in outcomes if getattr(o.shot, "name_of", None)}
     for note in notes:
-        if note.split(":", 1)[0] in renamed:
-            print(f"note: {note}")
+        print(f"note: {note}")
     if why_not:
         print(f"note: {why_not}")

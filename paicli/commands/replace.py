@@ -1,13 +1,12 @@
 """``paicli replace SHOT --bg REFS -o OUT``: the finished shot with a new, camera-aware background."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
 
-from paicli.commands.common import (DryRunOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt, OutputDirOpt, PresetOpt,
-                                    ProgressOpt, print_settings, report, with_settings)
+from paicli.commands.common import (DryRunOpt, ForceOpt, FramesOpt, InputColorspaceOpt, JsonOpt, NameOpt,
+                                    OutputDirOpt, PresetOpt, ProgressOpt, print_settings, report, with_settings)
 from paicli.settings import resolve
 from paicli.shot.settings import REPLACE
 
@@ -28,7 +27,7 @@ def replace(
     bg: Annotated[List[str], typer.Option("--bg", help="Reference stills: a folder or files (repeatable). Anchored "
                                           "by frame numbers in their names (ref.0047.png), by --bg-at, or at "
                                           "start/middle/end in name order.", show_default=False)],
-    output: OutputDirOpt = Path("out"),
+    output: OutputDirOpt = None,
     name: NameOpt = None,
     bg_at: Annotated[Optional[str], typer.Option("--bg-at", help="Anchor frames of the references in name order, "
                                                  "e.g. 0,47,95.", show_default=False)] = None,
@@ -41,6 +40,7 @@ def replace(
         show_default=False)] = None,
     preset: PresetOpt = None,
     progress: ProgressOpt = None,
+    force: ForceOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     **settings,
@@ -48,7 +48,7 @@ def replace(
     from paicli.shot import replace as job  # the engine's libraries load when a shot is replaced, not for --help
 
     s = resolve(REPLACE, settings, preset=preset)
-    result = job.replace(shot, bg, s, output=output, name=name, bg_at=bg_at, bg_colourspace=bg_colorspace,
+    result = job.replace(shot, bg, s, output=output, force=force, name=name, bg_at=bg_at, bg_colourspace=bg_colorspace,
                          frames=frames, input_colourspace=input_colorspace, loras=tuple(lora or ()),
                          dry_run=dry_run, progress=progress)
     if dry_run:
@@ -57,18 +57,10 @@ def replace(
     summary = result.summary
 
     def human() -> None:
-        if summary.get("camera") is not None:
-            print(job.tracking_line(summary))
-        g = (summary.get("relight") or {}).get("gains")
-        if g:
-            print(f"relight gains r,g,b: {g[0]:.3f}, {g[1]:.3f}, {g[2]:.3f}")
-        for note in summary.get("notes", []):
-            print(f"note: {note}")
+        for line in job.decision_lines(summary, s.keep_lighting):
+            print(line)
         for warning in result.warnings:
             print(f"warning: {warning}")
-        note = job.enclosed_screen_note(summary.get("screen_inside_subject"))
-        if note:
-            print(note)
         for o in result.outputs:
             d = o.to_dict()
             print(f"wrote {d['kind']}: {d.get('path') or d.get('sequence')}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from paicli.media.timing import Timecode, format_rate
 
-OUTPUT_KINDS = ("comp", "matte", "fg", "layers", "camera", "sidecar", "timeline", "report", "media", "model")
+OUTPUT_KINDS = ("comp", "rgba", "matte", "fg", "layers", "camera", "sidecar", "timeline", "report", "media", "model")
 
 
 @dataclass

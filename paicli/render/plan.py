@@ -29,6 +29,7 @@ from pathlib import Path
 
 from paicli import __version__
 from paicli.errors import UsageError
+from paicli.media.timing import format_rate
 from paicli.paths import sanitize_name
 from paicli.render.bgmap import ShotReferences
 from paicli.render.media import MediaResolver
@@ -236,5 +237,22 @@ def make_plan(edit_list, out_root: Path, *, template: str, handles: int, setting
             if done:
                 ps.status = "done"
         planned.append(ps)
-    return Plan(edit_list, planned, notes, shard)
+    note = _rate_note(edit_list, planned)
+    return Plan(edit_list, planned, notes + ([note] if note else []), shard)
+
+
+def _rate_note(edit_list, planned: list[ShotPlan]) -> str | None:
+    """A note when the shots' media run at another rate than the list is read at (an EDL
+    read at 24 whose media are 24000/1001), naming how the list's rate was decided."""
+    rates = sorted({ps.media.info.rate for ps in planned if ps.media.info is not None
+                    and ps.media.info.rate != edit_list.rate}, key=float)
+    if not rates:
+        return None
+    shown = ", ".join(format_rate(r) for r in rates)
+    how = edit_list.rate_note if edit_list.rate_note != "given" else f"{format_rate(edit_list.rate)} fps (--rate)"
+    text = (f"the edit list's rate, {how}, differs from its shots' media ({shown} fps): source timecodes are "
+            "matched frame for frame")
+    if edit_list.format == "cmx_3600" and edit_list.rate_note != "given":
+        text += f"; if the edit was cut at {format_rate(rates[0])} fps, say --rate {rates[0]}"
+    return text
 

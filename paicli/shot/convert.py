@@ -14,6 +14,8 @@ from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved
+from paicli.shot import earlier as earlier_outputs
+from paicli.shot.earlier import default_output
 from paicli.sources import SOURCES
 
 
@@ -41,25 +43,31 @@ def transcode(info: MediaInfo, out_dir: Path, spec, *, stem: str, start: int, co
     return out
 
 
-def convert(source: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, dry_run: bool = False,
-            progress: str | None = None) -> CommandResult:
+def convert(source: str, s: Resolved, *, output: Path | None, name: str | None, frames: str | None,
+            force: bool = False, dry_run: bool = False, progress: str | None = None) -> CommandResult:
     """``paicli convert``: ``source``'s range (``frames`` plus handles) into one output in
-    ``output`` under resolved settings ``s``; with ``dry_run`` only what would be written."""
+    ``output`` (None: ``paicli/`` beside the source; an earlier run's output there is refused
+    unless ``force``) under resolved settings ``s``; with ``dry_run`` only what would be written."""
     in_space = canonical(s.input_colorspace) if s.input_colorspace else None
     out_space = canonical(s.output_colorspace) if s.output_colorspace else None
     spec = OutputSpec(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
                       first_frame=s.first_frame, colourspace=out_space)
     info = probe(source, rate=s.rate)
+    output = default_output(info) if output is None else output
     result = CommandResult(command="convert", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
-    result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    result.summary = {"source_range": [start, start + count - 1], "frames": count, "output_folder": str(output)}
     SOURCES.add_media(info)
     SOURCES.refuse([output / output_name(stem, spec)])
+    family = [output_name(stem, OutputSpec(format=fmt)) for fmt in ("prores", "exr")]
     if dry_run:
+        result.summary["earlier_outputs"] = earlier_outputs.find(output, family).names
         result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
         return result
+    earlier = earlier_outputs.claim(output, family, force=force, stem=stem)
     with Progress(mode_from(progress)) as prog:
         transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
                   allow_vfr=s.conform_vfr, progress=prog, result=result)
+    result.summary["removed_earlier"] = earlier.retire()
     return result

@@ -25,7 +25,10 @@ from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
+from paicli.shot import earlier as earlier_outputs
+from paicli.shot.earlier import default_output
 from paicli.sources import SOURCES
+
 _SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
 LOOKAHEAD = 2  # frames keyed ahead on the worker thread (memory: this many extra frames)
 
@@ -33,11 +36,6 @@ LOOKAHEAD = 2  # frames keyed ahead on the worker thread (memory: this many extr
 def output_name(stem: str, kind: str, fmt: str) -> str:
     """File name of one key output: ``STEM_key.####.exr``, ``STEM_matte.mov`` ..."""
     return f"{stem}_{_SUFFIX[kind]}" + (".mov" if fmt == "prores" else ".####.exr")
-
-
-def result_kind(kind: str) -> str:
-    """The result-object kind of a key output: the matte is a ``matte``, the rest ``fg``."""
-    return "matte" if kind == "matte" else "fg"
 
 
 @dataclass
@@ -113,7 +111,7 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
                                   colourspace="linear" if kind == "matte" else None,
                                   alpha=(kind == "rgba"))
                 path = safe_output_path(out_dir, output_name(stem, kind, outputs.format))
-                w = Writer(path, spec, result_kind(kind), info.width, info.height, info.rate,
+                w = Writer(path, spec, kind, info.width, info.height, info.rate,
                            start_tc, info.reel, source_first_frame=info.first_frame + start)
                 writers.append((kind, w))
             matte_iters = [m.frames(start, count) if m else None for m in mattes]
@@ -186,6 +184,22 @@ def key_shot(info: MediaInfo, out_dir: Path, params: KeyParams, outputs: KeyOutp
     return report
 
 
+def screen_line(report: dict) -> str:
+    """The key's one line on its screen: kind, colour (linear r,g,b) and how keyable it is."""
+    parts = [report.get("screen", "?") + " screen"]
+    if report.get("screen_colour"):
+        parts.append("colour " + ", ".join(f"{c:.3f}" for c in report["screen_colour"]) + " (linear r,g,b)")
+    if "coverage" in report:
+        parts.append(f"{100 * report['coverage']:.0f}% of the frame")
+    if "evenness" in report:
+        parts.append(f"evenness {report['evenness']:.2f} (1 = even)")
+    if "noise" in report:
+        parts.append(f"noise {report['noise']:.4f}")
+    if "spill" in report:
+        parts.append(f"spill on the subject {report['spill']:.2f} (0 = none)")
+    return "screen: " + ", ".join(parts)
+
+
 def enclosed_screen_note(inside: dict | None) -> str | None:
     """The summary's note on screen-coloured areas the subject enclosed and kept (None: none)."""
     if not inside:
@@ -208,31 +222,42 @@ def picked_screen_colour(picked, kind: str, info: MediaInfo, input_colourspace: 
     return linear
 
 
-def key(shot: str, s: Resolved, *, output: Path, name: str | None, frames: str | None, clean_plate: str | None,
-        garbage_matte: str | None, core_matte: str | None, input_colourspace: str | None, dry_run: bool = False,
-        progress: str | None = None) -> CommandResult:
-    """``paicli key``: ``shot`` keyed under resolved settings ``s`` into ``output`` (with
-    ``dry_run``, only what would be written); the screen report is ``summary["screen_report"]``."""
+def name_family(stem: str) -> list[str]:
+    """Every file name a key of ``stem`` can leave in its folder (each output, each format)."""
+    return sorted(output_name(stem, kind, fmt) for kind in _SUFFIX for fmt in ("prores", "exr"))
+
+
+def key(shot: str, s: Resolved, *, output: Path | None, name: str | None, frames: str | None,
+        clean_plate: str | None, garbage_matte: str | None, core_matte: str | None, input_colourspace: str | None,
+        force: bool = False, dry_run: bool = False, progress: str | None = None) -> CommandResult:
+    """``paicli key``: ``shot`` keyed under resolved settings ``s`` into ``output`` (None:
+    ``paicli/`` beside the shot; an earlier run's results there are refused unless
+    ``force``); with ``dry_run``, only what would be written. The screen report is
+    ``summary["screen_report"]``."""
     params = params_from(s, "key", KeyParams)
     outs = KeyOutputs(kinds=tuple(s.outputs), format=s.format, exr_compression=s.exr_compression,
                       first_frame=s.first_frame)
     info = probe(shot)
+    output = default_output(info) if output is None else output
     params.screen_colour = picked_screen_colour(s.screen_colour, s.screen, info, input_colourspace)
     params.chroma_subsampling = info.chroma_subsampling
     result = CommandResult(command="key", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
-    result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    result.summary = {"source_range": [start, start + count - 1], "frames": count, "output_folder": str(output)}
     SOURCES.add_media(info)
     SOURCES.add(clean_plate, garbage_matte, core_matte)
     SOURCES.refuse([output / output_name(stem, kind, outs.format) for kind in outs.kinds])
     if dry_run:
+        result.summary["earlier_outputs"] = earlier_outputs.find(output, name_family(stem)).names
         for kind in outs.kinds:
-            result.add_output(OutputFile(kind=result_kind(kind), path=str(output / output_name(stem, kind, outs.format))))
+            result.add_output(OutputFile(kind=kind, path=str(output / output_name(stem, kind, outs.format))))
         return result
+    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem)
     with Progress(mode_from(progress)) as prog:
         result.summary["screen_report"] = key_shot(
             info, output, params, outs, stem=stem, start=start, count=count,
             input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,
             clean_plate=clean_plate, garbage_matte=garbage_matte, core_matte=core_matte, progress=prog, result=result)
+    result.summary["removed_earlier"] = earlier.retire()
     return result

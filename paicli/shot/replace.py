@@ -29,9 +29,11 @@ from paicli.paths import safe_output_path, sanitize_name
 from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
+from paicli.shot import earlier as earlier_outputs
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
 from paicli.shot.key import enclosed_screen_note, picked_screen_colour
 from paicli.shot.references import find_references, load_references
+from paicli.shot.earlier import default_output
 from paicli.shot.settings import CAMERA_MODES
 from paicli.sources import SOURCES
 
@@ -246,39 +248,81 @@ def _write_camera(paths, camera, info, report, start, count, start_tc, tc_text, 
                                      format="paicli.camera.1" if role == "camera" else "nuke_cornerpin2d"))
 
 
-def replace(shot: str, bg: list[str], s: Resolved, *, output: Path, name: str | None, bg_at: str | None,
+def name_family(stem: str) -> list[str]:
+    """Every file name a replace of ``stem`` can leave in its folder (each format, with and
+    without layers and camera) and the reports written about its comp (``relight-check``)."""
+    names = set()
+    for fmt in ("prores", "exr"):
+        outs = ReplaceOutputs(format=fmt, layers=True)
+        names.update(fname for _, fname in output_names(stem, outs, camera=True).values())
+    return sorted(names | set(qc_report_names(stem).values()))
+
+
+def qc_report_names(stem: str) -> dict[str, str]:
+    """The quality-check report on the comp of ``stem``: page and figures."""
+    return {"html": f"{stem}_qc.html", "json": f"{stem}_qc.json"}
+
+
+def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name: str | None, bg_at: str | None,
             bg_colourspace: str | None, frames: str | None, input_colourspace: str | None, loras: tuple = (),
-            dry_run: bool = False, progress: str | None = None) -> CommandResult:
+            force: bool = False, dry_run: bool = False, progress: str | None = None) -> CommandResult:
     """``paicli replace``: ``shot`` (a movie or sequence) with the references ``bg`` under
-    resolved settings ``s``, into ``output``; with ``dry_run`` only what would be written."""
+    resolved settings ``s``, into ``output`` (None: ``paicli/`` beside the shot); an earlier
+    run's results there are refused unless ``force``; with ``dry_run`` only what would be
+    written."""
     job = prepare(s, bg, loras)
     info = probe(shot)
+    output = default_output(info) if output is None else output
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
-    result.summary = {"source_range": [start, start + count - 1], "frames": count}
+    result.summary = {"source_range": [start, start + count - 1], "frames": count, "output_folder": str(output)}
     SOURCES.add_media(info)
     SOURCES.add(*bg, job.camera_file)
     SOURCES.refuse([output / fname for _, fname in output_names(stem, job.outputs,
                                                                  camera=job.engine.tracks_camera).values()])
     if dry_run:
+        earlier = earlier_outputs.find(output, name_family(stem))
+        result.summary["earlier_outputs"] = earlier.names
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}
                                         for r in specs]
         for kind, fname in output_names(stem, job.outputs, camera=job.engine.tracks_camera).values():
             result.add_output(OutputFile(kind=kind, path=str(output / fname)))
         return result
+    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem)
     with Progress(mode_from(progress)) as prog:
         summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
                                input_colourspace=canonical(input_colourspace) if input_colourspace else None,
                                bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)
         result.summary.update(summary)
-        if summary.get("camera") is not None:
-            prog.log(tracking_line(summary))
-        note = enclosed_screen_note(summary.get("screen_inside_subject"))
-        if note:
-            prog.log(note)
+    result.summary["removed_earlier"] = earlier.retire()
     return result
+
+
+def decision_lines(summary: dict, keep_lighting: bool = False) -> list[str]:
+    """One line per decision of a replace that changed its result (camera, relighting,
+    references placed, screen kept inside the subject, an earlier run's files removed)."""
+    lines = []
+    if summary.get("camera") is not None:
+        lines.append(tracking_line(summary))
+    relight = summary.get("relight") or {}
+    gains = relight.get("gains")
+    if gains:
+        text = f"relight gains r,g,b: {gains[0]:.3f}, {gains[1]:.3f}, {gains[2]:.3f}"
+        if keep_lighting:
+            text = "relight: none (--keep-lighting)"
+        elif relight.get("why"):
+            text += f"; white balance {'kept' if relight.get('confidence', 0) == 0 else 'partly corrected'}: " \
+                    f"{relight['why']}"
+        lines.append(text)
+    lines += [f"note: {n}" for n in summary.get("notes", [])]
+    note = enclosed_screen_note(summary.get("screen_inside_subject"))
+    if note:
+        lines.append(note)
+    if summary.get("removed_earlier"):
+        lines.append("removed from the earlier run (not made again): " + ", ".join(summary["removed_earlier"]))
+    return lines
 
 
 def tracking_line(summary: dict) -> str:

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import requires_ffprobe
 from engine.colour import bt709_oetf
 from paicli.cli import run
 from paicli.media.exr import read_exr
@@ -131,7 +130,7 @@ def prores_run(shot, tmp_path_factory):
 def test_key_json_lists_rgba_and_matte_exr_sequences_with_the_plates_timing(exr_run):
     d, out = exr_run
     assert d["command"] == "key" and d["ok"] and not d["dry_run"]
-    assert [o["kind"] for o in d["outputs"]] == ["fg", "matte"]
+    assert [o["kind"] for o in d["outputs"]] == ["rgba", "matte"]
     assert [o["content"] for o in d["outputs"]] == ["premultiplied RGBA", "alpha"]
     assert [o["sequence"] for o in d["outputs"]] == [str(out / "plate_key.####.exr"), str(out / "plate_matte.####.exr")]
     for o in d["outputs"]:
@@ -186,7 +185,7 @@ def test_key_exr_matte_is_close_to_the_ground_truth_alpha(exr_run, shot):
 def test_key_prores_json_lists_three_movies_with_the_plates_timing(prores_run):
     d, out = prores_run
     assert [(o["kind"], o["content"], Path(o["path"]).name, o["format"]) for o in d["outputs"]] == [
-        ("fg", "premultiplied RGBA", "plate_key.mov", "prores_4444"),
+        ("rgba", "premultiplied RGBA", "plate_key.mov", "prores_4444"),
         ("matte", "alpha", "plate_matte.mov", "prores_hq"),
         ("fg", "despilled straight RGB", "plate_fg.mov", "prores_hq"),
     ]
@@ -196,7 +195,7 @@ def test_key_prores_json_lists_three_movies_with_the_plates_timing(prores_run):
     assert [p.name for p in files_under(out)] == ["plate_fg.mov", "plate_key.mov", "plate_matte.mov"]
 
 
-@requires_ffprobe
+@pytest.mark.needs_ffmpeg
 def test_key_prores_movies_probe_with_the_sources_rate_count_and_timecode(prores_run):
     _, out = prores_run
     for name in ("plate_key.mov", "plate_matte.mov", "plate_fg.mov"):
@@ -330,7 +329,7 @@ def test_key_garbage_matte_and_core_box_force_screen_and_foreground(shot, tmp_pa
                             "--garbage-matte", tmp_path / "garbage.png", "--core-box", "0,0,20,10")
     assert code == 0, err
     lines = stdout.strip().splitlines()
-    assert lines[0].startswith("screen: screen green")  # the screen report, then the files
+    assert lines[0].startswith("screen: green screen, colour ")  # the screen report, then the files
     assert lines[-1] == f"wrote matte: {out / 'plate_matte.####.exr'} (1 frames)"
     matte = read_exr(out / "plate_matte.1001.exr")[0][..., 0]
     assert (matte[:, WIDTH // 2:] == 0).all()
@@ -475,7 +474,7 @@ def test_key_dry_run_prints_settings_with_their_sources(shot, tmp_path, monkeypa
 def test_key_dry_run_without_json_prints_a_table_and_would_write_lines(shot, tmp_path):
     code, out, err = key(shot / "plate.mov", "-o", tmp_path / "o", "--dry-run", "--format", "prores")
     assert code == 0, err
-    assert "edge_protect" in out and f"would write fg: {tmp_path / 'o' / 'plate_key.mov'}" in out
+    assert "edge_protect" in out and f"would write rgba: {tmp_path / 'o' / 'plate_key.mov'}" in out
     assert not (tmp_path / "o").exists()
 
 

@@ -123,9 +123,10 @@ def test_keep_lighting_skips_relighting_and_a_flat_coloured_subject_is_not_greye
     assert code == 0
     assert doc["summary"]["relight"]["gains"] == [1.0, 1.0, 1.0]
     code, doc = _run_json(capsys, "replace", str(d / "plate.mov"), "--bg", str(d / "refs"), "-o", str(tmp_path),
-                          "--frames", "0-1")
+                          "--frames", "0-1", "--force")
     # relighting is on, but a subject of one flat colour says nothing about the light on it
     assert doc["summary"]["relight"]["confidence"] == 0.0
+    assert "too uniform" in doc["summary"]["relight"]["why"]
 
 
 def test_camera_static_is_forced_and_a_supplied_track_is_used(shot, tmp_path, capsys):
