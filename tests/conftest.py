@@ -1,11 +1,219 @@
-"""Shared fixtures: small synthetic frames and movies made on the fly (no shared/ data)."""
+"""Shared fixtures: small synthetic frames and movies made on the fly (no shared/ data), and
+the one place that decides what the tests need from outside the checkout.
+
+Test requirements: a test that needs something the Python install does not give it says so
+with a marker, never with its own ``skipif``:
+
+    @pytest.mark.needs_ffmpeg            ffmpeg and ffprobe on PATH (Debian/Ubuntu: apt-get install ffmpeg)
+    @pytest.mark.needs_chromium          a headless Chromium on PATH (apt-get install chromium)
+    @pytest.mark.needs_shared("edit_lists")  the benchmark data folder ../shared beside the
+                                         checkout, or the folder PAICLI_SHARED names (optionally
+                                         a part of it)
+    @pytest.mark.needs_ray, needs_skimage    the optional Python modules of ``.[test]``
+
+Without it the test is skipped with a reason that names what is missing and how to get it;
+the run says what is missing in its header (and, even with ``-q``, right after collection:
+how many tests that skips) and counts the skips per requirement in its summary.
+``PAICLI_REQUIRE=ffmpeg,chromium`` (names, or ``all``) makes those tests fail instead, for CI
+that installs them. Detection happens once per run, here (:data:`REQUIREMENTS`).
+"""
 from __future__ import annotations
 
+import functools
+import importlib.util
+import os
 import shutil
+from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
+
+# ------------------------------------------------------------------------------ test requirements
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ENV = "PAICLI_SHARED"
+REQUIRE_ENV = "PAICLI_REQUIRE"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@functools.cache
+def shared_dir() -> Path:
+    """The benchmark data folder: ``$PAICLI_SHARED``, else ``../shared`` beside the checkout
+    (it may not exist; see :func:`shared_missing`)."""
+    named = os.environ.get(SHARED_ENV, "").strip()
+    return Path(named).expanduser().absolute() if named else REPO.parent / "shared"
+
+
+@functools.cache
+def shared_missing(part: str = "") -> str | None:
+    """Why ``shared_dir() / part`` cannot be used, or None when it is there."""
+    root, named = shared_dir(), os.environ.get(SHARED_ENV, "").strip()
+    what = "bench shots and edit lists"
+    if named:
+        label, fix = f"{SHARED_ENV}={named}", f"point {SHARED_ENV} at the shared data folder, or unset it to use ../shared"
+    else:
+        label, fix = "../shared", f"set {SHARED_ENV} to its path or place it beside the checkout, at {root}"
+    if not root.is_dir():
+        return f"{label} not found ({what}; {fix})"
+    if part and not (root / part).exists():
+        where = f"{SHARED_ENV}={named}" if named else str(root)
+        return f"{part} not found in the shared data folder {where} ({what}; get the complete folder)"
+    return None
+
+
+@functools.cache
+def chromium_path() -> str | None:
+    """The first headless-capable Chromium on PATH, or None."""
+    return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+
+
+def _ffmpeg_missing() -> str | None:
+    gone = [n for n in ("ffmpeg", "ffprobe") if shutil.which(n) is None]
+    if not gone:
+        return None
+    return (f"{' and '.join(gone)} not found on PATH (reading back the movies paicli writes; "
+            "Debian/Ubuntu: apt-get install ffmpeg)")
+
+
+def _module_missing(module: str, what: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        if importlib.util.find_spec(module) is not None:
+            return None
+        return f"Python module {module} not installed ({what}; pip install -e '.[test]')"
+    return check
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str  # the marker is needs_<name>; PAICLI_REQUIRE names it
+    label: str  # in the header
+    check: Callable[..., str | None]  # why it is missing (args: the marker's), or None
+    found: Callable[[], str] = lambda: "installed"
+
+    @functools.cache
+    def missing(self, *args: str) -> str | None:
+        return self.check(*args)
+
+
+REQUIREMENTS = {r.name: r for r in (
+    Requirement("ffmpeg", "ffmpeg", _ffmpeg_missing, lambda: f"{shutil.which('ffmpeg')}, {shutil.which('ffprobe')}"),
+    Requirement("chromium", "chromium", lambda: None if chromium_path() else
+                f"chromium not found on PATH (looked for {', '.join(CHROMIUM_NAMES)}; the HTML QC report page test; "
+                "Debian/Ubuntu: apt-get install chromium)", lambda: str(chromium_path())),
+    Requirement("shared", "../shared", shared_missing, lambda: str(shared_dir())),
+    Requirement("ray", "ray", _module_missing("ray", "the Ray executor tests")),
+    Requirement("skimage", "skimage", _module_missing("skimage", "the SSIM cross-check against scikit-image")),
+)}
+
+
+@functools.cache
+def required() -> frozenset[str]:
+    """The requirements ``PAICLI_REQUIRE`` says this run must have (their tests fail, not skip)."""
+    names = {n.strip() for n in os.environ.get(REQUIRE_ENV, "").split(",") if n.strip()}
+    if "all" in names:
+        return frozenset(REQUIREMENTS)
+    unknown = sorted(names - set(REQUIREMENTS))
+    if unknown:
+        raise pytest.UsageError(f"{REQUIRE_ENV}: unknown requirement {', '.join(unknown)} "
+                                f"(known: {', '.join(REQUIREMENTS)}, or all)")
+    return frozenset(names)
+
+
+def _missing_for(item: pytest.Item) -> tuple[str, str] | None:
+    """(requirement name, why it is missing) for the first thing ``item`` needs and lacks."""
+    for name, req in REQUIREMENTS.items():
+        for mark in item.iter_markers(f"needs_{name}"):
+            why = req.missing(*mark.args)
+            if why:
+                return name, why
+    return None
+
+
+def _will(name: str) -> str:
+    return f"fail ({REQUIRE_ENV} requires {name})" if name in required() else "be skipped"
+
+
+def pytest_configure(config):
+    for name in REQUIREMENTS:
+        config.addinivalue_line("markers", f"needs_{name}: the test needs {name}; skipped (with the reason) "
+                                           f"without it, or failed when {REQUIRE_ENV} names it")
+    required()  # a misspelt PAICLI_REQUIRE stops the run before it starts
+
+
+def pytest_report_header(config):
+    states, lines = [], []
+    for name, req in REQUIREMENTS.items():
+        why = req.missing()
+        states.append(f"{req.label} MISSING" if why else f"{req.label} ({req.found()})")
+        if why:
+            lines.append(f"  missing: {why}; tests that need it will {_will(name)}")
+    head = "test requirements: " + ", ".join(states)
+    if required():
+        head += f" [{REQUIRE_ENV}={','.join(sorted(required()))}]"
+    return [head, *lines]
+
+
+@pytest.hookimpl(trylast=True)  # on the items left after -k/-m deselection
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        lack = _missing_for(item)
+        if lack and lack[0] not in required():
+            item.add_marker(pytest.mark.skip(reason=lack[1]))
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """Shown even with -q: how many of the selected tests a missing requirement skips."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in items:
+        lack = _missing_for(item)
+        if lack:
+            counts[lack] = counts.get(lack, 0) + 1
+    return [f"{_tests(n)} will {_will(name)}: {why}" for (name, why), n in counts.items()]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    lack = _missing_for(item)
+    if lack and lack[0] in required():
+        pytest.fail(f"{lack[1]}; {REQUIRE_ENV}={os.environ.get(REQUIRE_ENV)}{_MUST_HAVE}", pytrace=False)
+
+
+_MUST_HAVE = " says this run must have it"
+
+
+def _tests(n: int) -> str:
+    return f"{n} test{'' if n == 1 else 's'}"
+
+
+def _skip_reason(rep) -> str:
+    longrepr = rep.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Every skip counted under what it needed: a missing requirement, or the test's own reason."""
+    skipped: dict[str, int] = {}
+    for rep in terminalreporter.stats.get("skipped", []):
+        if rep.when != "teardown" and not hasattr(rep, "wasxfail"):
+            reason = _skip_reason(rep)
+            skipped[reason] = skipped.get(reason, 0) + 1
+    failed: dict[str, int] = {}
+    for rep in terminalreporter.stats.get("failed", []) + terminalreporter.stats.get("error", []):
+        for line in str(rep.longrepr).splitlines():
+            if line.endswith(_MUST_HAVE):
+                why = line.removesuffix(_MUST_HAVE).rpartition(f"; {REQUIRE_ENV}=")[0]
+                failed[why] = failed.get(why, 0) + 1
+    if not skipped and not failed:
+        return
+    terminalreporter.write_sep("=", "skipped tests and missing requirements")
+    for why, n in failed.items():
+        terminalreporter.write_line(f"{_tests(n)} failed at setup: {why} ({REQUIRE_ENV} requires it)", red=True)
+    for why, n in sorted(skipped.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{_tests(n)} skipped: {why}", yellow=True)
 
 
 def gradient_frames(n: int, h: int = 48, w: int = 64, alpha: bool = False, seed: int = 0, noise: float = 0.01) -> list[np.ndarray]:
@@ -57,7 +265,7 @@ def write_prores(tmp_path):
     return make
 
 
-requires_ffprobe = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe (Debian ffmpeg) not installed")
+requires_ffprobe = pytest.mark.needs_ffmpeg  # the older name
 
 
 def make_check_shot(folder, w: int = 240, h: int = 136, n: int = 8, pan_px: int = 3) -> dict:

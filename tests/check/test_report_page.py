@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import subprocess
 
 import cv2
@@ -13,8 +12,10 @@ import pytest
 
 from paicli.cli import run
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (.ci/run installs Debian chromium)")
+from conftest import chromium_path
+
+CHROMIUM = chromium_path()
+pytestmark = pytest.mark.needs_chromium
 
 
 def _screenshot(page, tmp_path, width=1300, height=4000) -> np.ndarray:

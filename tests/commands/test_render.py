@@ -190,8 +190,8 @@ def test_one_failed_shot_does_not_stop_the_others_and_the_exit_code_says_so(proj
     assert any(o["kind"] == "timeline" for o in doc["outputs"])
 
 
+@pytest.mark.needs_ray
 def test_a_local_ray_instance_renders_the_same_shots_as_the_local_executor(project, tmp_path, capsys):
-    pytest.importorskip("ray")
     assert _render(project, tmp_path / "local") == 0
     capsys.readouterr()
     try:

@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conftest import gradient_frames, requires_ffprobe
+from conftest import gradient_frames
 from engine.colour import bt709_oetf
 from paicli.errors import UsageError
 from paicli.media.probe import probe
@@ -61,7 +61,7 @@ def test_straight_colour_and_alpha_encode_as_the_premultiplied_frame_does(tmp_pa
 @pytest.mark.parametrize("profile,fourcc,pix", [("proxy", "apco", "yuv422p10le"), ("lt", "apcs", "yuv422p10le"),
                                                 ("422", "apcn", "yuv422p10le"), ("hq", "apch", "yuv422p10le"),
                                                 ("4444", "ap4h", "yuva444p12le"), ("4444xq", "ap4x", "yuva444p12le")])
-@requires_ffprobe
+@pytest.mark.needs_ffmpeg
 def test_ffprobe_confirms_profile_tags_and_timecode(tmp_path, profile, fourcc, pix):
     path = tmp_path / f"{profile}.mov"
     rate = Fraction(30000, 1001)

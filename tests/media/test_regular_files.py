@@ -141,7 +141,7 @@ def test_a_fifo_named_as_an_exr_is_refused_by_read_exr(tmp_path):
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
 def test_a_character_device_is_refused_as_a_plate_or_a_still(tmp_path, device):
     if not os.path.exists(device):
-        pytest.skip(f"no {device}")
+        pytest.skip(f"needs {device} (not on this system)")
     _refused(lambda: probe(device), says="character device")
     (tmp_path / "zero.png").symlink_to(device)  # a link is followed, as open() would
     _refused(lambda: read_still(tmp_path / "zero.png"), says="character device")

@@ -16,8 +16,8 @@ def _frames(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*_comp.*.exr"))}
 
 
+@pytest.mark.needs_ray
 def test_a_relative_output_folder_renders_and_conforms_on_ray_as_it_does_locally(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("ray")
     edl = lock_trials.project(tmp_path / "p")
     monkeypatch.chdir(tmp_path)
     args = ["render", "p/cut.edl", "--bg-map", "p/map.json", "--format", "exr", "--no-qc", "--handles", "0",
@@ -44,6 +44,7 @@ def test_a_relative_output_folder_renders_and_conforms_on_ray_as_it_does_locally
     assert edl.is_file()
 
 
+@pytest.mark.needs_ray
 def test_a_ray_render_prints_nothing_of_rays_own_on_stderr(tmp_path):
     """Ray's notices (token authentication, from the driver or the processes it starts) are
     not paicli's lines: a successful run leaves stderr empty, a failing one its one line."""
@@ -51,7 +52,6 @@ def test_a_ray_render_prints_nothing_of_rays_own_on_stderr(tmp_path):
     import subprocess
     import sys
 
-    pytest.importorskip("ray")
     lock_trials.project(tmp_path / "p")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAICLI_", "RAY_"))}
     done = subprocess.run([sys.executable, "-m", "paicli.cli", "render", "p/cut.edl", "--bg-map", "p/map.json",

@@ -10,7 +10,9 @@ import pytest
 from paicli.errors import BadDataError, MissingInputError, UsageError
 from paicli.timeline.read import read_edit_list
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "edit_lists"
+from conftest import shared_dir
+
+SHARED = shared_dir() / "edit_lists"
 NTSC = Fraction(30000, 1001)
 
 # file: (format, rate, drop frame, video clips, duration in frames) or the refusal's reason
@@ -67,19 +69,17 @@ def _lists() -> list[str]:
                   if p.is_file() and p.suffix.lower() in (".edl", ".otio", ".otioz", ".xml", ".fcpxml", ".aaf"))
 
 
+@pytest.mark.needs_shared("edit_lists")
 def test_the_table_names_every_edit_list_in_the_shared_folder():
-    if not SHARED.is_dir():
-        pytest.skip("no ../shared/edit_lists beside this checkout")
     assert _lists() == sorted(EXPECTED)
 
 
+@pytest.mark.needs_shared("edit_lists")
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_WRONG[n])) if n in KNOWN_WRONG else n
     for n in sorted(EXPECTED)])
 def test_each_shared_edit_list_is_read_right_or_refused_with_its_reason(name):
     path = SHARED / name
-    if not path.exists():
-        pytest.skip("no ../shared/edit_lists beside this checkout")
     expected = EXPECTED[name]
     if isinstance(expected, str):
         with pytest.raises(BadDataError) as e:

@@ -74,7 +74,7 @@ def test_a_band_that_fails_fails_the_call_after_all_bands_finish(monkeypatch):
     assert done == [0]
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (not on this platform)")
 def test_a_forked_child_starts_its_own_threads(monkeypatch):
     monkeypatch.setattr(bands, "cores", lambda: 2)
     seen = np.zeros(200, np.int64)
