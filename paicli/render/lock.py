@@ -44,6 +44,10 @@ from paicli.errors import OutputError, TemporaryFailure
 FOLDER_LOCK = ".paicli-lock"
 _UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
 _MAX_HOLDERS_BYTES = 64 << 10  # a shared lock file's holder lines, at most
+# A shared lock is held exclusively for a moment by its first holder (resetting the holder
+# lines) and its last (removing the file): a process asking to share it waits that out, this
+# long at most, before it reads the exclusive hold as a whole-list run's
+MOMENTARY_EXCLUSIVE_S = 2.0
 
 
 class Busy(Exception):
@@ -187,7 +191,7 @@ def acquire(path: str | os.PathLike, *, shared: bool = False, **about) -> Lock:
         try:
             first = _flock(fd, fcntl.LOCK_EX)  # the first holder resets the holder lines
             if not first and shared:
-                _flock(fd, fcntl.LOCK_SH, wait_ok=False)
+                _flock_shared(fd)
             elif not first:
                 raise BlockingIOError
         except BlockingIOError:
@@ -214,7 +218,7 @@ def acquire(path: str | os.PathLike, *, shared: bool = False, **about) -> Lock:
             pass
         if first and shared:  # now shared with the shards that come after
             try:
-                _flock(fd, fcntl.LOCK_SH, wait_ok=False)
+                _flock_shared(fd)
             except BlockingIOError:  # not atomic: a whole-list run took it meanwhile
                 holder = _current_holder(fd)
                 os.close(fd)
@@ -223,15 +227,27 @@ def acquire(path: str | os.PathLike, *, shared: bool = False, **about) -> Lock:
     raise OutputError(f"cannot lock {path}: it keeps being replaced")
 
 
-def _flock(fd: int, mode: int, wait_ok: bool = True) -> bool:
-    """flock without waiting: True when taken; False (``wait_ok``) or BlockingIOError when held."""
+def _flock(fd: int, mode: int) -> bool:
+    """flock without waiting: True when taken, False when held."""
     try:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
-        if not wait_ok:
-            raise
         return False
     return True
+
+
+def _flock_shared(fd: int) -> None:
+    """A shared flock, waiting out another holder's momentary exclusive hold (at most
+    :data:`MOMENTARY_EXCLUSIVE_S`); BlockingIOError when it lasts longer."""
+    deadline = time.monotonic() + MOMENTARY_EXCLUSIVE_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
 
 
 def folder_lock(output: str | os.PathLike, *, shared: bool, shard: str | None = None) -> Lock:

@@ -189,3 +189,35 @@ def test_a_folder_where_no_lock_file_may_be_made_is_one_clear_error(tmp_path, mo
     monkeypatch.setattr(os, "open", read_only_folder)
     with pytest.raises(OutputError, match="cannot create the lock file .*Permission denied"):
         lock._open(tmp_path / ".paicli-lock")
+
+
+def test_a_shard_waits_out_another_holders_momentary_exclusive_hold(tmp_path):
+    """The first holder of a shared lock holds it exclusively while it resets the holder
+    lines, the last while it removes the file: a shard arriving then shares it, not 75."""
+    import fcntl
+    import threading
+
+    path = tmp_path / FOLDER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another shard, about to share it
+    threading.Timer(0.3, lambda: fcntl.flock(fd, fcntl.LOCK_SH)).start()
+    held = acquire(path, shared=True, shard="2/2")
+    try:
+        assert held.shared and held.fd is not None
+    finally:
+        held.release()
+        os.close(fd)
+
+
+def test_a_lasting_exclusive_hold_is_a_whole_list_run_and_a_shard_stops(tmp_path, monkeypatch):
+    import fcntl
+
+    monkeypatch.setattr(lock, "MOMENTARY_EXCLUSIVE_S", 0.2)
+    path = tmp_path / FOLDER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    t0 = time.monotonic()
+    with pytest.raises(Busy):
+        acquire(path, shared=True)
+    assert 0.2 <= time.monotonic() - t0 < 2
+    os.close(fd)
