@@ -53,7 +53,9 @@ class FrameLayers:
         return np.concatenate([self.fg_straight * a, a], axis=-1)
 
 
-Progress = Callable[[dict], None]  # {"stage": str, "frame": int, "total": int}
+# {"stage": str, "total": int | None, "done": int (units so far; 0 opens the stage) or "frame": int (one more
+# unit), "unit": str (plural, default "frames"; None: timed only), "subject": str (default: the shot)}
+Progress = Callable[[dict], None]
 Frames = Callable[[], Iterator[np.ndarray]]  # opens a fresh iterator over the shot's frames
 
 

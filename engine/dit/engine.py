@@ -145,16 +145,15 @@ class DitReplaceEngine(TwoPassEngine):
 
     def analyse(self, frames: Callable[[], Iterator[np.ndarray]], count: int, references: list[Reference],
                 callback: Progress | None = None) -> None:
-        """Pass 1: encode the plate and the references, and sample the target's latents."""
+        """Pass 1: encode the plate (stage ``encode``, in frames) and the references (``encode``
+        of ``references``, in stills), and sample the target's latents (``sample``, in steps)."""
         p = self.p
         padded = ((max(count, 1) - 1 + TEMPORAL_COMPRESSION - 1) // TEMPORAL_COMPRESSION) * TEMPORAL_COMPRESSION + 1
         t0 = time.perf_counter()
         with torch.no_grad():
-            plate = self._encode_all(frames, count, padded).to(p.dtype)  # the model's input from here on
-            (height, width), size = self._size
-            refs = [(latent_frame(r.anchor), next(encode_frames(
-                self.vae, [to_model([fit_reference(r.image, height, width)], p.device, _vae_dtype(self.vae), size)],
-                p.tile, p.tile_overlap)).to(p.dtype)) for r in sorted(references, key=lambda r: r.anchor)]
+            encoded = open_stage(callback, "encode", count, "frames")
+            plate = self._encode_all(frames, count, padded, encoded).to(p.dtype)  # the model's input from here on
+            refs = self._encode_references(references, callback)
             g = torch.Generator(device="cpu").manual_seed(p.seed)
             # the scheduler works on float32 latents and timesteps whatever the transformer's
             # dtype (as stock Wan does): bf16 would round UniPC's 999 to 1000 and its steps' sums
@@ -177,11 +176,9 @@ class DitReplaceEngine(TwoPassEngine):
                 uncond = in_context_forward(model, segments, self.negative)[0].float()
                 return uncond + p.guidance * (cond - uncond)
 
-            def on_step(info):
-                if callback:
-                    callback({"stage": "sample", "frame": info["step"], "total": info["total"]})
-
-            self._latents = sample(window_model, self.scheduler, noise, p.steps, p.window, p.overlap, on_step)
+            stepped = open_stage(callback, "sample", p.steps, "steps")
+            self._latents = sample(window_model, self.scheduler, noise, p.steps, p.window, p.overlap,
+                                   lambda info: stepped(info["step"] + 1))
             self.report.update(engine="dit", steps=p.steps, guidance=p.guidance, seed=p.seed,
                                windows=len(plan_windows(int(self._latents.shape[2]), p.window, p.overlap)),
                                latent_frames=int(self._latents.shape[2]), padded_frames=padded,
@@ -194,13 +191,15 @@ class DitReplaceEngine(TwoPassEngine):
 
     def render(self, frames: Callable[[], Iterator[np.ndarray]], count: int,
                callback: Progress | None = None) -> Iterator[FrameLayers]:
-        """Pass 2: decode the sampled latents in tiles and lay the keyed plate's matte under them."""
+        """Pass 2: decode the sampled latents in tiles and lay the keyed plate's matte under them
+        (stage ``render``, in frames)."""
         if self._latents is None:
             raise RuntimeError("render() needs analyse() first")
         p = self.p
         (height, width), _ = self._size
         with torch.no_grad():
             done = 0
+            rendered = open_stage(callback, "render", count, "frames")
             keyed = _Foreground(frames(), self.key_params, p.keep_foreground)
             t0 = time.perf_counter()
             latents = denormalise(self.vae, self._latents.to(_vae_dtype(self.vae)))
@@ -211,18 +210,34 @@ class DitReplaceEngine(TwoPassEngine):
                     layers = keyed.over(img)
                     self.timing["render_s"] += time.perf_counter() - t0
                     self.timing["frames"] += 1
-                    if callback:
-                        callback({"stage": "render", "frame": done, "total": count})
+                    done += 1
+                    rendered(done)
                     yield layers
                     t0 = time.perf_counter()
-                    done += 1
         self._latents = None  # the sampled shot's memory goes with the pass
         self.report["timing"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timing.items()}
 
-    def _encode_all(self, frames, count: int, padded: int) -> torch.Tensor:
+    def _encode_references(self, references: list[Reference], callback: Progress | None) -> list:
+        """(anchor latent frame, latents (1, z, 1, h, w) in the transformer's dtype) of each
+        still, by anchor, each fitted to the plate's frame (``self._size``) and encoded alone."""
+        if not references:
+            return []
+        p = self.p
+        (height, width), size = self._size
+        encoded = []
+        stills = open_stage(callback, "encode", len(references), "stills", subject="references")
+        for r in sorted(references, key=lambda r: r.anchor):
+            still = to_model([fit_reference(r.image, height, width)], p.device, _vae_dtype(self.vae), size)
+            encoded.append((latent_frame(r.anchor),
+                            next(encode_frames(self.vae, [still], p.tile, p.tile_overlap)).to(p.dtype)))
+            stills(len(encoded))
+        return encoded
+
+    def _encode_all(self, frames, count: int, padded: int, encoded: Callable[[int], None]) -> torch.Tensor:
         """The plate's latents (1, z, F, h, w), encoded in causal chunks as frames arrive
         (padded to 4k+1 frames by repeating the last, and to a whole number of transformer
-        patches by extending the edges; ``self._size`` keeps both sizes)."""
+        patches by extending the edges; ``self._size`` keeps both sizes). ``encoded(n)`` is
+        told after each chunk how many of the shot's ``count`` frames are encoded."""
         def chunks():
             it = iter(frames())
             buf, last, gain = [], None, None
@@ -243,7 +258,24 @@ class DitReplaceEngine(TwoPassEngine):
                     yield to_model(buf, self.p.device, _vae_dtype(self.vae), self._size[1])
                     buf = []
 
-        return torch.cat(list(encode_frames(self.vae, chunks(), self.p.tile, self.p.tile_overlap)), 2)
+        latents = []
+        for z in encode_frames(self.vae, chunks(), self.p.tile, self.p.tile_overlap):
+            latents.append(z)  # latent frame i holds pixel frames up to 4i (the first alone)
+            encoded(min(1 + TEMPORAL_COMPRESSION * (len(latents) - 1), count))
+        return torch.cat(latents, 2)
+
+
+def open_stage(callback: Progress | None, name: str, total: int, unit: str, **more) -> Callable[[int], None]:
+    """Open stage ``name`` of the work (``total`` ``unit``, plural): tell ``callback``
+    ``{"stage": name, "done": 0, "total", "unit", **more}`` now (``more``: ``subject``, what
+    the stage works on when it is not the shot), and return the reporter to call with the
+    units done so far."""
+    def report(done: int) -> None:
+        if callback:
+            callback({"stage": name, "done": done, "total": total, "unit": unit, **more})
+
+    report(0)
+    return report
 
 
 def _vae_dtype(vae) -> torch.dtype:

@@ -3,8 +3,9 @@
 ``ENGINES`` maps an ``--engine`` name to the module of its loader. A loader module defines
 ``prepare(settings, key_params=..., references=..., loras=...)``, which checks the settings
 before any media is read and returns a loader: ``name``, ``tracks_camera`` (whether the
-engine's camera is written as camera files) and ``build(camera_path=None)``, which loads
-what it needs and returns an engine that implements :class:`engine.interface.ReplaceEngine`;
+engine's camera is written as camera files) and ``build(camera_path=None, callback=None)``,
+which loads what it needs (telling ``callback``, an engine progress callback, of each long
+part) and returns an engine that implements :class:`engine.interface.ReplaceEngine`;
 and ``USES_GPU``, whether Ray gives the engine one worker per GPU (else one per CPU). A new
 engine is one new package and one line here.
 """
@@ -29,7 +30,7 @@ class EngineLoader(Protocol):
     name: str
     tracks_camera: bool
 
-    def build(self, camera_path=None) -> "ReplaceEngine": ...
+    def build(self, camera_path=None, callback=None) -> "ReplaceEngine": ...
 
 
 def parse_engine(value: Any) -> str:

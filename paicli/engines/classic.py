@@ -19,8 +19,9 @@ class ClassicLoader:
     def __init__(self, params: ReplaceParams):
         self.params = params
 
-    def build(self, camera_path=None) -> ClassicReplaceEngine:
-        """The engine; ``camera_path`` (frame t -> frame 0 per frame) replaces tracking."""
+    def build(self, camera_path=None, callback=None) -> ClassicReplaceEngine:
+        """The engine; ``camera_path`` (frame t -> frame 0 per frame) replaces tracking.
+        Nothing loads here, so ``callback`` is never told anything."""
         params = self.params if camera_path is None else dataclasses.replace(self.params, camera_path=camera_path)
         return ClassicReplaceEngine(params)
 

@@ -124,18 +124,18 @@ class DitLoader:
     def dtype(self):
         return pick_dtype(self.dtype_name, self.device)
 
-    def embeddings(self):
+    def embeddings(self, callback=None):
         """(prompt, negative) text embeddings, (1, L, text_dim) each (negative may be None).
         From the text encoder once per process for a prompt (a render's shots that share one
         encode it once; the encoder is freed after each use, before the transformer needs the
-        memory)."""
+        memory); ``callback`` is told of loading it and encoding (:func:`encode_texts`)."""
         from safetensors.torch import load_file
 
         if self.text == "text_encoder":
             text = prompt_text(self.prompt)
             key = (str(self.model), text, str(self.dtype), self.device)
             if key not in EMBEDDINGS:
-                both = encode_texts(self.model, [text, ""], self.dtype, self.device)
+                both = encode_texts(self.model, [text, ""], self.dtype, self.device, callback)
                 EMBEDDINGS.clear()  # the last prompt's kept: a render's shots usually share it
                 EMBEDDINGS[key] = (both[:1], both[1:])
             return EMBEDDINGS[key]
@@ -147,8 +147,11 @@ class DitLoader:
             raise ConfigError(f"{self.text} has no 'prompt_embeds' tensor")
         return tensors["prompt_embeds"], tensors.get("negative_prompt_embeds")
 
-    def build(self, camera_path=None):
-        """The DiT engine, weights loaded (``camera_path`` is not used: the DiT tracks no camera)."""
+    def build(self, camera_path=None, callback=None):
+        """The DiT engine, weights loaded (``camera_path`` is not used: the DiT tracks no camera).
+        ``callback`` (an engine's progress callback) is told of each part loaded or encoded,
+        when it is not warm already: stages ``load`` and ``encode`` of a ``subject`` (text
+        encoder, prompt, transformer, vae), timed rather than counted (``unit`` None)."""
         from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
         from engine.dit.engine import DitParams, DitReplaceEngine
@@ -162,8 +165,8 @@ class DitLoader:
                               f"(use {', '.join(classes)})")
         if self.shift is not None:  # UniPC calls Wan's time shift flow_shift, the Euler sampler shift
             sched_cfg = {**sched_cfg, ("flow_shift" if cls is UniPCMultistepScheduler else "shift"): self.shift}
-        prompt, negative = self.embeddings()  # the text encoder is freed before the transformer loads
-        transformer, vae, second = self._weights()
+        prompt, negative = self.embeddings(callback)  # the text encoder is freed before the transformer loads
+        transformer, vae, second = self._weights(callback)
         text_dim = transformer.config.get("text_dim")
         if text_dim and prompt.shape[-1] != text_dim:
             raise ConfigError(f"the text embeddings are {prompt.shape[-1]}-wide, the transformer takes {text_dim}")
@@ -176,10 +179,10 @@ class DitLoader:
         return DitReplaceEngine(transformer, vae, cls.from_config(sched_cfg), prompt, negative, params,
                                 key_params=self.key_params, description=self.describe, low_noise=low_noise)
 
-    def _weights(self):
+    def _weights(self, callback=None):
         """(transformer, vae, transformer_2 or None), from this process's :data:`WEIGHTS` when
-        the same checkpoint, LoRA, dtype and device were loaded before. A LoRA is merged into
-        every expert."""
+        the same checkpoint, LoRA, dtype and device were loaded before (else ``callback`` is
+        told as each loads). A LoRA is merged into every expert."""
         key = (str(self.model), str(self.weights), tuple(map(str, self.loras)), self.lora_scale, str(self.dtype),
                self.device)
 
@@ -188,10 +191,12 @@ class DitLoader:
 
             experts = []
             for name in ("transformer", "transformer_2") if self.experts else ("transformer",):
+                phase(callback, "load", name)
                 expert = load_component(self.model, name, weights=self.weights)
                 for lora in self.loras:
                     apply_lora(expert, lora, self.lora_scale)
                 experts.append(cast(expert, self.dtype).to(self.device))
+            phase(callback, "load", "vae")
             vae = load_component(self.model, "vae", torch.float32).to(self.device)  # as diffusers' Wan pipelines
             return experts[0], vae, (experts[1] if len(experts) > 1 else None)
 
@@ -211,14 +216,24 @@ class DitLoader:
                 "device": self.device, "dtype": str(self.dtype).replace("torch.", "")}
 
 
-def encode_texts(model: Path, texts: list[str], dtype, device: str):
+def encode_texts(model: Path, texts: list[str], dtype, device: str, callback=None):
     """The checkpoint ``model``'s text encoder run on ``texts`` as Wan encodes text:
-    (len(texts), L, text_dim). The encoder is loaded for the call and freed after it."""
+    (len(texts), L, text_dim). The encoder is loaded for the call and freed after it;
+    ``callback`` (an engine's progress callback) is told as it loads and as it encodes."""
     from engine.dit.text import encode_prompt
 
+    phase(callback, "load", "text encoder")
     tokenizer = load_tokenizer(model)
     encoder = load_component(model, "text_encoder", dtype).to(device)
+    phase(callback, "encode", "prompt")
     return encode_prompt(tokenizer, encoder, texts, MAX_TEXT_TOKENS)
+
+
+def phase(callback, stage: str, subject: str) -> None:
+    """Tell an engine's progress ``callback`` (if any) that ``stage`` of ``subject`` begins: a
+    phase timed, not counted; it ends when the next stage begins."""
+    if callback:
+        callback({"stage": stage, "subject": subject, "done": 0, "total": None, "unit": None})
 
 
 def pick_dtype(name: str, device: str):

@@ -80,7 +80,8 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
         progress.log(f"ray: {len(todo)} shot(s) on {count} worker(s) ({'GPU' if on_gpu else 'CPU'})")
     queue = list(enumerate(todo, 1))
     running: dict = {}  # object ref -> (shot plan, worker)
-    with (progress.task("shots (ray)", total=len(todo)) if progress is not None else nullcontext()) as task:
+    shots = progress.task("shots (ray)", total=len(todo), unit="shots") if progress is not None else nullcontext()
+    with shots as task:
         while queue or running:
             while queue and idle:
                 n, ps = queue.pop(0)

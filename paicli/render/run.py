@@ -84,9 +84,16 @@ def _render_into(ps: ShotPlan, staging: Path, settings, loras: tuple, input_colo
         job.outputs.first_frame = first_frame
     info = ps.media.info
     result = CommandResult(command="render")
-    replace_job.replace_shot(info, staging, job, stem=ps.stem, start=ps.start + first, count=count or ps.count,
-                             input_colourspace=input_colourspace, bg=ps.refs, bg_at=None, bg_colourspace=None,
-                             progress=progress, result=result)
+    result.summary = replace_job.replace_shot(info, staging, job, stem=ps.stem, start=ps.start + first,
+                                              count=count or ps.count, input_colourspace=input_colourspace,
+                                              bg=ps.refs, bg_at=None, bg_colourspace=None, progress=progress,
+                                              result=result)
+    decisions = replace_job.decision_lines(result.summary, settings.keep_lighting)
+    for line in decisions:  # each decision that changed the shot: on the log, and with its comp in --json
+        progress.log(f"{ps.shot.id}: {line}")
+    for o in result.outputs:
+        if o.kind == "comp":
+            o.extra["decisions"] = decisions
     return result
 
 
@@ -241,7 +248,7 @@ def run_plan(plan: Plan, out_root: Path, settings, *, loras: tuple = (), input_c
     """Render this shard's ready shots; every shot gets an outcome, failures included."""
     outcomes = []
     mine = plan.mine()
-    bar = progress.task("shots", total=len(mine)) if progress is not None else contextlib.nullcontext()
+    bar = progress.task("shots", total=len(mine), unit="shots") if progress is not None else contextlib.nullcontext()
     try:
         with bar as shots_task:
             for n, ps in enumerate(mine, 1):

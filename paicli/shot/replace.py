@@ -148,11 +148,11 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
         finally:
             src.close()
 
-    engine = job.engine.build(camera_path=track)
-    atomic.sweep_stale_temps(out_dir)
+    stages = progress.stages(Path(info.path).name, labels={"analyse": "track", "render": "replace"})
     writers: list[tuple[str, Writer]] = []
-    tasks: dict = {}
     try:
+        engine = job.engine.build(camera_path=track, callback=stages)
+        atomic.sweep_stale_temps(out_dir)
         comp_spec = OutputSpec(format=outputs.format, prores_profile=outputs.prores_profile,
                                exr_compression=outputs.exr_compression, first_frame=outputs.first_frame,
                                alpha=False)
@@ -165,19 +165,8 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
                                              info.rate, start_tc, info.reel,
                                              source_first_frame=info.first_frame + start)))
 
-        def on_progress(event: dict) -> None:
-            stage = event["stage"]
-            if stage not in tasks:
-                for cm, _ in tasks.values():
-                    cm.__exit__(None, None, None)
-                label = {"analyse": "track", "render": "replace"}.get(stage, stage)
-                cm = progress.task(f"{label} {Path(info.path).name}", total=count)
-                tasks.clear()
-                tasks[stage] = (cm, cm.__enter__())
-            tasks[stage][1].advance()
-
         try:
-            for layers in engine.replace(open_frames, count, engine_refs, on_progress):
+            for layers in engine.replace(open_frames, count, engine_refs, stages):
                 for role, w in writers:
                     if role == "comp":
                         w.write(layers.comp)
@@ -185,13 +174,12 @@ def replace_shot(info: MediaInfo, out_dir: Path, job: ReplaceJob, *, stem: str, 
                         w.write({"rgba": layers.comp, "fg": layers.fg, "bg": layers.bg, "alpha": layers.alpha})
         except EngineInputError as e:
             raise BadDataError(f"{info.path}: {e}") from None
-        finally:
-            for cm, _ in tasks.values():
-                cm.__exit__(None, None, None)
     except BaseException:
         for _, w in writers:
             w.abort()
         raise
+    finally:
+        stages.close()
     for role, w in writers:
         out = w.close()
         out.extra["content"] = ("composite, BT.709" if outputs.format == "prores" else "composite, scene-linear") \

@@ -181,7 +181,7 @@ def train(dataset: Path, model: Path, out: Path, s: TrainSettings, *, resume: bo
     if start == 0:
         before = fixed_loss()
     transformer.train()
-    task_cm = progress.task("train", total=s.steps) if progress is not None else _nothing()
+    task_cm = progress.task("train", total=s.steps, unit="steps") if progress is not None else _nothing()
     with task_cm as task:
         if task is not None and start:
             task.advance(start)

@@ -200,3 +200,19 @@ def test_a_piped_probe_table_keeps_long_paths_and_timecodes_whole(shot, tmp_path
     row = next(x for x in done.stdout.splitlines() if x.startswith(str(deep)))
     assert "01:00:00:00" in row and "01:00:00:05" in row and "24000/1001" in row
     assert "…" not in done.stdout and "\x1b[" not in done.stdout
+
+
+def test_each_rendered_shot_logs_its_decisions_and_keeps_them_with_its_comp(tmp_path, capsys):
+    from paicli.shot.example import make_example_shot
+
+    make_example_shot(tmp_path / "A001C001", width=64, height=48, frames=8, rate=Fraction(24000, 1001))
+    shutil.copytree(tmp_path / "A001C001" / "refs", tmp_path / "refs" / "A001C001")
+    shutil.copy(tmp_path / "A001C001" / "plate.mov", tmp_path / "A001C001.mov")
+    (tmp_path / "cut.edl").write_text(EDL)
+    code, out, err = _run(capsys, "render", tmp_path / "cut.edl", "-o", tmp_path / "r", "--media-root", tmp_path,
+                          "--progress", "plain", "--no-qc", "--json")
+    assert code == 0, err
+    comp = next(o for o in json.loads(out)["outputs"] if o["kind"] == "comp")
+    assert comp["decisions"] and comp["decisions"][0].startswith("camera: ")
+    logged = [x.split(" ", 1)[1] for x in err.splitlines() if " 001_A001C001: " in x]
+    assert logged == [f"001_A001C001: {line}" for line in comp["decisions"]]

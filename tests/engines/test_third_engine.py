@@ -47,7 +47,7 @@ class Loader:
     name = "plate"
     tracks_camera = False
 
-    def build(self, camera_path=None):
+    def build(self, camera_path=None, callback=None):
         return PlateEngine()
 
 
