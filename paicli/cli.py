@@ -5,7 +5,9 @@ code; any other exception is a bug and exits 70 with one line (``PAICLI_DEBUG=1`
 the traceback). SIGINT, SIGTERM and SIGHUP stop a run through its cleanup (temporary files
 and staging removed) with one line, ``interrupted (SIGTERM)``, and exit 128 + the signal
 number (130, 143, 129). Command modules import their heavy dependencies lazily, so ``--help``
-stays fast.
+stays fast. Every command is registered with :mod:`paicli.commands.helptext`'s classes (its
+help: what to type, every default, examples); ``--install-completion`` and
+``--show-completion`` give bash, zsh and fish completion (``_PAICLI_COMPLETE``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from paicli.commands import probe as probe_cmd
 from paicli.commands import relight_check as relight_check_cmd
 from paicli.commands import render as render_cmd
 from paicli.commands import replace as replace_cmd
+from paicli.commands.helptext import HelpCommand, HelpGroup
 from paicli.errors import ExitCode, PaicliError, debugging, from_environment
 from paicli.progress import Interrupted, StopSignals
 from paicli.sources import SOURCES
@@ -31,7 +34,8 @@ app = typer.Typer(
     name="paicli",
     help="Batch green/blue-screen background replacement for film post-production, with exact timing and colour.",
     no_args_is_help=True,
-    add_completion=False,
+    cls=HelpGroup,  # every command's help: what to type, every default, examples
+    add_completion=True,  # --install-completion / --show-completion: bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -45,20 +49,20 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+def _root(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                        help="Print the version and exit.")) -> None:
     """paicli: key, replace and conform green/blue-screen shots."""
 
 
-app.command("key", help=key_cmd.HELP)(key_cmd.key)
-app.command("replace", help=replace_cmd.HELP)(replace_cmd.replace)
-app.command("render", help=render_cmd.HELP)(render_cmd.render)
-app.command("relight-check", help=relight_check_cmd.HELP)(relight_check_cmd.relight_check)
-app.command("probe", help=probe_cmd.HELP)(probe_cmd.probe)
-app.command("convert", help=convert_cmd.HELP)(convert_cmd.convert)
-app.command("example", help=example_cmd.HELP)(example_cmd.example)
-app.add_typer(model_cmd.app, name="model", help=model_cmd.HELP)
-app.add_typer(dataset_cmd.app, name="dataset", help=dataset_cmd.HELP)
+app.command("key", help=key_cmd.HELP, cls=HelpCommand)(key_cmd.key)
+app.command("replace", help=replace_cmd.HELP, cls=HelpCommand)(replace_cmd.replace)
+app.command("render", help=render_cmd.HELP, cls=HelpCommand)(render_cmd.render)
+app.command("relight-check", help=relight_check_cmd.HELP, cls=HelpCommand)(relight_check_cmd.relight_check)
+app.command("probe", help=probe_cmd.HELP, cls=HelpCommand)(probe_cmd.probe)
+app.command("convert", help=convert_cmd.HELP, cls=HelpCommand)(convert_cmd.convert)
+app.command("example", help=example_cmd.HELP, cls=HelpCommand)(example_cmd.example)
+app.add_typer(model_cmd.app, name="model", help=model_cmd.HELP, cls=HelpGroup)
+app.add_typer(dataset_cmd.app, name="dataset", help=dataset_cmd.HELP, cls=HelpGroup)
 
 
 def _fail(message: str, code: int, json_for: str | None = None) -> int:
@@ -116,6 +120,8 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(e.message, e.exit_code, as_json)
     except typer.Exit as e:
         return int(e.exit_code)
+    except SystemExit as e:  # shell completion (_PAICLI_COMPLETE, --show/--install-completion) ends in sys.exit
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
     except typer.Abort:
         return _fail("interrupted", 130, as_json)
     except ClickException as e:

@@ -138,7 +138,7 @@ def test_a_settings_file_over_a_mebibyte_or_not_utf8_is_a_config_error(tmp_path)
     ("replace", ["--shutter-angle", "nan"], "--shutter-angle: not a finite number"),
     ("replace", ["--shutter-angle=-inf"], "--shutter-angle: not a finite number"),
     ("replace", ["--first-frame", "99999999999999999999", "--format", "exr"], "too large"),
-    ("key", ["--spill-replace", "inf,0,0"], "--spill-replace: a colour is r,g,b"),
+    ("key", ["--spill-colour", "inf,0,0"], "--spill-colour: a colour is r,g,b"),
     ("key", ["--screen-colour", "nan,1,1"], "--screen-colour: a picked colour"),
     ("key", ["--garbage-box", "0,0,inf,5"], "--garbage-box: a box is x0,y0,x1,y1"),
 ])

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from paicli.commands.common import JsonOpt, ProgressOpt, report
+from paicli.commands.helptext import HelpCommand, HelpGroup
 
 HELP = "Training data for the DiT engine's background-replacement LoRA: build (plate, references, target) triplets."
 
@@ -17,13 +18,12 @@ BUILD_HELP = (
     "over --backgrounds stills under a seeded camera move (its plate over a synthetic screen under the same move); "
     "footage with a --matte keeps its own background (plate: the subject over a synthetic screen following the "
     "footage's tracked camera); a screen shot without alpha is keyed (plate: the shot; target: the key over a "
-    "--backgrounds still following the tracked camera). "
-    "Example: paicli dataset build shot_010.####.exr shot_020.mov -o dataset --backgrounds stills/ --size 832x480")
+    "--backgrounds still following the tracked camera).")
 
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False)
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, cls=HelpGroup)
 
 
-@app.command("build", help=BUILD_HELP)
+@app.command("build", help=BUILD_HELP, cls=HelpCommand)
 def build(
     sources: Annotated[list[str], typer.Argument(
         metavar="SOURCES...", help="Movies or image sequences: RGBA (EXR with alpha, ProRes 4444 with alpha), "

@@ -123,8 +123,9 @@ KEY = Schema("key", [
             param="key.despill"),
     Setting("despill_strength", 1.0, "How much of the spill to remove (0-1).", parse_float(0.0, 1.0),
             cli_type=float, param="key.despill_strength"),
-    Setting("spill_replace", None, "Linear r,g,b colour to put back for removed spill (e.g. the new background's).",
-            _colour, param="key.spill_replace"),
+    Setting("spill_colour", None, "Linear R,G,B colour put back where spill was removed (e.g. the new "
+            "background's); default: none. Not replace's --spill-replace, a 0-1 strength.", _colour,
+            param="key.spill_replace"),
     Setting("temporal", 0.7, "Hold the matte where the picture did not change (0 = off, 1 = strongest).",
             parse_float(0.0, 0.95), cli_type=float, param="key.temporal"),
     Setting("garbage_box", [], "Always-screen box x0,y0,x1,y1 in pixels (repeatable; 'x0,y0,x1,y1;...' in "
