@@ -90,7 +90,8 @@ def illuminant(rgb: np.ndarray, mask: np.ndarray, p: int = SHADES_OF_GREY_P) -> 
 def illuminant_mismatch(subject: np.ndarray | None, surroundings: np.ndarray | None) -> float | None:
     """Log-chromaticity distance (L2) between the light on the subject and the light around
     it: their :func:`illuminant` estimates (the core's and the background ring's); None
-    when either is unknown."""
+    when either is unknown. The caller scales it by how far the subject's colours can tell
+    its light (:func:`foreground_cast`'s confidence), as the cast is."""
     if subject is None or surroundings is None:
         return None
     return float(np.linalg.norm(_chroma(subject) - _chroma(surroundings)))

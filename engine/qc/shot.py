@@ -78,7 +78,9 @@ class ShotChecker:
         s["cast"].append(None if cast is None else cast[0])
         s["exposure"].append(exposure)
         s["harmony"].append(harmony.harmony_score(None if cast is None else cast[0], exposure))
-        s["illuminant"].append(harmony.illuminant_mismatch(harmony.illuminant(comp, reg.core), surroundings))
+        mismatch = harmony.illuminant_mismatch(harmony.illuminant(comp, reg.core), surroundings)
+        # as the cast: a subject of one flat colour shows its own colour, not its light's
+        s["illuminant"].append(None if mismatch is None or cast is None else mismatch * cast[1])
         z = harmony.zones(comp, reg.core, reg.ring) or {}
         s["key"].append(z.get("key"))
         s["contrast"].append(z.get("contrast"))

@@ -51,3 +51,21 @@ def test_zones_compare_subject_and_surroundings_in_stops():
     darker = alpha[..., None] * fg * 0.25 + (1 - alpha[..., None]) * bg
     z2 = harmony.zones(darker.astype(np.float32), reg.core, reg.ring)
     assert math.isclose(z["key"] - z2["key"], 2.0, abs_tol=0.05)
+
+
+def test_a_subject_of_one_flat_colour_is_not_read_as_coloured_light():
+    """Its shades-of-grey estimate is its own colour: as for the cast, the light-colour
+    mismatch counts only as far as the subject's colours are varied."""
+    from engine.qc.shot import CheckSettings, ShotChecker
+
+    comp, fg, bg, alpha = scene()
+    flat = np.empty_like(fg)
+    flat[...] = np.array([0.45, 0.12, 0.08], np.float32)  # a red costume, lit by white light
+    red = (alpha[..., None] * flat + (1 - alpha[..., None]) * bg).astype(np.float32)
+    warm = (comp + alpha[..., None] * (np.array([1.3, 1.0, 0.75], np.float32) - 1) * fg).astype(np.float32)
+    figures = {}
+    for name, frame in (("flat", red), ("varied, warm light", warm)):
+        checker = ShotChecker(CheckSettings(screens=("green",)))
+        checker.add(frame, alpha)
+        figures[name] = checker.out.series["illuminant"][0]
+    assert figures["flat"] < 0.05 and figures["varied, warm light"] > 0.2
