@@ -53,7 +53,7 @@ def convert(source: str, s: Resolved, *, output: Path | None, name: str | None, 
     spec = OutputSpec(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
                       first_frame=s.first_frame, colourspace=out_space)
     info = probe(source, rate=s.rate)
-    output = default_output(info) if output is None else output
+    defaulted, output = output is None, default_output(info) if output is None else output
     result = CommandResult(command="convert", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
@@ -65,7 +65,7 @@ def convert(source: str, s: Resolved, *, output: Path | None, name: str | None, 
         result.summary["earlier_outputs"] = earlier_outputs.find(output, family).names
         result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
         return result
-    earlier = earlier_outputs.claim(output, family, force=force, stem=stem)
+    earlier = earlier_outputs.claim(output, family, force=force, stem=stem, default=defaulted)
     with Progress(mode_from(progress)) as prog:
         transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
                   allow_vfr=s.conform_vfr, progress=prog, result=result)

@@ -96,10 +96,18 @@ def find(folder: Path, family: Iterable[str]) -> Earlier:
     return earlier
 
 
-def claim(folder: Path, family: Iterable[str], *, force: bool, stem: str) -> Earlier:
+def claim(folder: Path, family: Iterable[str], *, force: bool, stem: str, default: bool = False) -> Earlier:
     """Check ``folder`` before a run that writes the name ``family`` of ``stem``: refused
     (:class:`OutputError`, exit 73) when an earlier run's files are there and ``force`` is
-    off; else what was found, for :meth:`Earlier.retire` after the run."""
+    off; else what was found, for :meth:`Earlier.retire` after the run. ``default``: the
+    folder is the one beside the shot (no ``-o``), made here so that a shot in a read-only
+    place is told to give ``-o``."""
+    if default:
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create {folder}, the output folder beside the shot "
+                              f"({e.strerror or e}): give one with -o") from None
     earlier = find(folder, family)
     links = [p for p in sorted(earlier.found) if p.is_symlink()]
     if links:  # never written through, never removed: whatever it points to is not ours

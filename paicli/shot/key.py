@@ -238,7 +238,7 @@ def key(shot: str, s: Resolved, *, output: Path | None, name: str | None, frames
     outs = KeyOutputs(kinds=tuple(s.outputs), format=s.format, exr_compression=s.exr_compression,
                       first_frame=s.first_frame)
     info = probe(shot)
-    output = default_output(info) if output is None else output
+    defaulted, output = output is None, default_output(info) if output is None else output
     params.screen_colour = picked_screen_colour(s.screen_colour, s.screen, info, input_colourspace)
     params.chroma_subsampling = info.chroma_subsampling
     result = CommandResult(command="key", inputs=[info.to_dict()], settings=s.plain())
@@ -253,7 +253,7 @@ def key(shot: str, s: Resolved, *, output: Path | None, name: str | None, frames
         for kind in outs.kinds:
             result.add_output(OutputFile(kind=kind, path=str(output / output_name(stem, kind, outs.format))))
         return result
-    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem)
+    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem, default=defaulted)
     with Progress(mode_from(progress)) as prog:
         result.summary["screen_report"] = key_shot(
             info, output, params, outs, stem=stem, start=start, count=count,

@@ -260,7 +260,7 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name:
     written."""
     job = prepare(s, bg, loras)
     info = probe(shot)
-    output = default_output(info) if output is None else output
+    defaulted, output = output is None, default_output(info) if output is None else output
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
@@ -278,7 +278,7 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name:
         for kind, fname in output_names(stem, job.outputs, camera=job.engine.tracks_camera).values():
             result.add_output(OutputFile(kind=kind, path=str(output / fname)))
         return result
-    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem)
+    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem, default=defaulted)
     with Progress(mode_from(progress)) as prog:
         summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
                                input_colourspace=canonical(input_colourspace) if input_colourspace else None,

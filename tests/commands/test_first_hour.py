@@ -216,3 +216,19 @@ def test_each_rendered_shot_logs_its_decisions_and_keeps_them_with_its_comp(tmp_
     assert comp["decisions"] and comp["decisions"][0].startswith("camera: ")
     logged = [x.split(" ", 1)[1] for x in err.splitlines() if " 001_A001C001: " in x]
     assert logged == [f"001_A001C001: {line}" for line in comp["decisions"]]
+
+
+def test_a_shot_where_no_output_folder_can_be_made_beside_it_is_told_to_give_o(shot, tmp_path, capsys, monkeypatch):
+    d = _copy(shot, tmp_path)
+    (d / "paicli").write_text("a file where the folder would go")
+    code, out, err = _run(capsys, "key", d / "plate.mov", "--progress", "none")
+    assert code == 73 and err == (f"paicli: error: cannot create {d / 'paicli'}, the output folder beside the shot "
+                                  "(File exists): give one with -o\n")
+    (d / "paicli").unlink()
+
+    def read_only(self, *a, **k):  # a shot on a read-only volume (root ignores permissions)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    code, out, err = _run(capsys, "replace", d / "plate.mov", "--bg", d / "refs", "--progress", "none")
+    assert code == 73 and "(Permission denied): give one with -o" in err
