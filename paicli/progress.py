@@ -41,6 +41,7 @@ def mode_from(value: str | None) -> str:
 
 
 MIN_RATE_SECONDS = 1.0  # a rate is measured over at least this long, else it is noise
+MIN_RATE_UNITS = 2  # ... and over at least this many units after the first ones
 
 
 class Task:
@@ -72,14 +73,14 @@ class Task:
     @property
     def rate(self) -> float | None:
         """Units per second since the first units were done, once that means something: at
-        least :data:`MIN_RATE_SECONDS` later and at least one more unit; else None. Measured
+        least :data:`MIN_RATE_SECONDS` later and :data:`MIN_RATE_UNITS` more units; else None. Measured
         from the first units, not from the start, so a task opened as its first unit finished,
         or one whose first unit carried a warm-up, does not claim thousands per second."""
         if self._first is None:
             return None
         since, first = self._first
         dt = time.monotonic() - since
-        return (self.done - first) / dt if dt >= MIN_RATE_SECONDS and self.done > first else None
+        return (self.done - first) / dt if dt >= MIN_RATE_SECONDS and self.done >= first + MIN_RATE_UNITS else None
 
 
 class Stages:

@@ -92,7 +92,8 @@ def test_plain_lines_name_the_unit_and_give_rates_and_durations_as_people_read_t
         clock.now += 100.0
     lines = [line.split(" ", 1)[1] for line in buf.getvalue().splitlines()]
     assert lines == ["sample plate.mov: start (30 steps)",
-                     "sample plate.mov: 2/30 steps (12 s per step)", "sample plate.mov: 3/30 steps (12 s per step)",
+                     "sample plate.mov: 2/30 steps",  # one step after the first: no rate from a single unit
+                     "sample plate.mov: 3/30 steps (12 s per step)",
                      "sample plate.mov: 4/30 steps (12 s per step)",
                      "sample plate.mov: stopped at 4/30 steps after 2 min 16 s"]
 

@@ -24,8 +24,8 @@ ProgressOpt = Annotated[Optional[str], typer.Option(
 
 
 OutputDirOpt = Annotated[Optional[Path], typer.Option(
-    "-o", "--output", help="Output folder, created if missing (default: paicli/ beside the shot).", show_default=False,
-    readable=False)]  # paicli reports an unwritable folder in one line
+    "-o", "--output", help="Output folder, created if missing (default: paicli/ beside the shot or source).",
+    show_default=False, readable=False)]  # paicli reports an unwritable folder in one line
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Replace the results of an earlier run in the output folder (default: refuse, so old and new "
     "never mix); its files this run does not write again are removed.")]
@@ -96,5 +96,6 @@ def print_settings(result: CommandResult, resolved: Resolved, json_out: bool) ->
         print(f"would write {o.kind}: {o.path}")
     earlier = result.summary.get("earlier_outputs")
     if earlier:
-        print(f"{result.summary['output_folder']} holds results of an earlier run ({', '.join(earlier[:3])}"
-              + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "") + "): the run needs --force to replace them")
+        held = f"{result.summary['output_folder']} holds results of an earlier run ({', '.join(earlier)})"
+        print(held + (": the run replaces them (--force)" if result.summary.get("force")
+                      else ": the run is refused without --force"))

@@ -33,6 +33,7 @@ def convert(
     **settings,
 ) -> int:
     from paicli.shot import convert as job  # the media libraries load when something is converted, not for --help
+    from paicli.shot.earlier import removed_line
 
     s = resolve(CONVERT, settings, preset=preset)
     result = job.convert(source, s, output=output, force=force, name=name, frames=frames, dry_run=dry_run,
@@ -46,6 +47,9 @@ def convert(
         d = out.to_dict()
         tc = f", {d['timecode']['start']}-{d['timecode']['end']}" if "timecode" in d else ""
         print(f"wrote {d.get('path') or d.get('sequence')}: {d.get('frame_count', 0)} frames at {d['rate']} fps{tc}")
+        removed = removed_line(result.summary.get("removed_earlier"))
+        if removed:
+            print(removed)
         for warning in result.warnings:
             print(f"warning: {warning}")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "paicli": [
         ("paicli example demo/", "a synthetic green-screen shot to try things on"),
-        ("paicli key demo/plate.mov -o demo/key/", "its key: premultiplied RGBA + matte EXRs"),
-        ("paicli replace demo/plate.mov --bg demo/refs/ -o demo/out/", "its background replaced"),
-        ("paicli relight-check demo/out/", "does the foreground sit in the new background?"),
+        ("paicli key demo/plate.mov", "its key: premultiplied RGBA + matte EXRs in demo/paicli/"),
+        ("paicli replace demo/plate.mov --bg demo/refs/", "its background replaced, beside the key"),
+        ("paicli relight-check demo/paicli/", "does the foreground sit in the new background?"),
     ],
     "paicli key": [
         ("paicli key shot.mov", "premultiplied RGBA + matte EXRs in paicli/ beside shot.mov, from 1001"),
@@ -41,7 +41,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("paicli relight-check renders/003_A001C004/v001", "a render or replace folder: finds everything"),
         ("paicli relight-check shot_comp.mov --matte matte.####.exr --plate plate.mov --bg refs/ --camera cam.json",
          "a composite and what it was made of"),
-        ('paicli relight-check out/ --json && echo "ship it"', "exit 0 pass/warn, 1 fail"),
+        ('paicli relight-check paicli/ --json && echo "ship it"', "exit 0 pass/warn, 1 fail"),
     ],
     "paicli probe": [
         ("paicli probe shot.mov plates/A001.####.exr", "rate, frames, timecode, reel, colour, VFR"),

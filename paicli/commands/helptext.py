@@ -70,7 +70,7 @@ METAVARS: dict[str, str] = {
     "--address": "URL",
     "--limit": "NAME=WARN[,FAIL]",
     "--name-template": "TEMPLATE",
-    "--engine": "NAME",
+    "--engine": "classic|dit",
     "--device": "auto|cpu|cuda",
     "--dtype": "auto|bf16|fp16|fp32",
     "--size": "WxH",

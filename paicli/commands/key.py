@@ -37,6 +37,7 @@ def key(
     **settings,
 ) -> int:
     from paicli.shot import key as job  # the keying libraries load when a shot is keyed, not for --help
+    from paicli.shot.earlier import removed_line
 
     s = resolve(KEY, settings, preset=preset)
     result = job.key(shot, s, output=output, force=force, name=name, frames=frames, clean_plate=clean_plate,
@@ -52,8 +53,9 @@ def key(
         note = job.enclosed_screen_note(quality.get("screen_inside_subject"))
         if note:
             print(note)
-        if result.summary.get("removed_earlier"):
-            print("removed from the earlier run (not made again): " + ", ".join(result.summary["removed_earlier"]))
+        removed = removed_line(result.summary.get("removed_earlier"))
+        if removed:
+            print(removed)
         for warning in result.warnings:
             print(f"warning: {warning}")
         for o in result.outputs:

@@ -77,7 +77,7 @@ def render(
     if executor not in ("local", "ray"):
         raise UsageError(f"--executor: {executor!r} is not one of local, ray")
     if output is None:
-        output = default_output(edit_list)
+        output = batch.default_output(edit_list)
     output = batch.absolute(output)  # once, for every executor and every worker
     plan, result = batch.plan_list(edit_list, s, output=output, bg_map=bg_map, refs_root=refs_root,
                                    media_root=media_root or [], rate=rate, sequence=sequence, shard=shard, force=force)
@@ -102,14 +102,6 @@ def render(
     if run.code != 0:
         sys.stderr.write(batch.failure_line(run.outcomes))
     return run.code
-
-
-def default_output(edit_list: Path) -> Path:
-    """Where a list renders without ``-o``: ``NAME_renders/`` beside it (one folder per list,
-    whatever the working directory, so a rerun finds the shots it finished)."""
-    from paicli.paths import sanitize_name
-
-    return edit_list.parent / f"{sanitize_name(edit_list.name.split('.')[0])}_renders"
 
 
 def _print_plan(plan, only: list | None = None, into: Path | None = None) -> None:

@@ -16,12 +16,13 @@ def print_table(title: str | None, head: Sequence[str], rows: Sequence[Sequence[
     if _isatty(sys.stdout):
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=title, title_justify="left")
         for h in head:
             table.add_column(h)
         for r in cells:
-            table.add_row(*r)
+            table.add_row(*(Text(c) for c in r))  # cells are text, never markup (a path may hold [..])
         Console(file=sys.stdout).print(table)
         return
     if title:

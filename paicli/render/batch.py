@@ -19,6 +19,7 @@ from pathlib import Path
 from paicli.errors import BadDataError, MissingInputError, OutputError, PaicliError, UsageError
 from paicli.media.atomic import sweep_stale_temps
 from paicli.media.colourspace import canonical
+from paicli.paths import sanitize_name
 from paicli.progress import Progress, mode_from
 from paicli.render.conform import conform
 from paicli.render.lock import folder_lock
@@ -51,6 +52,13 @@ class RenderRun:
     outcomes: list
     timelines: list
     why_not: str | None
+
+
+def default_output(edit_list: Path) -> Path:
+    """Where a list renders without ``-o``: ``NAME_renders/`` beside it, ``NAME`` its file
+    name less the extension (``cut.v2.edl``: ``cut.v2_renders``): one folder per list,
+    whatever the working directory, so a rerun finds the shots it finished."""
+    return edit_list.parent / f"{sanitize_name(edit_list.stem)}_renders"
 
 
 def plan_list(edit_list: Path, s: Resolved, *, output: Path, bg_map: Path | None, refs_root: Path | None,

@@ -97,6 +97,10 @@ def run_on_ray(plan, out_root: Path, settings, *, address: str | None, workers: 
             try:
                 outcomes[ps.shot.id] = ray.get(done[0])
                 idle.append(worker)
+                if progress is not None:  # the workers report nothing: the driver logs each shot's decisions
+                    for o in outcomes[ps.shot.id].outputs:
+                        for line in o.extra.get("decisions", []):
+                            progress.log(f"{ps.shot.id}: {line}")
             except ray.exceptions.RayTaskError as e:  # the shot raised something unexpected: a bug
                 cause = e.as_instanceof_cause()
                 outcomes[ps.shot.id] = ShotOutcome(ps, "failed", error=f"{type(cause).__name__}: "

@@ -15,7 +15,6 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved
 from paicli.shot import earlier as earlier_outputs
-from paicli.shot.earlier import default_output
 from paicli.sources import SOURCES
 
 
@@ -53,7 +52,7 @@ def convert(source: str, s: Resolved, *, output: Path | None, name: str | None, 
     spec = OutputSpec(format=s.format, prores_profile=s.prores_profile, exr_compression=s.exr_compression,
                       first_frame=s.first_frame, colourspace=out_space)
     info = probe(source, rate=s.rate)
-    defaulted, output = output is None, default_output(info) if output is None else output
+    defaulted, output = output is None, earlier_outputs.default_output(info) if output is None else output
     result = CommandResult(command="convert", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
@@ -63,11 +62,16 @@ def convert(source: str, s: Resolved, *, output: Path | None, name: str | None, 
     family = [output_name(stem, OutputSpec(format=fmt)) for fmt in ("prores", "exr")]
     if dry_run:
         result.summary["earlier_outputs"] = earlier_outputs.find(output, family).names
+        result.summary["force"] = force
         result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
         return result
     earlier = earlier_outputs.claim(output, family, force=force, stem=stem, default=defaulted)
-    with Progress(mode_from(progress)) as prog:
-        transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
-                  allow_vfr=s.conform_vfr, progress=prog, result=result)
+    try:
+        with Progress(mode_from(progress)) as prog:
+            transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
+                      allow_vfr=s.conform_vfr, progress=prog, result=result)
+    except BaseException:  # a failure or a stop: the folder goes back to the earlier run's files
+        earlier.restore()
+        raise
     result.summary["removed_earlier"] = earlier.retire()
     return result

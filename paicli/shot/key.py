@@ -26,7 +26,6 @@ from paicli.progress import Progress, mode_from
 from paicli.result import CommandResult, OutputFile
 from paicli.settings import Resolved, params_from
 from paicli.shot import earlier as earlier_outputs
-from paicli.shot.earlier import default_output
 from paicli.sources import SOURCES
 
 _SUFFIX = {"rgba": "key", "matte": "matte", "fg": "fg"}
@@ -238,7 +237,7 @@ def key(shot: str, s: Resolved, *, output: Path | None, name: str | None, frames
     outs = KeyOutputs(kinds=tuple(s.outputs), format=s.format, exr_compression=s.exr_compression,
                       first_frame=s.first_frame)
     info = probe(shot)
-    defaulted, output = output is None, default_output(info) if output is None else output
+    defaulted, output = output is None, earlier_outputs.default_output(info) if output is None else output
     params.screen_colour = picked_screen_colour(s.screen_colour, s.screen, info, input_colourspace)
     params.chroma_subsampling = info.chroma_subsampling
     result = CommandResult(command="key", inputs=[info.to_dict()], settings=s.plain())
@@ -250,14 +249,20 @@ def key(shot: str, s: Resolved, *, output: Path | None, name: str | None, frames
     SOURCES.refuse([output / output_name(stem, kind, outs.format) for kind in outs.kinds])
     if dry_run:
         result.summary["earlier_outputs"] = earlier_outputs.find(output, name_family(stem)).names
+        result.summary["force"] = force
         for kind in outs.kinds:
             result.add_output(OutputFile(kind=kind, path=str(output / output_name(stem, kind, outs.format))))
         return result
     earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem, default=defaulted)
-    with Progress(mode_from(progress)) as prog:
-        result.summary["screen_report"] = key_shot(
-            info, output, params, outs, stem=stem, start=start, count=count,
-            input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,
-            clean_plate=clean_plate, garbage_matte=garbage_matte, core_matte=core_matte, progress=prog, result=result)
+    try:
+        with Progress(mode_from(progress)) as prog:
+            result.summary["screen_report"] = key_shot(
+                info, output, params, outs, stem=stem, start=start, count=count,
+                input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,
+                clean_plate=clean_plate, garbage_matte=garbage_matte, core_matte=core_matte, progress=prog,
+                result=result)
+    except BaseException:  # a failure or a stop: the folder goes back to the earlier run's files
+        earlier.restore()
+        raise
     result.summary["removed_earlier"] = earlier.retire()
     return result

@@ -33,7 +33,6 @@ from paicli.shot import earlier as earlier_outputs
 from paicli.shot.camera_files import read_camera_json, write_camera_json, write_nuke_cornerpin
 from paicli.shot.key import enclosed_screen_note, picked_screen_colour
 from paicli.shot.references import find_references, load_references
-from paicli.shot.earlier import default_output
 from paicli.shot.settings import CAMERA_MODES
 from paicli.sources import SOURCES
 
@@ -260,7 +259,7 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name:
     written."""
     job = prepare(s, bg, loras)
     info = probe(shot)
-    defaulted, output = output is None, default_output(info) if output is None else output
+    defaulted, output = output is None, earlier_outputs.default_output(info) if output is None else output
     result = CommandResult(command="replace", inputs=[info.to_dict()], settings=s.plain())
     stem = sanitize_name(name or Path(info.pattern or info.path).name.split(".")[0])
     start, count = source_range(info, frames, s.handles)
@@ -272,6 +271,7 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name:
     if dry_run:
         earlier = earlier_outputs.find(output, name_family(stem))
         result.summary["earlier_outputs"] = earlier.names
+        result.summary["force"] = force
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}
                                         for r in specs]
@@ -279,11 +279,15 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name:
             result.add_output(OutputFile(kind=kind, path=str(output / fname)))
         return result
     earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem, default=defaulted)
-    with Progress(mode_from(progress)) as prog:
-        summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
-                               input_colourspace=canonical(input_colourspace) if input_colourspace else None,
-                               bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)
-        result.summary.update(summary)
+    try:
+        with Progress(mode_from(progress)) as prog:
+            summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
+                                   input_colourspace=canonical(input_colourspace) if input_colourspace else None,
+                                   bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)
+            result.summary.update(summary)
+    except BaseException:  # a failure or a stop: the folder goes back to the earlier run's files
+        earlier.restore()
+        raise
     result.summary["removed_earlier"] = earlier.retire()
     return result
 
@@ -308,8 +312,9 @@ def decision_lines(summary: dict, keep_lighting: bool = False) -> list[str]:
     note = enclosed_screen_note(summary.get("screen_inside_subject"))
     if note:
         lines.append(note)
-    if summary.get("removed_earlier"):
-        lines.append("removed from the earlier run (not made again): " + ", ".join(summary["removed_earlier"]))
+    removed = earlier_outputs.removed_line(summary.get("removed_earlier"))
+    if removed:
+        lines.append(removed)
     return lines
 
 

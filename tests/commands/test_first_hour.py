@@ -68,8 +68,11 @@ def test_a_rerun_into_the_same_folder_is_refused_without_force_and_nothing_chang
     assert err.startswith(f"paicli: error: {d / 'paicli'} already holds plate's results from an earlier run")
     assert "--force" in err and len(err.strip().splitlines()) == 1
     assert (comp.stat().st_mtime_ns, comp.stat().st_ino) == before
-    code, out, err = _run(capsys, *argv, "--dry-run")  # the dry run says a run would need --force
-    assert code == 0 and "needs --force" in out
+    code, out, err = _run(capsys, *argv, "--dry-run")  # the dry run says what a run would meet
+    assert code == 0 and "holds results of an earlier run (plate_camera.json" in out
+    assert out.rstrip().endswith(": the run is refused without --force")
+    code, out, err = _run(capsys, *argv, "--dry-run", "--force")
+    assert code == 0 and out.rstrip().endswith(": the run replaces them (--force)")
 
 
 def test_force_replaces_and_removes_what_the_earlier_run_left_that_this_one_does_not_make(shot, tmp_path, capsys):
@@ -82,7 +85,8 @@ def test_force_replaces_and_removes_what_the_earlier_run_left_that_this_one_does
     code, out, err = _run(capsys, *argv, "--frames", "0-2", "--force", "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["summary"]["removed_earlier"] == ["plate_comp.####.exr", "plate_layers.####.exr", "plate_qc.html"]
+    assert doc["summary"]["removed_earlier"] == [f"plate_comp.####.exr 1004-{1000 + N}",
+                                                 f"plate_layers.####.exr 1001-{1000 + N}", "plate_qc.html"]
     left = sorted(p.name for p in out_dir.iterdir())
     assert left == ["notes.txt", "plate_camera.json", "plate_comp.1001.exr", "plate_comp.1002.exr",
                     "plate_comp.1003.exr", "plate_cornerpin.nk", "plate_replace.json"]
@@ -93,20 +97,20 @@ def test_key_force_on_the_terminal_names_what_it_removed(shot, tmp_path, capsys)
     assert _run(capsys, "key", d / "plate.mov", "--progress", "none", "--outputs", "rgba,matte,fg")[0] == 0
     code, out, err = _run(capsys, "key", d / "plate.mov", "--progress", "none", "--force")
     assert code == 0, err
-    assert "removed from the earlier run (not made again): plate_fg.####.exr" in out
+    assert f"removed from the earlier run (not made again): plate_fg.####.exr 1001-{1000 + N}" in out
     assert not list((d / "paicli").glob("plate_fg.*"))
 
 
 def test_render_without_o_renders_beside_the_edit_list(tmp_path, capsys, monkeypatch):
     (tmp_path / "edit").mkdir()
-    (tmp_path / "edit" / "my cut.edl").write_text(EDL)
+    (tmp_path / "edit" / "my cut.v2.edl").write_text(EDL)
     monkeypatch.chdir(tmp_path)
-    code, out, err = _run(capsys, "render", tmp_path / "edit" / "my cut.edl", "--plan-only", "--json")
+    code, out, err = _run(capsys, "render", tmp_path / "edit" / "my cut.v2.edl", "--plan-only", "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["summary"]["output_folder"] == str(tmp_path / "edit" / "my_cut_renders")
-    code, out, err = _run(capsys, "render", tmp_path / "edit" / "my cut.edl", "--plan-only")
-    assert out.splitlines()[0].endswith(f"rendering into {tmp_path / 'edit' / 'my_cut_renders'}")
+    assert doc["summary"]["output_folder"] == str(tmp_path / "edit" / "my_cut.v2_renders")  # not cut.v1's
+    code, out, err = _run(capsys, "render", tmp_path / "edit" / "my cut.v2.edl", "--plan-only")
+    assert out.splitlines()[0].endswith(f"rendering into {tmp_path / 'edit' / 'my_cut.v2_renders'}")
 
 
 # ------------------------------------------------------------ the summary's lines
@@ -194,8 +198,9 @@ def test_a_piped_probe_table_keeps_long_paths_and_timecodes_whole(shot, tmp_path
     deep.mkdir(parents=True)
     shutil.copy(shot / "plate.mov", deep / "A001C001_220412_take_03_plate.mov")
     env = {**os.environ, "COLUMNS": "80"}
-    done = subprocess.run([sys.executable, "-m", "paicli.cli", "probe", str(deep / "A001C001_220412_take_03_plate.mov")],
-                          capture_output=True, text=True, env=env)
+    movie = deep / "A001C001_220412_take_03_plate.mov"
+    done = subprocess.run([sys.executable, "-m", "paicli.cli", "probe", str(movie)], capture_output=True, text=True,
+                          env=env)
     assert done.returncode == 0, done.stderr
     row = next(x for x in done.stdout.splitlines() if x.startswith(str(deep)))
     assert "01:00:00:00" in row and "01:00:00:05" in row and "24000/1001" in row
@@ -232,3 +237,47 @@ def test_a_shot_where_no_output_folder_can_be_made_beside_it_is_told_to_give_o(s
     monkeypatch.setattr(Path, "mkdir", read_only)
     code, out, err = _run(capsys, "replace", d / "plate.mov", "--bg", d / "refs", "--progress", "none")
     assert code == 73 and "(Permission denied): give one with -o" in err
+
+
+def test_a_forced_run_that_fails_leaves_the_earlier_results_as_they_were(shot, tmp_path, capsys, monkeypatch):
+    from paicli.errors import BadDataError
+    from paicli.shot import replace as job
+
+    d = _copy(shot, tmp_path)
+    argv = ["replace", d / "plate.mov", "--bg", d / "refs", "--progress", "none", "--format", "exr"]
+    assert _run(capsys, *argv)[0] == 0
+    folder = d / "paicli"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real = job.replace_shot
+
+    def fails_half_way(info, out_dir, *a, **k):
+        (out_dir / "plate_comp.1001.exr").write_bytes(b"a new frame")  # written, then the run fails
+        raise BadDataError("the screen vanished")
+
+    monkeypatch.setattr(job, "replace_shot", fails_half_way)
+    code, out, err = _run(capsys, *argv, "--force", "--frames", "0-2")
+    assert code == 65 and "the screen vanished" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no new frame, no hidden folder
+    monkeypatch.setattr(job, "replace_shot", real)
+
+
+def test_convert_into_the_sources_own_folder_never_touches_the_source(shot, tmp_path, capsys):
+    d = _copy(shot, tmp_path)
+    source = (d / "plate.mov").read_bytes()
+    for _ in range(2):  # the second run replaces the first's frames, with --force
+        code, out, err = _run(capsys, "convert", d / "plate.mov", "-o", d, "--format", "exr", "--force",
+                              "--progress", "none")
+        assert code == 0, err
+    assert (d / "plate.mov").read_bytes() == source and (d / "plate.1001.exr").is_file()
+    code, out, err = _run(capsys, "convert", d / "plate.mov", "-o", d, "--format", "exr", "--progress", "none")
+    assert code == 73 and "(plate.####.exr 1001-" in err and "plate.mov" not in err.split("(")[1]
+
+
+def test_a_piped_or_terminal_table_prints_cells_as_they_are(capsys, monkeypatch):
+    from paicli.commands import tables
+
+    for tty in (False, True):
+        monkeypatch.setattr(tables, "_isatty", lambda stream, tty=tty: tty)
+        tables.print_table("t", ("file", "error"), [("/a/shot[v2]/p[bold].mov", "[/] broken")])
+        out = capsys.readouterr().out
+        assert "/a/shot[v2]/p[bold].mov" in out and "[/] broken" in out

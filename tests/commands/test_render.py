@@ -195,12 +195,14 @@ def test_a_local_ray_instance_renders_the_same_shots_as_the_local_executor(proje
     assert _render(project, tmp_path / "local") == 0
     capsys.readouterr()
     try:
-        assert _render(project, tmp_path / "ray", "--executor", "ray", "--workers", "2") == 0
+        assert _render(project, tmp_path / "ray", "--executor", "ray", "--workers", "2", "--progress", "plain") == 0
     finally:
         import ray
 
         ray.shutdown()
-    doc = _doc(capsys)
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    assert " 001_A001C001: camera: " in cap.err  # the driver logs each shot's decisions
     assert [r["status"] for r in doc["summary"]["results"]] == ["rendered"] * 3
     assert any(o["kind"] == "timeline" for o in doc["outputs"])
 
