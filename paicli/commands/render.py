@@ -76,7 +76,8 @@ def render(
     s = resolve(RENDER, settings, preset=preset)
     if executor not in ("local", "ray"):
         raise UsageError(f"--executor: {executor!r} is not one of local, ray")
-    if output is None:
+    defaulted = output is None
+    if defaulted:
         output = batch.default_output(edit_list)
     output = batch.absolute(output)  # once, for every executor and every worker
     plan, result = batch.plan_list(edit_list, s, output=output, bg_map=bg_map, refs_root=refs_root,
@@ -89,6 +90,8 @@ def render(
         if s.strict and blocked and not plan_only:
             batch.refuse_blocked(plan)
         return 0
+    if defaulted:
+        batch.make_default_output(output)
     loras = tuple(lora or ())
     if shot is not None or frames is not None:
         run = batch.render_one(plan, shot, frames, output, s, result, loras=loras, input_colourspace=input_colorspace,

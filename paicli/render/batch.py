@@ -61,6 +61,16 @@ def default_output(edit_list: Path) -> Path:
     return edit_list.parent / f"{sanitize_name(edit_list.stem)}_renders"
 
 
+def make_default_output(output: Path) -> None:
+    """Make the default output folder (:func:`default_output`) before any work: where it
+    cannot be made (a read-only volume), one line that says to give ``-o``."""
+    try:
+        output.mkdir(exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {output}, the output folder beside the edit list ({e.strerror or e}): "
+                          "give one with -o") from None
+
+
 def plan_list(edit_list: Path, s: Resolved, *, output: Path, bg_map: Path | None, refs_root: Path | None,
               media_root: list[Path], rate: str | None, sequence: str | None, shard: str | None,
               force: bool) -> tuple[Plan, CommandResult]:

@@ -116,6 +116,16 @@ def _current_holder(fd: int) -> dict | None:
     return (live or lines or [None])[-1]
 
 
+def _holder_named(fd: int) -> dict | None:
+    """:func:`_current_holder`, waiting a moment (at most :data:`MOMENTARY_EXCLUSIVE_S`) for a
+    holder that has just taken the lock to write its line: a process refused in that moment
+    still names who holds it."""
+    deadline = time.monotonic() + MOMENTARY_EXCLUSIVE_S
+    while (holder := _current_holder(fd)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return holder
+
+
 @dataclass
 class Lock:
     """One held lock file (``path``), exclusive or shared; ``fd`` is None where the filesystem
@@ -195,7 +205,7 @@ def acquire(path: str | os.PathLike, *, shared: bool = False, **about) -> Lock:
             elif not first:
                 raise BlockingIOError
         except BlockingIOError:
-            holder = _current_holder(fd)
+            holder = _holder_named(fd)
             os.close(fd)
             raise Busy(holder) from None
         except OSError as e:
@@ -220,7 +230,7 @@ def acquire(path: str | os.PathLike, *, shared: bool = False, **about) -> Lock:
             try:
                 _flock_shared(fd)
             except BlockingIOError:  # not atomic: a whole-list run took it meanwhile
-                holder = _current_holder(fd)
+                holder = _holder_named(fd)
                 os.close(fd)
                 raise Busy(holder) from None
         return Lock(path, fd, shared)

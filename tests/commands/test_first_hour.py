@@ -281,3 +281,11 @@ def test_a_piped_or_terminal_table_prints_cells_as_they_are(capsys, monkeypatch)
         tables.print_table("t", ("file", "error"), [("/a/shot[v2]/p[bold].mov", "[/] broken")])
         out = capsys.readouterr().out
         assert "/a/shot[v2]/p[bold].mov" in out and "[/] broken" in out
+
+
+def test_a_list_where_no_renders_folder_can_be_made_beside_it_is_told_to_give_o(tmp_path, capsys):
+    (tmp_path / "cut.edl").write_text(EDL)
+    (tmp_path / "cut_renders").write_text("a file where the folder would go")
+    code, out, err = _run(capsys, "render", tmp_path / "cut.edl", "--progress", "none")
+    assert code == 73 and err == (f"paicli: error: cannot create {tmp_path / 'cut_renders'}, the output folder beside "
+                                  "the edit list (File exists): give one with -o\n")

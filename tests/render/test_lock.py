@@ -221,3 +221,21 @@ def test_a_lasting_exclusive_hold_is_a_whole_list_run_and_a_shard_stops(tmp_path
         acquire(path, shared=True)
     assert 0.2 <= time.monotonic() - t0 < 2
     os.close(fd)
+
+
+def test_a_process_refused_as_the_holder_takes_the_lock_still_names_it(tmp_path):
+    """Between a holder's flock and its holder line there is a moment: a process refused in it
+    waits for the line rather than blaming 'another process'."""
+    import fcntl
+    import threading
+
+    path = tmp_path / FOLDER_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a whole-list run that has not written its line yet
+    line = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": "2026-12-04T10:00:00+0000"})
+    threading.Timer(0.3, lambda: os.write(fd, (line + "\n").encode())).start()
+    with pytest.raises(Busy) as e:
+        acquire(path)
+    assert e.value.holder is not None and e.value.holder["pid"] == os.getpid()
+    assert str(e.value).startswith(f"pid {os.getpid()} on host {socket.gethostname()}")
+    os.close(fd)
