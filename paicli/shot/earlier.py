@@ -73,14 +73,19 @@ class Earlier:
         """Move the files found out of the way of the run (see the module notes)."""
         if not self.found:
             return
-        self.aside = temp_path_for(self.folder / "earlier-results")
+        aside, moved = temp_path_for(self.folder / "earlier-results"), []
         try:
-            self.aside.mkdir()
+            aside.mkdir()
             for path in self.found:
-                os.replace(path, self.aside / path.name)
-        except OSError as e:
-            self.restore()
+                os.replace(path, aside / path.name)
+                moved.append(path)
+        except OSError as e:  # put back what moved; nothing else is touched
+            for path in moved:
+                os.replace(aside / path.name, path)
+            if aside.exists():
+                aside.rmdir()
             raise OutputError(f"cannot move the earlier results in {self.folder} aside: {e.strerror or e}") from None
+        self.aside = aside
 
     def retire(self) -> list[str]:
         """After a run that succeeded: delete the earlier files; returns the names of those

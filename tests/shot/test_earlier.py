@@ -90,3 +90,20 @@ def test_a_run_that_failed_leaves_the_earlier_files_as_they_were(tmp_path):
 def test_frame_numbers_collapse_into_runs():
     assert earlier.collapsed(["a.1001.exr", "a.1002.exr", "a.1003.exr", "a.1007.exr", "b.mov"]) == [
         "a.####.exr 1001-1003,1007", "b.mov"]
+
+
+def test_when_they_cannot_be_moved_aside_nothing_is_lost(tmp_path, monkeypatch):
+    _touch(tmp_path, "plate_comp.1001.exr", "plate_comp.1002.exr", "plate_qc.html")
+    real, calls = os.replace, []
+
+    def fails_on_the_second(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(earlier.os, "replace", fails_on_the_second)
+    with pytest.raises(OutputError, match="cannot move the earlier results .* aside: No space left on device"):
+        earlier.claim(tmp_path, FAMILY, force=True, stem="plate")
+    assert _listing(tmp_path) == ["plate_comp.1001.exr", "plate_comp.1002.exr", "plate_qc.html"]
+    assert all((tmp_path / n).read_text() == "old" for n in _listing(tmp_path))
