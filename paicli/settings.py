@@ -50,6 +50,8 @@ class Setting:
     cli_type: type = str  # what the option parser hands over (a bool for on/off flags)
     param: str | None = None  # the engine parameter it sets, "group.field" (e.g. "key.despot_px")
     to_param: Callable[[Any], Any] | None = None  # value -> parameter, when they differ (degrees -> turns ...)
+    was: str | None = None  # its former name, now another command's setting: a value of this one's kind under it
+    # (env or top-level TOML) is refused, naming the new name, instead of silently going elsewhere
 
     @property
     def env_var(self) -> str:
@@ -334,7 +336,23 @@ def _section(data: dict[str, Any], schema: Schema, where: str) -> dict[str, Any]
         if k not in schema and k != "preset":
             raise ConfigError(f"{where}: [{schema.command}] has no setting {k!r}")
         out[k] = v
+    for s in schema:
+        if s.was is not None and s.was in data and s.name not in out:
+            _refuse_former_name(s, schema.command, data[s.was], f"{where}: {s.was} = {shown(data[s.was])}", s.was,
+                                s.name)
     return out
+
+
+def _refuse_former_name(setting: Setting, command: str, value: Any, where: str, former: str, now: str) -> None:
+    """A value given under ``setting``'s former name (``former``: the variable or key) that
+    reads as one of its own (a colour where the name now means a strength) was meant for
+    it: refused (78), naming the name to use, ``now``."""
+    try:
+        setting.convert(value)
+    except PaicliError:
+        return  # a value of the other command's setting that has the name now
+    raise ConfigError(f"{where} reads as {command}'s {setting.name} under its former name: give it as {now} "
+                      f"({former} now sets another command's setting)")
 
 
 # ---------------------------------------------------------------- resolution
@@ -377,6 +395,9 @@ def resolve(schema: Schema, cli: Mapping[str, Any], *, preset: str | None = None
         if raw is not None and raw != "":
             values[s.name] = _convert(s, raw, f"env:{s.env_var}", ConfigError)
             sources[s.name] = f"env:{s.env_var}"
+        elif s.was is not None and env.get(ENV_PREFIX + s.was.upper()):
+            former = ENV_PREFIX + s.was.upper()
+            _refuse_former_name(s, schema.command, env[former], f"{former}={shown(env[former])}", former, s.env_var)
     for name, v in cli.items():
         if v is None:
             continue

@@ -78,3 +78,23 @@ def test_builtin_presets_all_parse():
     assert names, "presets/ ships at least one preset"
     for n in names:
         load_toml(builtin_presets_dir() / f"{n}.toml", "preset")
+
+
+def test_keys_old_spill_colour_under_its_former_name_is_refused_not_silently_dropped(tmp_path, monkeypatch, capsys):
+    """``spill_replace`` was key's colour and is now replace's 0-1 strength only: a colour given
+    under it (environment or top-level TOML) names key's new ``spill_colour``; a strength
+    there is replace's and key leaves it alone."""
+    from paicli.cli import run
+    from paicli.shot.settings import KEY
+
+    env = {"PAICLI_SPILL_REPLACE": "0.2,0.3,0.5"}
+    with pytest.raises(ConfigError, match="reads as key's spill_colour under its former name: give it as "
+                                          "PAICLI_SPILL_COLOUR"):
+        resolve(KEY, {}, env=env, cwd=tmp_path)
+    assert resolve(KEY, {}, env={"PAICLI_SPILL_REPLACE": "0.5"}, cwd=tmp_path).spill_colour is None
+    assert resolve(KEY, {}, env={**env, "PAICLI_SPILL_COLOUR": "0.1,0.1,0.1"}, cwd=tmp_path).spill_colour == \
+        pytest.approx((0.1, 0.1, 0.1))
+    (tmp_path / "paicli.toml").write_text("spill_replace = [0.2, 0.3, 0.5]\n")
+    monkeypatch.chdir(tmp_path)
+    code = run(["key", "shot.mov", "--dry-run"])
+    assert code == 78 and "spill_replace = [0.2, 0.3, 0.5] reads as key's spill_colour" in capsys.readouterr().err

@@ -125,7 +125,7 @@ KEY = Schema("key", [
             cli_type=float, param="key.despill_strength"),
     Setting("spill_colour", None, "Linear R,G,B colour put back where spill was removed (e.g. the new "
             "background's); default: none. Not replace's --spill-replace, a 0-1 strength.", _colour,
-            param="key.spill_replace"),
+            param="key.spill_replace", was="spill_replace"),
     Setting("temporal", 0.7, "Hold the matte where the picture did not change (0 = off, 0.95 = strongest).",
             parse_float(0.0, 0.95), cli_type=float, param="key.temporal"),
     Setting("garbage_box", [], "Always-screen box x0,y0,x1,y1 in pixels (repeatable; 'x0,y0,x1,y1;...' in "
