@@ -176,3 +176,13 @@ def test_the_edit_list_tests_use_the_shared_folder_paicli_shared_names(tmp_path)
                           env={**os.environ, "PAICLI_SHARED": str(missing), "PAICLI_REQUIRE": ""})
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"1 test skipped: PAICLI_SHARED={missing} not found (bench shots and edit lists; " in done.stdout
+
+
+def test_corpus_cases_whose_inputs_ffmpeg_makes_are_marked_so_they_skip_without_it():
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "reliability"))
+    from corpus import CASES
+
+    marked = {c.id for c in CASES if c.runs_ffmpeg}
+    assert {"media/png_8bit_sequence", "media/prores_4444_with_alpha_replace",
+            "output equals input/key_into_its_own_sequence"} <= marked  # a helper, a nested function, another module
+    assert "media/empty_directory_as_shot" not in marked and len(marked) < len(CASES) / 2

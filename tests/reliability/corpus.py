@@ -80,6 +80,13 @@ class Case:
     env: tuple[tuple[str, str], ...] | dict | None = None  # variables added to the run's clean environment
 
     @property
+    def runs_ffmpeg(self) -> bool:
+        """Whether building its inputs runs ffmpeg (``"ffmpeg"`` in ``needs``, or its build, or a
+        helper of this module it calls, uses :meth:`Workspace.ffmpeg`): without ffmpeg the
+        case is skipped, saying so, instead of failing to build."""
+        return "ffmpeg" in self.needs or _calls_ffmpeg(self.build)
+
+    @property
     def id(self) -> str:
         return f"{self.category}/{self.name}"
 
@@ -177,6 +184,26 @@ class Workspace:
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError(f"ffmpeg {' '.join(args)}: {r.stderr.strip()}")
+
+
+def _calls_ffmpeg(fn, seen: set | None = None) -> bool:
+    """Whether ``fn``'s code (its nested functions, and the functions of its module or of this
+    one it names, followed through) uses an attribute or name ``ffmpeg``."""
+    seen = set() if seen is None else seen
+    todo = [getattr(fn, "__code__", None)]
+    names = getattr(fn, "__globals__", {})
+    modules = {__name__, getattr(fn, "__module__", None)}
+    while todo:
+        code = todo.pop()
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        if "ffmpeg" in code.co_names:
+            return True
+        todo += [c for c in code.co_consts if hasattr(c, "co_names")]
+        todo += [names[n].__code__ for n in code.co_names
+                 if getattr(names.get(n), "__module__", None) in modules and hasattr(names[n], "__code__")]
+    return False
 
 
 def child_env() -> dict:

@@ -40,7 +40,7 @@ def _describe(r: dict) -> str:
             f"\n  stderr:\n    {err}")
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.needs_ffmpeg) if "ffmpeg" in c.needs else c
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.needs_ffmpeg) if c.runs_ffmpeg else c
                                   for c in CASES], ids=[c.id for c in CASES])
 def test_a_bad_input_ends_in_one_clear_line_and_loses_nothing(case, results):
     r = results[case.id]
