@@ -11,7 +11,7 @@ from paicli.media.atomic import sweep_stale_temps
 from paicli.paths import safe_output_path
 from paicli.progress import Progress
 from paicli.result import OutputFile
-from paicli.shot.replace import qc_report_names as report_names
+from paicli.shot.earlier import qc_report_names as report_names
 
 
 def check_into(out_dir: Path, inputs: CheckInputs, limits: dict, *, adapt: float, settings: dict,

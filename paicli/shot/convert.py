@@ -61,17 +61,12 @@ def convert(source: str, s: Resolved, *, output: Path | None, name: str | None, 
     SOURCES.refuse([output / output_name(stem, spec)])
     family = [output_name(stem, OutputSpec(format=fmt)) for fmt in ("prores", "exr")]
     if dry_run:
-        result.summary["earlier_outputs"] = earlier_outputs.find(output, family).names
-        result.summary["force"] = force
+        result.summary.update(earlier_outputs.preview(output, family, force))
         result.add_output(OutputFile(kind="media", path=str(output / output_name(stem, spec))))
         return result
-    earlier = earlier_outputs.claim(output, family, force=force, stem=stem, default=defaulted)
-    try:
-        with Progress(mode_from(progress)) as prog:
-            transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
-                      allow_vfr=s.conform_vfr, progress=prog, result=result)
-    except BaseException:  # a failure or a stop: the folder goes back to the earlier run's files
-        earlier.restore()
-        raise
-    result.summary["removed_earlier"] = earlier.retire()
+    with earlier_outputs.replacing(output, family, force=force, stem=stem, default=defaulted) as earlier, \
+            Progress(mode_from(progress)) as prog:
+        transcode(info, output, spec, stem=stem, start=start, count=count, input_colourspace=in_space,
+                  allow_vfr=s.conform_vfr, progress=prog, result=result)
+    result.summary["removed_earlier"] = earlier.removed
     return result

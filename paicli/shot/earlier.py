@@ -19,15 +19,16 @@ process's temporary (:func:`paicli.media.atomic.sweep_stale_temps`).
 from __future__ import annotations
 
 import os
-import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from paicli.errors import OutputError
 from paicli.media.atomic import temp_path_for
 from paicli.media.probe import MediaInfo
+from paicli.media.sequence import SequencePattern, is_pattern
 from paicli.sources import SOURCES
 
 DEFAULT_FOLDER = "paicli"  # beside the source
@@ -39,29 +40,67 @@ def default_output(info: MediaInfo) -> Path:
     return Path(info.pattern or info.path).parent / DEFAULT_FOLDER
 
 
-def _matcher(name: str) -> re.Pattern:
-    """A file name, or a ``####`` frame pattern matching any frame number of four or more digits."""
-    if "#" not in name:
-        return re.compile(re.escape(name) + r"\Z")
-    head, _, tail = name.partition("#")
-    tail = tail.lstrip("#")
-    return re.compile(re.escape(head) + r"\d{4,}" + re.escape(tail) + r"\Z")
+def qc_report_names(stem: str) -> dict[str, str]:
+    """The quality-check report ``relight-check`` writes beside the comp of ``stem`` (page and
+    figures): a result of an earlier run too, since it describes that run's comp."""
+    return {"html": f"{stem}_qc.html", "json": f"{stem}_qc.json"}
+
+
+class Family:
+    """The file names a command can leave for one name stem: plain names and ``####``
+    sequences, whose members are what :class:`~paicli.media.sequence.SequencePattern`
+    says they are."""
+
+    def __init__(self, names: Iterable[str]):
+        names = set(names)
+        self.files = {n for n in names if not is_pattern(n)}
+        self.sequences = {n: SequencePattern.parse(n) for n in sorted(names) if is_pattern(n)}
+
+    def frame_of(self, name: str) -> tuple[str, int] | None:
+        """(the sequence's pattern, the frame number) when ``name`` is a frame of one, else None."""
+        for pattern, seq in self.sequences.items():
+            number = seq.match(name)
+            if number is not None:
+                return pattern, number
+        return None
+
+    def holds(self, name: str) -> bool:
+        return name in self.files or self.frame_of(name) is not None
+
+    def collapsed(self, names: Iterable[str]) -> list[str]:
+        """``names`` with the frames of one sequence shown once, as its pattern and the frame
+        numbers it holds: ``plate_comp.####.exr 1004-1048``."""
+        plain, frames = [], {}
+        for n in names:
+            frame = self.frame_of(n)
+            if frame is None:
+                plain.append(n)
+            else:
+                frames.setdefault(frame[0], []).append(frame[1])
+        return sorted(plain + [f"{pattern} {_ranges(numbers)}" for pattern, numbers in frames.items()])
 
 
 @dataclass
 class Earlier:
-    """The files of a name family (``matchers``) an earlier run left in ``folder``; with
-    ``--force`` moved into ``aside`` until the run ends (:meth:`retire` or :meth:`restore`)."""
+    """The files of a name ``family`` an earlier run left in ``folder``; with ``--force``
+    moved into ``aside`` until the run ends (:meth:`retire` or :meth:`restore`); ``removed``:
+    those the run did not make again, once retired."""
 
     folder: Path
-    matchers: list[re.Pattern]
+    family: Family
     found: list[Path] = field(default_factory=list)
     aside: Path | None = None
+    removed: list[str] = field(default_factory=list)
+
+    def ours(self, entry: os.DirEntry) -> bool:
+        """Whether a folder entry is one of the family's files (never a folder, never a source)."""
+        return self.family.holds(entry.name) and not entry.is_dir(follow_symlinks=False) \
+            and SOURCES.source_at(entry.path) is None
 
     @property
     def names(self) -> list[str]:
         """The files found, frames of one sequence collapsed (``NAME.####.exr 1001-1048``)."""
-        return collapsed([p.name for p in self.found])
+        return self.family.collapsed(p.name for p in self.found)
 
     def described(self, most: int = 3) -> str:
         """``a, b, c and 4 more``: the files found, for one line."""
@@ -87,15 +126,14 @@ class Earlier:
             raise OutputError(f"cannot move the earlier results in {self.folder} aside: {e.strerror or e}") from None
         self.aside = aside
 
-    def retire(self) -> list[str]:
-        """After a run that succeeded: delete the earlier files; returns the names of those
-        it did not make again (collapsed)."""
+    def retire(self) -> None:
+        """After a run that succeeded: delete the earlier files, naming in :attr:`removed`
+        those it did not make again (collapsed)."""
         if self.aside is None:
-            return []
-        gone = [p.name for p in self.found if not os.path.lexists(p)]
+            return
+        self.removed = self.family.collapsed(p.name for p in self.found if not os.path.lexists(p))
         shutil.rmtree(self.aside, ignore_errors=True)
         self.aside = None
-        return collapsed(gone)
 
     def restore(self) -> None:
         """After a run that failed or was stopped: remove what it wrote under the family's
@@ -103,8 +141,7 @@ class Earlier:
         if self.aside is None:
             return
         for entry in os.scandir(self.folder):
-            if any(m.match(entry.name) for m in self.matchers) and not entry.is_dir(follow_symlinks=False) \
-                    and SOURCES.source_at(entry.path) is None:
+            if self.ours(entry):
                 os.unlink(entry.path)
         for entry in os.scandir(self.aside):
             os.replace(entry.path, self.folder / entry.name)
@@ -116,17 +153,14 @@ def find(folder: Path, family: Iterable[str]) -> Earlier:
     """The files (and symlinks, which :func:`claim` refuses) in ``folder`` whose names
     belong to ``family`` (file names and ``####`` patterns), never a source of the run;
     nothing when the folder does not exist yet."""
-    earlier = Earlier(folder, [_matcher(n) for n in sorted(set(family))])
+    earlier = Earlier(folder, Family(family))
     try:
         entries = list(os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
         return earlier
     except OSError as e:
         raise OutputError(f"cannot read output folder {folder}: {e.strerror or e}") from None
-    for entry in sorted(entries, key=lambda e: e.name):
-        if any(m.match(entry.name) for m in earlier.matchers) and not entry.is_dir(follow_symlinks=False) \
-                and SOURCES.source_at(entry.path) is None:
-            earlier.found.append(Path(entry.path))
+    earlier.found = [Path(e.path) for e in sorted(entries, key=lambda e: e.name) if earlier.ours(e)]
     return earlier
 
 
@@ -134,8 +168,9 @@ def claim(folder: Path, family: Iterable[str], *, force: bool, stem: str, defaul
     """Make ``folder`` ready for a run that writes the name ``family`` of ``stem``: refused
     (:class:`OutputError`, exit 73) when an earlier run's files are there and ``force`` is
     off; with ``force`` they are moved aside, for :meth:`Earlier.retire` after the run or
-    :meth:`Earlier.restore` when it fails. ``default``: the folder is the one beside the
-    shot (no ``-o``), made here so that a shot in a read-only place is told to give ``-o``."""
+    :meth:`Earlier.restore` when it fails (:func:`replacing` does both). ``default``: the
+    folder is the one beside the shot (no ``-o``), made here so that a shot in a read-only
+    place is told to give ``-o``."""
     if default:
         try:
             folder.mkdir(exist_ok=True)
@@ -153,22 +188,30 @@ def claim(folder: Path, family: Iterable[str], *, force: bool, stem: str, defaul
     return earlier
 
 
+@contextmanager
+def replacing(folder: Path, family: Iterable[str], *, force: bool, stem: str,
+              default: bool = False) -> Iterator[Earlier]:
+    """The run inside the block writes into ``folder`` (:func:`claim`): when it succeeds the
+    earlier files are deleted (:attr:`Earlier.removed` names those it did not make again);
+    when it fails or is stopped they are put back."""
+    earlier = claim(folder, family, force=force, stem=stem, default=default)
+    try:
+        yield earlier
+    except BaseException:
+        earlier.restore()
+        raise
+    earlier.retire()
+
+
+def preview(folder: Path, family: Iterable[str], force: bool) -> dict:
+    """What a dry run says of ``folder``: the earlier results there and whether the run
+    would replace them (``--force``) or be refused."""
+    return {"earlier_outputs": find(folder, family).names, "force": force}
+
+
 def removed_line(names: list[str]) -> str | None:
     """The summary's line on the earlier run's files a forced run did not make again."""
     return "removed from the earlier run (not made again): " + ", ".join(names) if names else None
-
-
-def collapsed(names: list[str]) -> list[str]:
-    """File names with the numbered frames of one sequence shown once, as its ``####``
-    pattern and the frame numbers it holds: ``plate_comp.####.exr 1004-1048``."""
-    plain, frames = [], {}
-    for n in sorted(names):
-        m = re.fullmatch(r"(.*\.)(\d{4,})(\.[A-Za-z0-9]+)", n)
-        if m:
-            frames.setdefault(f"{m.group(1)}{'#' * 4}{m.group(3)}", []).append(int(m.group(2)))
-        else:
-            plain.append(n)
-    return sorted(plain + [f"{pattern} {_ranges(numbers)}" for pattern, numbers in frames.items()])
 
 
 def _ranges(numbers: list[int]) -> str:

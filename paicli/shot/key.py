@@ -248,21 +248,15 @@ def key(shot: str, s: Resolved, *, output: Path | None, name: str | None, frames
     SOURCES.add(clean_plate, garbage_matte, core_matte)
     SOURCES.refuse([output / output_name(stem, kind, outs.format) for kind in outs.kinds])
     if dry_run:
-        result.summary["earlier_outputs"] = earlier_outputs.find(output, name_family(stem)).names
-        result.summary["force"] = force
+        result.summary.update(earlier_outputs.preview(output, name_family(stem), force))
         for kind in outs.kinds:
             result.add_output(OutputFile(kind=kind, path=str(output / output_name(stem, kind, outs.format))))
         return result
-    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem, default=defaulted)
-    try:
-        with Progress(mode_from(progress)) as prog:
-            result.summary["screen_report"] = key_shot(
-                info, output, params, outs, stem=stem, start=start, count=count,
-                input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,
-                clean_plate=clean_plate, garbage_matte=garbage_matte, core_matte=core_matte, progress=prog,
-                result=result)
-    except BaseException:  # a failure or a stop: the folder goes back to the earlier run's files
-        earlier.restore()
-        raise
-    result.summary["removed_earlier"] = earlier.retire()
+    with earlier_outputs.replacing(output, name_family(stem), force=force, stem=stem, default=defaulted) as earlier, \
+            Progress(mode_from(progress)) as prog:
+        result.summary["screen_report"] = key_shot(
+            info, output, params, outs, stem=stem, start=start, count=count,
+            input_colourspace=canonical(input_colourspace) if input_colourspace else None, screen_kind=s.screen,
+            clean_plate=clean_plate, garbage_matte=garbage_matte, core_matte=core_matte, progress=prog, result=result)
+    result.summary["removed_earlier"] = earlier.removed
     return result

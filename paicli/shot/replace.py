@@ -242,12 +242,7 @@ def name_family(stem: str) -> list[str]:
     for fmt in ("prores", "exr"):
         outs = ReplaceOutputs(format=fmt, layers=True)
         names.update(fname for _, fname in output_names(stem, outs, camera=True).values())
-    return sorted(names | set(qc_report_names(stem).values()))
-
-
-def qc_report_names(stem: str) -> dict[str, str]:
-    """The quality-check report on the comp of ``stem``: page and figures."""
-    return {"html": f"{stem}_qc.html", "json": f"{stem}_qc.json"}
+    return sorted(names | set(earlier_outputs.qc_report_names(stem).values()))
 
 
 def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name: str | None, bg_at: str | None,
@@ -269,26 +264,20 @@ def replace(shot: str, bg: list[str], s: Resolved, *, output: Path | None, name:
     SOURCES.refuse([output / fname for _, fname in output_names(stem, job.outputs,
                                                                  camera=job.engine.tracks_camera).values()])
     if dry_run:
-        earlier = earlier_outputs.find(output, name_family(stem))
-        result.summary["earlier_outputs"] = earlier.names
-        result.summary["force"] = force
+        result.summary.update(earlier_outputs.preview(output, name_family(stem), force))
         specs = find_references(bg, info.frame_count, bg_at=bg_at, first_frame=info.first_frame)
         result.summary["references"] = [{"path": str(r.path), "anchor": r.anchor, "anchored_by": r.anchored_by}
                                         for r in specs]
         for kind, fname in output_names(stem, job.outputs, camera=job.engine.tracks_camera).values():
             result.add_output(OutputFile(kind=kind, path=str(output / fname)))
         return result
-    earlier = earlier_outputs.claim(output, name_family(stem), force=force, stem=stem, default=defaulted)
-    try:
-        with Progress(mode_from(progress)) as prog:
-            summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
-                                   input_colourspace=canonical(input_colourspace) if input_colourspace else None,
-                                   bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)
-            result.summary.update(summary)
-    except BaseException:  # a failure or a stop: the folder goes back to the earlier run's files
-        earlier.restore()
-        raise
-    result.summary["removed_earlier"] = earlier.retire()
+    with earlier_outputs.replacing(output, name_family(stem), force=force, stem=stem, default=defaulted) as earlier, \
+            Progress(mode_from(progress)) as prog:
+        summary = replace_shot(info, output, job, stem=stem, start=start, count=count,
+                               input_colourspace=canonical(input_colourspace) if input_colourspace else None,
+                               bg=bg, bg_at=bg_at, bg_colourspace=bg_colourspace, progress=prog, result=result)
+        result.summary.update(summary)
+    result.summary["removed_earlier"] = earlier.removed
     return result
 
 

@@ -73,7 +73,8 @@ def test_force_moves_them_aside_and_a_run_that_succeeded_deletes_them(tmp_path):
     hidden = [n for n in _listing(tmp_path) if n.startswith(".")]
     assert _listing(tmp_path) == sorted(hidden + ["notes.txt"])  # the run starts in a folder of its own files
     _touch(tmp_path, "plate_comp.1001.exr", "plate_comp.1002.exr", text="new")
-    assert claimed.retire() == ["plate_comp.####.exr 1003", "plate_qc.html"]
+    claimed.retire()
+    assert claimed.removed == ["plate_comp.####.exr 1003", "plate_qc.html"]
     assert _listing(tmp_path) == ["notes.txt", "plate_comp.1001.exr", "plate_comp.1002.exr"]
     assert (tmp_path / "plate_comp.1001.exr").read_text() == "new"
 
@@ -88,7 +89,8 @@ def test_a_run_that_failed_leaves_the_earlier_files_as_they_were(tmp_path):
 
 
 def test_frame_numbers_collapse_into_runs():
-    assert earlier.collapsed(["a.1001.exr", "a.1002.exr", "a.1003.exr", "a.1007.exr", "b.mov"]) == [
+    family = earlier.Family(["a.####.exr", "b.mov"])
+    assert family.collapsed(["a.1001.exr", "a.1002.exr", "a.1003.exr", "a.1007.exr", "b.mov"]) == [
         "a.####.exr 1001-1003,1007", "b.mov"]
 
 
