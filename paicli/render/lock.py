@@ -38,6 +38,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from paicli.errors import OutputError, TemporaryFailure
 
@@ -116,14 +117,19 @@ def _current_holder(fd: int) -> dict | None:
     return (live or lines or [None])[-1]
 
 
-def _holder_named(fd: int) -> dict | None:
-    """:func:`_current_holder`, waiting a moment (at most :data:`MOMENTARY_EXCLUSIVE_S`) for a
-    holder that has just taken the lock to write its line: a process refused in that moment
-    still names who holds it."""
+def _for_a_moment(attempt: Callable[[], Any]) -> Any:
+    """``attempt()`` again until it gives something other than None (or False), for at most
+    :data:`MOMENTARY_EXCLUSIVE_S`; its last answer."""
     deadline = time.monotonic() + MOMENTARY_EXCLUSIVE_S
-    while (holder := _current_holder(fd)) is None and time.monotonic() < deadline:
+    while not (got := attempt()) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return holder
+    return got
+
+
+def _holder_named(fd: int) -> dict | None:
+    """:func:`_current_holder`, waiting a moment for a holder that has just taken the lock to
+    write its line: a process refused in that moment still names who holds it."""
+    return _for_a_moment(lambda: _current_holder(fd))
 
 
 @dataclass
@@ -247,17 +253,10 @@ def _flock(fd: int, mode: int) -> bool:
 
 
 def _flock_shared(fd: int) -> None:
-    """A shared flock, waiting out another holder's momentary exclusive hold (at most
+    """A shared flock, waiting out another holder's momentary exclusive hold (see
     :data:`MOMENTARY_EXCLUSIVE_S`); BlockingIOError when it lasts longer."""
-    deadline = time.monotonic() + MOMENTARY_EXCLUSIVE_S
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
+    if not _for_a_moment(lambda: _flock(fd, fcntl.LOCK_SH)):
+        raise BlockingIOError
 
 
 def folder_lock(output: str | os.PathLike, *, shared: bool, shard: str | None = None) -> Lock:
