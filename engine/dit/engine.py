@@ -265,11 +265,12 @@ class DitReplaceEngine(TwoPassEngine):
         return torch.cat(latents, 2)
 
 
-def open_stage(callback: Progress | None, name: str, total: int, unit: str, **more) -> Callable[[int], None]:
-    """Open stage ``name`` of the work (``total`` ``unit``, plural): tell ``callback``
-    ``{"stage": name, "done": 0, "total", "unit", **more}`` now (``more``: ``subject``, what
-    the stage works on when it is not the shot), and return the reporter to call with the
-    units done so far."""
+def open_stage(callback: Progress | None, name: str, total: int | None, unit: str | None,
+               **more) -> Callable[[int], None]:
+    """Open stage ``name`` of the work (``total`` ``unit``, plural; both None: a phase timed,
+    not counted): tell ``callback`` ``{"stage": name, "done": 0, "total", "unit", **more}``
+    now (``more``: ``subject``, what the stage works on when it is not the shot), and return
+    the reporter to call with the units done so far."""
     def report(done: int) -> None:
         if callback:
             callback({"stage": name, "done": done, "total": total, "unit": unit, **more})

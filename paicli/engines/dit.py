@@ -231,9 +231,11 @@ def encode_texts(model: Path, texts: list[str], dtype, device: str, callback=Non
 
 def phase(callback, stage: str, subject: str) -> None:
     """Tell an engine's progress ``callback`` (if any) that ``stage`` of ``subject`` begins: a
-    phase timed, not counted; it ends when the next stage begins."""
-    if callback:
-        callback({"stage": stage, "subject": subject, "done": 0, "total": None, "unit": None})
+    phase timed, not counted (:func:`engine.dit.engine.open_stage` with no total or unit); it
+    ends when the next stage begins."""
+    from engine.dit.engine import open_stage
+
+    open_stage(callback, stage, None, None, subject=subject)
 
 
 def pick_dtype(name: str, device: str):
